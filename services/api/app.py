@@ -1,0 +1,129 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api import problems
+from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from services.api.routes import auth, health, org_units, users
+from services.core.config import Settings, get_settings
+from services.core.db import make_engine, make_session_factory
+from services.core.system.service import migration_head
+
+ROUTERS = (health.router, auth.router, org_units.router, users.router)
+
+# Routes that answer without a token. A test fails when any other route lacks authentication.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token"})
+
+DESCRIPTION = """\
+gridcare runs a district's **family doctor × grid** loop: grid sentinels report, the
+responsible family doctor team reports in and follows up within 48 hours, supervisors
+see how it goes.
+
+* Get a token at `POST /oauth/token` (OAuth2 password grant for people,
+  client_credentials for systems) and send it as `Authorization: Bearer …`.
+* Every error is RFC 9457 `application/problem+json` with a stable `code`.
+* Updates take `If-Match` with the ETag you read; lists page with an opaque `cursor`.
+* Anything outside your scope answers 404, exactly as if it did not exist.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationIds for generated clients: the handler's name (``create_org_unit``)."""
+    return route.name
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    redis: ArqRedis | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own engine and Redis, production builds them from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        own_redis = redis is None
+        db_engine = engine or make_engine(_require(settings.database_url, "GRIDCARE_DATABASE_URL"),
+                                          pool_size=settings.db_pool_size)  # fmt: skip
+        app.state.session_factory = make_session_factory(db_engine)
+        app.state.redis = redis or await create_pool(
+            RedisSettings.from_dsn(_require(settings.redis_url, "GRIDCARE_REDIS_URL")))  # fmt: skip
+        try:
+            yield
+        finally:
+            if own_redis:
+                await app.state.redis.aclose()
+            if own_engine:
+                await db_engine.dispose()
+
+    app = FastAPI(
+        title="gridcare",
+        version="0.1.0",
+        summary="Family doctor teams × community grids: the district health governance API",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        openapi_tags=[
+            {"name": "health", "description": "Liveness and readiness."},
+            {"name": "auth", "description": "Tokens, logout and the caller's own account."},
+            {"name": "org", "description": "District, towns, villages and grids."},
+            {"name": "users", "description": "Accounts and role grants."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.migration_head = migration_head()
+    if engine is not None:
+        app.state.session_factory = make_session_factory(engine)
+    if redis is not None:
+        app.state.redis = redis
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        raise RuntimeError(f"{name} is not set (make run sets it for the embedded servers)")
+    return value
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the Problem schema and the OAuth2 flows declared."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, description=app.description,
+        routes=app.routes, tags=app.openapi_tags,
+    )  # fmt: skip
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = problems.Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    for name, sub in components["schemas"]["Problem"].pop("$defs", {}).items():
+        components["schemas"].setdefault(name, sub)
+    components.setdefault("securitySchemes", {})["OAuth2"] = {
+        "type": "oauth2",
+        "flows": {
+            "password": {"tokenUrl": "/oauth/token", "scopes": {}},
+            "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}},
+        },
+    }
+    app.openapi_schema = schema
+    return schema

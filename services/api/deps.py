@@ -1,0 +1,111 @@
+"""Request-scoped dependencies: settings, the unit of work, the caller, If-Match.
+
+Auth lives here at the edge; what a principal may *see* is decided in SQL by the
+core repositories (``readable``), never by filtering in Python after loading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.config import Settings
+from services.core.errors import DomainError, Forbidden, PreconditionRequired, Unauthenticated, field_error
+from services.core.security import service as auth_service
+from services.core.security.principal import Principal
+from services.core.security.roles import Permission
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commit when the handler returns, roll back when it raises.
+
+    Errors marked ``keeps_changes`` (a revoked token family, say) commit what they did first.
+    """
+    async with request.app.state.session_factory() as session:
+        try:
+            yield session
+        except DomainError as exc:
+            if getattr(exc, "keeps_changes", False):
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": commit before the response is sent, so a failed commit is an error answer.
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /oauth/token.")
+
+
+async def authenticate(
+    db: DbSession,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller behind the bearer token; 401 problem+json when there is none or it is bad."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an access token as 'Authorization: Bearer <token>'")
+    return await auth_service.authenticate(db, settings=settings, bearer=credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that passes the caller through when it holds ``permission`` somewhere."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"this account may not {permission.value}")
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+OrgRead = Annotated[Principal, Depends(require(Permission.ORG_READ))]
+OrgWrite = Annotated[Principal, Depends(require(Permission.ORG_WRITE))]
+UsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
+UsersWrite = Annotated[Principal, Depends(require(Permission.USERS_WRITE))]
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+
+
+def if_match(
+    if_match: Annotated[
+        str | None, Header(description='The version read earlier, as its ETag (`"3"`).')
+    ] = None,
+) -> int:
+    """The version an update is based on; 428 when missing, 422 when unreadable."""
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the ETag you read, e.g. If-Match: \"3\"")
+    match = _ETAG.match(if_match.strip())
+    if match is None:
+        raise field_error("header.if-match", 'expected an ETag such as "3"')
+    return int(match.group(1))
+
+
+IfMatch = Annotated[int, Depends(if_match)]
+
+
+def etag(version: int) -> str:
+    """The ETag for a record at ``version``."""
+    return f'"{version}"'

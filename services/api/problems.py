@@ -1,0 +1,159 @@
+"""RFC 9457 problem+json: the one shape every error takes, and its OpenAPI documentation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.core.errors import DomainError
+from services.core.logging import current_request_id
+
+log = logging.getLogger("gridcare.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "version_mismatch",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "if_match_required",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. `body.code` or `query.cursor`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; branch on ``code``, which never changes for a given problem."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the problem type.")
+    title: str
+    status: int
+    code: str = Field(description="Stable machine-readable code, e.g. `validation_error`, `version_mismatch`.")
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemField] | None = Field(default=None, description="Each field that is wrong, for 422.")
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (bad JSON, bad grant)",
+    401: "Missing, expired, tampered or revoked credentials",
+    403: "Authenticated, but the role does not allow this",
+    404: "Not found, or outside the caller's scope",
+    409: "Conflicts with the current state",
+    412: "If-Match names a version that is no longer current",
+    413: "Request body too large",
+    422: "The input is invalid; `errors` names each field",
+    428: "If-Match is required for this change",
+    503: "Not ready",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json answers."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(status, "Problem"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem(
+    status: int, *, code: str | None = None, title: str | None = None, detail: str | None = None,
+    instance: str | None = None, headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:  # fmt: skip
+    """Build a problem+json response."""
+    code = code or _CODE_BY_STATUS.get(status, "error")
+    body: dict[str, Any] = {
+        "type": f"urn:gridcare:problem:{code}",
+        "title": title or code.replace("_", " ").capitalize(),
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    rid = current_request_id()
+    if rid:
+        body["request_id"] = rid
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into problem+json."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
+        extra = dict(exc.extra)
+        if exc.code in ("invalid_grant", "invalid_client", "refresh_token_reused"):
+            extra.setdefault("error", "invalid_client" if exc.code == "invalid_client" else "invalid_grant")
+        return problem(
+            exc.status, code=exc.code, title=exc.title, detail=exc.detail, instance=request.url.path,
+            headers=headers, **extra,
+        )  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, code="malformed_json", title="Malformed JSON", detail="the body is not valid JSON",
+                           instance=request.url.path)  # fmt: skip
+        fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors]
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return problem(422, code="validation_error", title="Invalid input", detail=detail,
+                       instance=request.url.path, errors=fields)  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, detail=str(exc.detail), instance=request.url.path,
+                       headers=dict(exc.headers) if exc.headers else None)  # fmt: skip
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        return problem(412, code="version_mismatch", title="The resource has changed",
+                       detail="another change landed first; re-read and retry", instance=request.url.path)  # fmt: skip
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error", extra={"constraint": getattr(exc.orig, "constraint_name", None)})
+        return problem(409, code="conflict", title="Conflict",
+                       detail="the change conflicts with existing data", instance=request.url.path)  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem(500, code="internal_error", title="Internal error",
+                       detail="something went wrong on our side; quote the request id", instance=request.url.path)  # fmt: skip

@@ -1,0 +1,138 @@
+"""The ``gridcare`` command: run the API, the worker, migrations, the contract, the dev stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from services.core.config import get_settings
+
+CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
+
+
+def _migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
+    from alembic import command
+
+    from services.core.system.service import alembic_config
+
+    cfg = alembic_config(database_url)
+    if down:
+        command.downgrade(cfg, revision)
+    else:
+        command.upgrade(cfg, revision)
+
+
+def cmd_api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("services.api.main:app", host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=True, timeout_graceful_shutdown=10)  # fmt: skip
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from services.core.logging import configure
+    from services.worker.settings import worker_settings
+
+    settings = get_settings()
+    configure(settings.log_level)
+    run_worker(worker_settings(settings))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = get_settings().database_url
+    if not url:
+        print("GRIDCARE_DATABASE_URL is not set", file=sys.stderr)  # noqa: T201
+        return 2
+    _migrate(url, args.revision, down=args.down)
+    return 0
+
+
+def openapi_document() -> str:
+    """The contract as committed: sorted keys, two-space indent, trailing newline."""
+    from services.api.app import create_app
+    from services.core.config import Settings
+
+    app = create_app(Settings(env="test", token_signing_key="contract", pii_keys="{}", pii_blind_index_key="x"))  # noqa: S106
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    document = openapi_document()
+    if args.check:
+        if not CONTRACT.exists() or CONTRACT.read_text(encoding="utf-8") != document:
+            print("contracts/openapi.json differs from the app: run `make contract` and commit it", file=sys.stderr)  # noqa: T201
+            return 1
+        return 0
+    CONTRACT.parent.mkdir(parents=True, exist_ok=True)
+    CONTRACT.write_text(document, encoding="utf-8")
+    print(f"wrote {CONTRACT}")  # noqa: T201
+    return 0
+
+
+def cmd_init_district(args: argparse.Namespace) -> int:
+    """Production bootstrap: a district and its first administrator."""
+    from services.core.db import make_engine, make_session_factory, session_scope
+    from services.core.org import service as org_service
+    from services.core.security import users
+    from services.core.security.roles import Role
+    from services.core.security.schemas import GrantCreate, UserCreate
+
+    settings = get_settings()
+
+    async def go() -> None:
+        engine = make_engine(settings.database_url or "", null_pool=True)
+        async with session_scope(make_session_factory(engine)) as db:
+            district = await org_service.create_district(db, code=args.code, name=args.name)
+            await users.create_user(db, None, UserCreate(
+                username=args.admin_username, display_name=args.admin_name, secret=args.admin_password,
+                org_unit_id=district.id, grants=[GrantCreate(role=Role.DISTRICT_ADMIN, org_unit_id=district.id)],
+            ))  # fmt: skip
+        await engine.dispose()
+
+    asyncio.run(go())
+    print(f"district {args.code} ready; administrator {args.admin_username}")  # noqa: T201
+    return 0
+
+
+def cmd_dev(_: argparse.Namespace) -> int:
+    from services.dev.run import run_dev
+
+    return run_dev()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gridcare`` console script."""
+    parser = argparse.ArgumentParser(prog="gridcare", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="embedded servers (if no URLs set), migrations, demo data, API and worker").set_defaults(fn=cmd_dev)
+    sub.add_parser("api", help="run the HTTP API (uvicorn)").set_defaults(fn=cmd_api)
+    sub.add_parser("worker", help="run the arq worker").set_defaults(fn=cmd_worker)
+    p = sub.add_parser("migrate", help="apply (or with --down, revert) migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.add_argument("--down", action="store_true")
+    p.set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("openapi", help="write contracts/openapi.json, or --check it")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(fn=cmd_openapi)
+    p = sub.add_parser("init-district", help="create a district and its first administrator")
+    p.add_argument("--code", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--admin-username", required=True)
+    p.add_argument("--admin-name", default="District administrator")
+    p.add_argument("--admin-password", required=True)
+    p.set_defaults(fn=cmd_init_district)
+    args = parser.parse_args(argv)
+    code: int = args.fn(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Settings, read once from the environment (prefix ``GRIDCARE_``).
+
+Secrets are required in production. In development they are generated once into
+``<data_dir>/secrets.json`` so that a fresh machine runs with no setup and a second
+run can still read what the first one encrypted and signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment; see the README for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDCARE_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    token_signing_key: SecretStr | None = None
+    token_issuer: str = "gridcare"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    pii_keys: SecretStr | None = None
+    pii_blind_index_key: SecretStr | None = None
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    worker_heartbeat_seconds: int = Field(default=5, ge=1)
+    worker_stale_after_seconds: int = Field(default=60, ge=5)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _secrets_present_in_production(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name
+                for name in ("token_signing_key", "pii_keys", "pii_blind_index_key", "database_url", "redis_url")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                names = ", ".join("GRIDCARE_" + m.upper() for m in missing)
+                raise ValueError(f"production mode requires {names}")
+        return self
+
+    def with_dev_secrets(self) -> Settings:
+        """Fill missing secrets from ``<data_dir>/secrets.json``, creating it once (dev/test only)."""
+        if self.env == "production":
+            return self
+        if self.token_signing_key and self.pii_keys and self.pii_blind_index_key:
+            return self
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            stored = json.loads(path.read_text())
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            stored = {
+                "token_signing_key": secrets.token_urlsafe(48),
+                "pii_keys": json.dumps({"1": _new_aes_key()}),
+                "pii_blind_index_key": secrets.token_urlsafe(48),
+            }
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(stored, f)
+        return self.model_copy(
+            update={
+                name: self.__dict__[name] or SecretStr(stored[name])
+                for name in ("token_signing_key", "pii_keys", "pii_blind_index_key")
+            }
+        )
+
+    def signing_key(self) -> str:
+        """The key that signs access tokens."""
+        assert self.token_signing_key is not None, "call with_dev_secrets() or set the key"  # noqa: S101
+        return self.token_signing_key.get_secret_value()
+
+
+def _new_aes_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, secrets filled in."""
+    return Settings().with_dev_secrets()

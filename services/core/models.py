@@ -1,0 +1,9 @@
+"""Imports every model module so ``Base.metadata`` is complete (Alembic and tests use it)."""
+
+from services.core.audit.models import AuditEvent
+from services.core.db import Base
+from services.core.org.models import OrgUnit
+from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
+from services.core.system.models import WorkerHeartbeat
+
+__all__ = ["AuditEvent", "AuthSession", "Base", "OrgUnit", "RefreshToken", "RoleGrant", "User", "WorkerHeartbeat"]

@@ -1,0 +1,1 @@
+"""The administrative hierarchy: district -> town/subdistrict -> village/community -> grid."""

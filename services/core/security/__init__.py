@@ -1,0 +1,1 @@
+"""Principals, role grants, the authorization policy, tokens and password hashing."""

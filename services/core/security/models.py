@@ -1,0 +1,73 @@
+"""Users, role grants and login sessions.
+
+A login session is a refresh-token family: every rotation stays in the same
+session, and revoking the session (logout, or reuse of a rotated token) ends every
+token of that login at once, access tokens included, since each carries its ``sid``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.core.db import Base, TimestampMixin, new_id
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "app_user"
+    __table_args__ = (CheckConstraint("kind in ('person','system')", name="kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RoleGrant(TimestampMixin, Base):
+    """A role over an org-unit subtree for a half-open period ``[starts_at, ends_at)``."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (
+        CheckConstraint("ends_at is null or ends_at > starts_at", name="period"),
+        Index("ix_role_grant_user_id_starts_at", "user_id", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    granted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class AuthSession(Base):
+    __tablename__ = "auth_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """Only the SHA-256 of a refresh token is kept; ``used_at`` marks it rotated."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_session.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,80 @@
+"""Who is calling, and the policy that turns their grants into SQL filters.
+
+Every scoped query in the code base gets its WHERE clause from ``scope_clause``:
+a grant on an org unit covers that unit's whole subtree, found by prefix on the
+``path`` column. A principal without the permission anywhere gets ``false()``, so a
+list is empty and a get is 404: existence never leaks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from services.core.errors import Forbidden
+from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An active role grant with the path of the org unit it covers."""
+
+    id: uuid.UUID
+    role: Role
+    org_unit_id: uuid.UUID
+    org_path: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a person or a system, with its active grants."""
+
+    user_id: uuid.UUID
+    username: str
+    kind: str
+    session_id: uuid.UUID
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+
+    def paths_with(self, permission: Permission) -> list[str]:
+        """Org-unit paths under which this principal holds ``permission``."""
+        return [g.org_path for g in self.grants if permission in ROLE_PERMISSIONS[g.role]]
+
+    def can(self, permission: Permission) -> bool:
+        """Whether some grant gives ``permission`` somewhere."""
+        return bool(self.paths_with(permission))
+
+    def can_at(self, permission: Permission, path: str) -> bool:
+        """Whether ``permission`` holds at the org unit with ``path``."""
+        return any(path.startswith(p) for p in self.paths_with(permission))
+
+    def roles(self) -> set[Role]:
+        """The roles this principal currently holds."""
+        return {g.role for g in self.grants}
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    """Refuse with 403 when the principal holds ``permission`` nowhere."""
+    if not principal.can(permission):
+        raise Forbidden(f"this account may not {permission.value}")
+
+
+def scope_clause(
+    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str]
+) -> ColumnElement[bool]:
+    """SQL that keeps rows whose org-unit path lies under one of the principal's grants."""
+    paths = _outermost(principal.paths_with(permission))
+    if not paths:
+        return false()
+    return or_(*(path_column.startswith(p) for p in paths))
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop paths already covered by a shorter one, keeping the SQL small."""
+    kept: list[str] = []
+    for p in sorted(set(paths), key=len):
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return kept

@@ -1,0 +1,49 @@
+"""Roles and what each may do. The one table every authorization decision reads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    DISTRICT_ADMIN = "district_admin"
+    AUDITOR = "auditor"
+    DISTRICT_COMMISSION = "district_commission"
+    TOWN_SUPERVISOR = "town_supervisor"
+    INSTITUTION_STEWARD = "institution_steward"
+    TEAM_LEADER = "team_leader"
+    TEAM_MEMBER = "team_member"
+    COMMUNITY_STEWARD = "community_steward"
+    GRID_LEADER = "grid_leader"
+    SENTINEL = "sentinel"
+    SOCIAL_WORKER = "social_worker"
+    HIS_CLIENT = "his_client"
+
+
+class Permission(StrEnum):
+    ORG_READ = "org:read"
+    ORG_WRITE = "org:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    AUDIT_READ = "audit:read"
+
+
+_EVERYONE = frozenset({Permission.ORG_READ})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
+    Role.AUDITOR: _EVERYONE | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE | {Permission.USERS_READ},
+    Role.TOWN_SUPERVISOR: _EVERYONE | {Permission.USERS_READ},
+    Role.INSTITUTION_STEWARD: _EVERYONE,
+    Role.TEAM_LEADER: _EVERYONE,
+    Role.TEAM_MEMBER: _EVERYONE,
+    Role.COMMUNITY_STEWARD: _EVERYONE,
+    Role.GRID_LEADER: _EVERYONE,
+    Role.SENTINEL: _EVERYONE,
+    Role.SOCIAL_WORKER: _EVERYONE,
+    Role.HIS_CLIENT: _EVERYONE,
+}
+
+# Roles a system (client-credentials) account may hold; people may hold the others.
+SYSTEM_ROLES = frozenset({Role.HIS_CLIENT})

@@ -1,0 +1,78 @@
+"""Request and response models for tokens, users and grants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.core.security.roles import Role
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1 token response."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str | None = None
+
+
+class GrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    org_unit_id: uuid.UUID
+    starts_at: datetime | None = Field(default=None, description="Defaults to now.")
+    ends_at: datetime | None = None
+
+
+class GrantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    role: Role
+    org_unit_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime | None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    display_name: str = Field(min_length=1, max_length=100)
+    kind: str = Field(default="person", pattern="^(person|system)$")
+    secret: str = Field(min_length=12, max_length=200, description="Password, or client secret for a system.")
+    org_unit_id: uuid.UUID = Field(description="The unit the account belongs to; who may manage it follows from this.")
+    grants: list[GrantCreate] = Field(default_factory=list, max_length=20)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    display_name: str
+    kind: str
+    org_unit_id: uuid.UUID
+    is_active: bool
+    version: int
+    grants: list[GrantRead] = Field(default_factory=list)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    is_active: bool | None = None
+    secret: str | None = Field(default=None, min_length=12, max_length=200)
+
+
+class MeRead(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    kind: str
+    grants: list[GrantRead]

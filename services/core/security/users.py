@@ -1,0 +1,177 @@
+"""Accounts and role grants. Who may manage an account follows from the org unit it
+belongs to; a grant can only be given over a unit the granter itself may manage."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock
+from services.core.audit import service as audit
+from services.core.errors import AlreadyExists, NotFound, field_error
+from services.core.org import repository as org_repository
+from services.core.org.models import OrgUnit
+from services.core.pagination import decode_cursor, encode_cursor
+from services.core.security.models import RoleGrant, User
+from services.core.security.passwords import hash_secret
+from services.core.security.principal import Principal, scope_clause
+from services.core.security.roles import SYSTEM_ROLES, Permission
+from services.core.security.schemas import GrantCreate, UserCreate, UserUpdate
+from services.core.versioning import check_version
+
+
+def readable(principal: Principal, permission: Permission = Permission.USERS_READ) -> Select[tuple[User]]:
+    """Accounts whose home unit lies in the principal's scope."""
+    return (
+        select(User)
+        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(scope_clause(principal, permission, OrgUnit.path))
+    )
+
+
+async def get_in_scope(
+    db: AsyncSession, principal: Principal, user_id: uuid.UUID, permission: Permission = Permission.USERS_READ
+) -> User:
+    """One account within scope; 404 otherwise."""
+    user = await db.scalar(readable(principal, permission).where(User.id == user_id))
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def create_user(db: AsyncSession, principal: Principal | None, data: UserCreate) -> User:
+    """Create an account with its first grants; ``principal`` None means the CLI (trusted)."""
+    if principal is not None:
+        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
+    elif await db.get(OrgUnit, data.org_unit_id) is None:
+        raise field_error("org_unit_id", "no such org unit")
+    username = data.username.lower()
+    if await db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AlreadyExists(f"username {username} is taken")
+    user = User(
+        username=username,
+        display_name=data.display_name.strip(),
+        kind=data.kind,
+        secret_hash=hash_secret(data.secret),
+        org_unit_id=data.org_unit_id,
+    )
+    db.add(user)
+    await db.flush()
+    for i, grant in enumerate(data.grants):
+        await add_grant(db, principal, user, grant, field=f"body.grants.{i}")
+    await audit.record(
+        db, actor_id=principal.user_id if principal else None, action="user.created", subject_type="user",
+        subject_id=user.id, details={"username": username, "kind": user.kind},
+    )  # fmt: skip
+    return user
+
+
+async def add_grant(
+    db: AsyncSession, principal: Principal | None, user: User, data: GrantCreate, *, field: str = "body"
+) -> RoleGrant:
+    """Give ``user`` a role over an org unit for a period."""
+    if principal is not None:
+        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
+    elif await db.get(OrgUnit, data.org_unit_id) is None:
+        raise field_error(f"{field}.org_unit_id", "no such org unit")
+    is_system_role = data.role in SYSTEM_ROLES
+    if is_system_role != (user.kind == "system"):
+        raise field_error(f"{field}.role", f"role {data.role.value} is not for a {user.kind} account")
+    starts_at = data.starts_at or clock.now()
+    if data.ends_at is not None and data.ends_at <= starts_at:
+        raise field_error(f"{field}.ends_at", "must be after starts_at")
+    grant = RoleGrant(
+        user_id=user.id,
+        role=data.role.value,
+        org_unit_id=data.org_unit_id,
+        starts_at=starts_at,
+        ends_at=data.ends_at,
+        granted_by=principal.user_id if principal else None,
+    )
+    db.add(grant)
+    await db.flush()
+    if principal is not None:
+        await audit.record(
+            db, actor_id=principal.user_id, action="role_grant.created", subject_type="user", subject_id=user.id,
+            details={"role": data.role.value, "org_unit_id": str(data.org_unit_id)},
+        )  # fmt: skip
+    return grant
+
+
+async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, grant_id: uuid.UUID) -> RoleGrant:
+    """End a grant now; grants are never deleted, so "who could do what when" stays answerable."""
+    user = await get_in_scope(db, principal, user_id, Permission.USERS_WRITE)
+    grant = await db.scalar(select(RoleGrant).where(RoleGrant.id == grant_id, RoleGrant.user_id == user.id))
+    if grant is None:
+        raise NotFound(f"grant {grant_id} not found")
+    await org_repository.get_in_scope(db, principal, grant.org_unit_id, Permission.USERS_WRITE)
+    now = clock.now()
+    if grant.ends_at is None or grant.ends_at > now:
+        grant.ends_at = max(now, grant.starts_at)
+        await db.flush()
+        await audit.record(
+            db, actor_id=principal.user_id, action="role_grant.ended", subject_type="user", subject_id=user.id,
+            details={"grant_id": str(grant.id)},
+        )  # fmt: skip
+    return grant
+
+
+async def update_user(
+    db: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserUpdate, *, expected_version: int
+) -> User:
+    """Change a display name, disable an account or set a new secret."""
+    user = await get_in_scope(db, principal, user_id, Permission.USERS_WRITE)
+    check_version(user.version, expected_version)
+    if data.display_name is not None:
+        user.display_name = data.display_name.strip()
+    if data.is_active is not None:
+        user.is_active = data.is_active
+    if data.secret is not None:
+        user.secret_hash = hash_secret(data.secret)
+    await db.flush()
+    await audit.record(
+        db, actor_id=principal.user_id, action="user.updated", subject_type="user", subject_id=user.id,
+        details={"fields": sorted(data.model_dump(exclude_none=True))},
+    )  # fmt: skip
+    return user
+
+
+async def grants_of(db: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RoleGrant]]:
+    """All grants (past, present, future) of several users in one query."""
+    result: dict[uuid.UUID, list[RoleGrant]] = defaultdict(list)
+    if user_ids:
+        rows = await db.scalars(
+            select(RoleGrant).where(RoleGrant.user_id.in_(user_ids)).order_by(RoleGrant.starts_at)
+        )
+        for grant in rows:
+            result[grant.user_id].append(grant)
+    return result
+
+
+async def list_users(
+    db: AsyncSession, principal: Principal, *, org_unit_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> tuple[list[User], str | None]:
+    """Accounts in scope, by username, a page at a time."""
+    stmt = readable(principal).order_by(User.username).limit(limit + 1)
+    if org_unit_id is not None:
+        stmt = stmt.where(User.org_unit_id == org_unit_id)
+    after = decode_cursor(cursor)
+    if after is not None:
+        if len(after) != 1 or not isinstance(after[0], str):
+            raise field_error("query.cursor", "not a cursor this API issued")
+        stmt = stmt.where(User.username > after[0])
+    rows = list((await db.scalars(stmt)).all())
+    next_cursor = encode_cursor([rows[limit - 1].username]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+
+async def get_self(db: AsyncSession, user_id: uuid.UUID) -> User:
+    """The caller's own account (always readable by its owner)."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("account not found")
+    return user

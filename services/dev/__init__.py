@@ -1,0 +1,1 @@
+"""Development conveniences: embedded PostgreSQL and Redis, ``gridcare dev``, demo data."""

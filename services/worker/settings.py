@@ -1,0 +1,100 @@
+"""arq ``WorkerSettings``: the registered jobs, the cron table, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from arq import func
+from arq.connections import RedisSettings
+from arq.cron import CronJob
+
+from services.core import clock
+from services.core.config import Settings, get_settings
+from services.core.db import make_engine, make_session_factory, session_scope
+from services.core.system import service as system
+from services.worker.jobs import system as _system_jobs  # noqa: F401 - registers the jobs
+from services.worker.registry import TASKS, WorkerContext
+
+log = logging.getLogger("gridcare.worker")
+
+# Cron jobs only sweep and fan out; the deadline sweeper joins here with the reports issue.
+CRON_JOBS: list[CronJob] = []
+
+
+async def _heartbeat_loop(ctx: WorkerContext, every: float) -> None:
+    """Tell the database we are alive, so ``/readyz`` can see a worker."""
+    while True:
+        try:
+            async with session_scope(ctx["session_factory"]) as db:
+                await system.beat(db, worker_id=ctx["worker_id"], started_at=ctx["started_at"])
+        except Exception:  # a DB blip must not kill the worker; the next beat retries
+            log.warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(every)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Open the database and start the heartbeat."""
+    settings: Settings = ctx.get("settings") or get_settings()
+    engine = make_engine(settings.database_url or "", pool_size=settings.db_pool_size)
+    ctx["settings"] = settings
+    ctx["engine"] = engine
+    ctx["session_factory"] = make_session_factory(engine)
+    ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    ctx["started_at"] = clock.now()
+    ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings.worker_heartbeat_seconds))  # type: ignore[arg-type]
+    log.info("worker started", extra={"worker_id": ctx["worker_id"]})
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Stop beating, say goodbye in the database, close connections."""
+    task: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if "session_factory" in ctx:
+        with contextlib.suppress(Exception):
+            async with session_scope(ctx["session_factory"]) as db:
+                await system.forget_worker(db, worker_id=ctx["worker_id"])
+        await ctx["engine"].dispose()
+    log.info("worker stopped", extra={"worker_id": ctx.get("worker_id")})
+
+
+def _functions() -> list[Any]:
+    return [
+        func(spec.fn, name=spec.name, timeout=spec.timeout, max_tries=spec.max_tries)  # type: ignore[arg-type]
+        for spec in TASKS.values()
+    ]
+
+
+def worker_settings(settings: Settings | None = None, **overrides: Any) -> type:
+    """A WorkerSettings class for ``settings`` (tests pass their own and ``burst=True``)."""
+    settings = settings or get_settings()
+    if not settings.redis_url or not settings.database_url:
+        raise RuntimeError("the worker needs GRIDCARE_DATABASE_URL and GRIDCARE_REDIS_URL")
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        await startup(ctx)
+
+    attrs: dict[str, Any] = {
+        "functions": _functions(),
+        "cron_jobs": list(CRON_JOBS),
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": on_startup,
+        "on_shutdown": shutdown,
+        "handle_signals": True,
+        "job_timeout": 300,
+        "keep_result": 3600,
+        "health_check_interval": 30,
+    }
+    attrs.update(overrides)
+    return type("WorkerSettings", (), attrs)
+
+
