@@ -54,11 +54,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         own_redis = redis is None
-        db_engine = engine or make_engine(_require(settings.database_url, "GRIDCARE_DATABASE_URL"),
-                                          pool_size=settings.db_pool_size)  # fmt: skip
+        db_engine = engine or make_engine(
+            _require(settings.database_url, "GRIDCARE_DATABASE_URL"), pool_size=settings.db_pool_size
+        )
         app.state.session_factory = make_session_factory(db_engine)
         app.state.redis = redis or await create_pool(
-            RedisSettings.from_dsn(_require(settings.redis_url, "GRIDCARE_REDIS_URL")))  # fmt: skip
+            RedisSettings.from_dsn(_require(settings.redis_url, "GRIDCARE_REDIS_URL"))
+        )
         try:
             yield
         finally:
@@ -109,9 +111,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     from fastapi.openapi.utils import get_openapi
 
     schema = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, description=app.description,
-        routes=app.routes, tags=app.openapi_tags,
-    )  # fmt: skip
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = problems.Problem.model_json_schema(
         ref_template="#/components/schemas/{model}"

@@ -15,7 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.config import Settings
-from services.core.errors import DomainError, Forbidden, PreconditionRequired, Unauthenticated, field_error
+from services.core.db import unit_of_work
+from services.core.errors import Forbidden, PreconditionRequired, Unauthenticated, field_error
 from services.core.security import service as auth_service
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
@@ -32,20 +33,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
     Errors marked ``keeps_changes`` (a revoked token family, say) commit what they did first.
     """
-    async with request.app.state.session_factory() as session:
-        try:
-            yield session
-        except DomainError as exc:
-            if getattr(exc, "keeps_changes", False):
-                await session.commit()
-            else:
-                await session.rollback()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with request.app.state.session_factory() as session, unit_of_work(session):
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -90,13 +79,11 @@ _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 
 def if_match(
-    if_match: Annotated[
-        str | None, Header(description='The version read earlier, as its ETag (`"3"`).')
-    ] = None,
+    if_match: Annotated[str | None, Header(description='The version read earlier, as its ETag (`"3"`).')] = None,
 ) -> int:
     """The version an update is based on; 428 when missing, 422 when unreadable."""
     if if_match is None:
-        raise PreconditionRequired("send If-Match with the ETag you read, e.g. If-Match: \"3\"")
+        raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
     match = _ETAG.match(if_match.strip())
     if match is None:
         raise field_error("header.if-match", 'expected an ETag such as "3"')

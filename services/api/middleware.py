@@ -91,7 +91,10 @@ class BodySizeLimitMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
-            413, code="payload_too_large", title="Payload too large",
-            detail=f"the body is larger than {self.max_bytes} bytes", instance=scope["path"],
-        )  # fmt: skip
+            413,
+            code="payload_too_large",
+            title="Payload too large",
+            detail=f"the body is larger than {self.max_bytes} bytes",
+            instance=scope["path"],
+        )
         await response(scope, receive, send)

@@ -85,9 +85,15 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problem(
-    status: int, *, code: str | None = None, title: str | None = None, detail: str | None = None,
-    instance: str | None = None, headers: dict[str, str] | None = None, **extra: Any,
-) -> JSONResponse:  # fmt: skip
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """Build a problem+json response."""
     code = code or _CODE_BY_STATUS.get(status, "error")
     body: dict[str, Any] = {
@@ -121,39 +127,69 @@ def install(app: FastAPI) -> None:
         if exc.code in ("invalid_grant", "invalid_client", "refresh_token_reused"):
             extra.setdefault("error", "invalid_client" if exc.code == "invalid_client" else "invalid_grant")
         return problem(
-            exc.status, code=exc.code, title=exc.title, detail=exc.detail, instance=request.url.path,
-            headers=headers, **extra,
-        )  # fmt: skip
+            exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=headers,
+            **extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, code="malformed_json", title="Malformed JSON", detail="the body is not valid JSON",
-                           instance=request.url.path)  # fmt: skip
+            return problem(
+                400,
+                code="malformed_json",
+                title="Malformed JSON",
+                detail="the body is not valid JSON",
+                instance=request.url.path,
+            )
         fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return problem(422, code="validation_error", title="Invalid input", detail=detail,
-                       instance=request.url.path, errors=fields)  # fmt: skip
+        return problem(
+            422, code="validation_error", title="Invalid input", detail=detail, instance=request.url.path, errors=fields
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, detail=str(exc.detail), instance=request.url.path,
-                       headers=dict(exc.headers) if exc.headers else None)  # fmt: skip
+        return problem(
+            exc.status_code,
+            detail=str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(StaleDataError)
-    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
-        return problem(412, code="version_mismatch", title="The resource has changed",
-                       detail="another change landed first; re-read and retry", instance=request.url.path)  # fmt: skip
+    async def _stale(request: Request, _exc: StaleDataError) -> JSONResponse:
+        return problem(
+            412,
+            code="version_mismatch",
+            title="The resource has changed",
+            detail="another change landed first; re-read and retry",
+            instance=request.url.path,
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error", extra={"constraint": getattr(exc.orig, "constraint_name", None)})
-        return problem(409, code="conflict", title="Conflict",
-                       detail="the change conflicts with existing data", instance=request.url.path)  # fmt: skip
+        return problem(
+            409,
+            code="conflict",
+            title="Conflict",
+            detail="the change conflicts with existing data",
+            instance=request.url.path,
+        )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(500, code="internal_error", title="Internal error",
-                       detail="something went wrong on our side; quote the request id", instance=request.url.path)  # fmt: skip
+        return problem(
+            500,
+            code="internal_error",
+            title="Internal error",
+            detail="something went wrong on our side; quote the request id",
+            instance=request.url.path,
+        )

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     token_signing_key: SecretStr | None = None
-    token_issuer: str = "gridcare"
+    token_issuer: str = "gridcare"  # noqa: S105 - an issuer name, not a secret
     access_token_ttl_seconds: int = Field(default=900, ge=30)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     pii_keys: SecretStr | None = None
@@ -49,7 +49,13 @@ class Settings(BaseSettings):
         if self.env == "production":
             missing = [
                 name
-                for name in ("token_signing_key", "pii_keys", "pii_blind_index_key", "database_url", "redis_url")
+                for name in (
+                    "token_signing_key",
+                    "pii_keys",
+                    "pii_blind_index_key",
+                    "database_url",
+                    "redis_url",
+                )
                 if getattr(self, name) is None
             ]
             if missing:

@@ -64,9 +64,7 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> As
     """An asyncpg engine; ``null_pool`` for code that hops between event loops."""
     if null_pool:
         return create_async_engine(async_url(url), poolclass=NullPool)
-    return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -75,12 +73,26 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 @asynccontextmanager
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit when the block succeeds, roll back when it raises."""
-    async with factory() as session:
-        try:
-            yield session
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit when the block succeeds, roll back when it raises.
+
+    An error that sets ``keeps_changes`` (a revoked refresh-token family, say) is
+    committed first: the refusal itself is a change that must stick.
+    """
+    try:
+        yield session
+    except BaseException as exc:
+        if getattr(exc, "keeps_changes", False):
             await session.commit()
-        except BaseException:
+        else:
             await session.rollback()
-            raise
+        raise
+    else:
+        await session.commit()
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A new session in its own unit of work (the worker and the CLI use this)."""
+    async with factory() as session, unit_of_work(session):
+        yield session

@@ -44,7 +44,10 @@ def redact(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, extras."""
 
-    _SKIP = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "color_message"}
+    _SKIP = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+        "message",
+        "color_message",
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

@@ -6,4 +6,13 @@ from services.core.org.models import OrgUnit
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.system.models import WorkerHeartbeat
 
-__all__ = ["AuditEvent", "AuthSession", "Base", "OrgUnit", "RefreshToken", "RoleGrant", "User", "WorkerHeartbeat"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "OrgUnit",
+    "RefreshToken",
+    "RoleGrant",
+    "User",
+    "WorkerHeartbeat",
+]

@@ -19,7 +19,7 @@ from services.core.security.roles import Role
 from services.core.security.schemas import GrantCreate, UserCreate
 
 TOWNS_CSV = Path(__file__).parent / "data" / "yubei-towns.csv"
-DEMO_PASSWORD = "gridcare-demo-2026"
+DEMO_PASSWORD = "gridcare-demo-2026"  # noqa: S105 - printed demo login, dev only
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,14 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
             code = row["code"] + "000"
             category = OrgUnitCategory.SUBDISTRICT if row["name"].endswith("街道") else OrgUnitCategory.TOWN
             town = OrgUnit(
-                kind=OrgUnitKind.TOWN, category=category, code=code, name=row["name"], parent_id=district.id,
-                district_id=district.id, path=f"{district.path}{code}/",
-            )  # fmt: skip
+                kind=OrgUnitKind.TOWN,
+                category=category,
+                code=code,
+                name=row["name"],
+                parent_id=district.id,
+                district_id=district.id,
+                path=f"{district.path}{code}/",
+            )
             db.add(town)
             towns.append(town)
     await db.flush()
@@ -55,8 +60,14 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
     ]
     for role, username, name, unit in logins:
         await users.create_user(
-            db, None,
-            UserCreate(username=username, display_name=name, secret=DEMO_PASSWORD, org_unit_id=unit.id,
-                       grants=[GrantCreate(role=role, org_unit_id=unit.id)]),
-        )  # fmt: skip
+            db,
+            None,
+            UserCreate(
+                username=username,
+                display_name=name,
+                secret=DEMO_PASSWORD,
+                org_unit_id=unit.id,
+                grants=[GrantCreate(role=role, org_unit_id=unit.id)],
+            ),
+        )
     return [DemoLogin(username=u, role=r.value, where=unit.name) for r, u, _, unit in logins]

@@ -57,8 +57,9 @@ def run_dev() -> int:
         redis_url = redis.url()
 
     logins = asyncio.run(_prepare(database_url))
-    env = dict(os.environ, GRIDCARE_DATABASE_URL=database_url, GRIDCARE_REDIS_URL=redis_url,
-               GRIDCARE_DATA_DIR=str(data_dir))  # fmt: skip
+    env = dict(
+        os.environ, GRIDCARE_DATABASE_URL=database_url, GRIDCARE_REDIS_URL=redis_url, GRIDCARE_DATA_DIR=str(data_dir)
+    )
     children = {
         name: subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env)  # noqa: S603
         for name in ("api", "worker")
@@ -68,7 +69,7 @@ def run_dev() -> int:
 
     stopping = False
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
@@ -78,8 +79,10 @@ def run_dev() -> int:
     while not stopping:
         for name, child in children.items():
             if child.poll() is not None:
-                _say(f"the {name} process exited with {child.returncode}; stopping"
-                     + (f" (is port {settings.port} in use? set GRIDCARE_PORT)" if name == "api" else ""))  # fmt: skip
+                _say(
+                    f"the {name} process exited with {child.returncode}; stopping"
+                    + (f" (is port {settings.port} in use? set GRIDCARE_PORT)" if name == "api" else "")
+                )
                 stopping, exit_code = True, 1
         time.sleep(0.2)
 

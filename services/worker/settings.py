@@ -96,5 +96,3 @@ def worker_settings(settings: Settings | None = None, **overrides: Any) -> type:
     }
     attrs.update(overrides)
     return type("WorkerSettings", (), attrs)
-
-

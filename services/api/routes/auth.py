@@ -45,8 +45,14 @@ async def issue_token(
         issued = await auth_service.rotate_refresh_token(db, settings=settings, refresh_token=refresh_token)
     else:
         client_id, client_secret = _client_credentials(client_id, client_secret, authorization)
-        issued = await auth_service.login_client(db, settings=settings, client_id=client_id, client_secret=client_secret)
-    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in, refresh_token=issued.refresh_token)
+        issued = await auth_service.login_client(
+            db, settings=settings, client_id=client_id, client_secret=client_secret
+        )
+    return TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+    )
 
 
 def _client_credentials(client_id: str | None, secret: str | None, authorization: str | None) -> tuple[str, str]:
@@ -76,8 +82,13 @@ async def logout(db: DbSession, principal: CurrentPrincipal) -> None:
 async def read_me(db: DbSession, principal: CurrentPrincipal) -> MeRead:
     """Who the token belongs to and what it may do now."""
     user = await users_service.get_self(db, principal.user_id)
-    grants = [g for g in (await users_service.grants_of(db, [user.id]))[user.id] if g.id in {x.id for x in principal.grants}]
+    grants = [
+        g for g in (await users_service.grants_of(db, [user.id]))[user.id] if g.id in {x.id for x in principal.grants}
+    ]
     return MeRead(
-        id=user.id, username=user.username, display_name=user.display_name, kind=user.kind,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        kind=user.kind,
         grants=[GrantRead.model_validate(g) for g in grants],
-    )  # fmt: skip
+    )

@@ -46,7 +46,9 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
             await db.execute(text("select 1"))
             checks["database"] = "ok"
             revision = await system.current_revision(db)
-            checks["migrations"] = "ok" if revision == state.migration_head else f"at {revision}, want {state.migration_head}"
+            checks["migrations"] = (
+                "ok" if revision == state.migration_head else f"at {revision}, want {state.migration_head}"
+            )
             last = await system.latest_heartbeat(db)
             stale_after = timedelta(seconds=state.settings.worker_stale_after_seconds)
             checks["worker"] = "ok" if system.worker_is_fresh(last, stale_after=stale_after) else "no recent heartbeat"

@@ -21,12 +21,12 @@ router = APIRouter(prefix="/org-units", tags=["org"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a town, village or grid under a parent",
-    responses={200: {"model": OrgUnitRead, "description": "Already created with this id (a safe retry)"},
-               **problem_responses(401, 403, 404, 409, 422)},
-)  # fmt: skip
-async def create_org_unit(
-    db: DbSession, principal: OrgWrite, body: OrgUnitCreate, response: Response
-) -> OrgUnitRead:
+    responses={
+        200: {"model": OrgUnitRead, "description": "Already created with this id (a safe retry)"},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def create_org_unit(db: DbSession, principal: OrgWrite, body: OrgUnitCreate, response: Response) -> OrgUnitRead:
     """The kind follows the parent (district > town > village > grid); the code must extend the parent's."""
     unit, created = await service.create(db, principal, body)
     if not created:
@@ -67,7 +67,12 @@ async def read_org_unit(db: DbSession, principal: OrgRead, unit_id: uuid.UUID, r
     responses=problem_responses(401, 403, 404, 412, 422, 428),
 )
 async def update_org_unit(
-    db: DbSession, principal: OrgWrite, unit_id: uuid.UUID, body: OrgUnitUpdate, version: IfMatch, response: Response
+    db: DbSession,
+    principal: OrgWrite,
+    unit_id: uuid.UUID,
+    body: OrgUnitUpdate,
+    version: IfMatch,
+    response: Response,
 ) -> OrgUnitRead:
     """Codes never change; send If-Match with the version you read."""
     unit = await service.update(db, principal, unit_id, body, expected_version=version)

@@ -6,14 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import DbSession, IfMatch, UsersRead, UsersWrite, etag
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.security import users as service
 from services.core.security.models import User
+from services.core.security.roles import Permission
 from services.core.security.schemas import GrantCreate, GrantRead, UserCreate, UserRead, UserUpdate
-from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -72,7 +73,12 @@ async def read_user(db: DbSession, principal: UsersRead, user_id: uuid.UUID, res
     responses=problem_responses(401, 403, 404, 412, 422, 428),
 )
 async def update_user(
-    db: DbSession, principal: UsersWrite, user_id: uuid.UUID, body: UserUpdate, version: IfMatch, response: Response
+    db: DbSession,
+    principal: UsersWrite,
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    version: IfMatch,
+    response: Response,
 ) -> UserRead:
     """Disabling an account ends its logins at the next request."""
     user = await service.update_user(db, principal, user_id, body, expected_version=version)
@@ -88,7 +94,7 @@ async def update_user(
 )
 async def add_grant(db: DbSession, principal: UsersWrite, user_id: uuid.UUID, body: GrantCreate) -> GrantRead:
     """The unit must lie within the caller's own scope."""
-    user = await service.get_in_scope(db, principal, user_id, service.Permission.USERS_WRITE)
+    user = await service.get_in_scope(db, principal, user_id, Permission.USERS_WRITE)
     return GrantRead.model_validate(await service.add_grant(db, principal, user, body))
 
 

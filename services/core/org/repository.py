@@ -13,13 +13,16 @@ from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
 
-def readable(principal: Principal, permission: Permission = Permission.ORG_READ) -> Select[tuple[OrgUnit]]:
+def readable(principal: Principal, permission: Permission = Permission.ORG_READ) -> Select[OrgUnit]:
     """Org units the principal may see (or act on, for another permission)."""
     return select(OrgUnit).where(scope_clause(principal, permission, OrgUnit.path))
 
 
 async def get_in_scope(
-    db: AsyncSession, principal: Principal, unit_id: uuid.UUID, permission: Permission = Permission.ORG_READ
+    db: AsyncSession,
+    principal: Principal,
+    unit_id: uuid.UUID,
+    permission: Permission = Permission.ORG_READ,
 ) -> OrgUnit:
     """One org unit within scope; 404 when it is missing or outside it."""
     unit = await db.scalar(readable(principal, permission).where(OrgUnit.id == unit_id))

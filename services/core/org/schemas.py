@@ -14,13 +14,15 @@ class OrgUnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID | None = Field(
-        default=None, description="Client-chosen id; repeating a create with the same id and body is safe."
+        default=None,
+        description="Client-chosen id; repeating a create with the same id and body is safe.",
     )
     parent_id: uuid.UUID = Field(description="The town, village or district this unit sits under.")
     code: str = Field(min_length=6, max_length=15, description="12 digits for towns and villages, 15 for grids.")
     name: str = Field(min_length=1, max_length=100)
     category: OrgUnitCategory | None = Field(
-        default=None, description="town/subdistrict, village/community; defaults to the kind itself."
+        default=None,
+        description="town/subdistrict, village/community; defaults to the kind itself.",
     )
 
 

@@ -77,9 +77,13 @@ async def create(db: AsyncSession, principal: Principal, data: OrgUnitCreate) ->
     db.add(unit)
     await db.flush()
     await audit.record(
-        db, actor_id=principal.user_id, action="org_unit.created", subject_type="org_unit", subject_id=unit.id,
+        db,
+        actor_id=principal.user_id,
+        action="org_unit.created",
+        subject_type="org_unit",
+        subject_id=unit.id,
         details={"code": unit.code, "kind": unit.kind},
-    )  # fmt: skip
+    )
     return unit, True
 
 
@@ -91,12 +95,20 @@ def _same_create_or_conflict(existing: OrgUnit, data: OrgUnitCreate) -> OrgUnit:
         and (data.category is None or existing.category == data.category)
     )
     if not same:
-        raise Conflict(f"org unit {existing.id} already exists with different content", existing_id=str(existing.id))
+        raise Conflict(
+            f"org unit {existing.id} already exists with different content",
+            existing_id=str(existing.id),
+        )
     return existing
 
 
 async def update(
-    db: AsyncSession, principal: Principal, unit_id: uuid.UUID, data: OrgUnitUpdate, *, expected_version: int
+    db: AsyncSession,
+    principal: Principal,
+    unit_id: uuid.UUID,
+    data: OrgUnitUpdate,
+    *,
+    expected_version: int,
 ) -> OrgUnit:
     """Rename or recategorise a unit; codes never change (they are the unit's identity)."""
     unit = await repository.get_in_scope(db, principal, unit_id, Permission.ORG_WRITE)
@@ -108,9 +120,13 @@ async def update(
         setattr(unit, key, value.strip() if isinstance(value, str) else value)
     await db.flush()
     await audit.record(
-        db, actor_id=principal.user_id, action="org_unit.updated", subject_type="org_unit", subject_id=unit.id,
+        db,
+        actor_id=principal.user_id,
+        action="org_unit.updated",
+        subject_type="org_unit",
+        subject_id=unit.id,
         details={"fields": sorted(changes)},
-    )  # fmt: skip
+    )
     return unit
 
 

@@ -14,7 +14,7 @@ class TokenResponse(BaseModel):
     """RFC 6749 §5.1 token response."""
 
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the RFC 6749 token type
     expires_in: int
     refresh_token: str | None = None
 

@@ -28,9 +28,7 @@ class IssuedTokens:
     refresh_token: str | None
 
 
-async def login_with_password(
-    db: AsyncSession, *, settings: Settings, username: str, password: str
-) -> IssuedTokens:
+async def login_with_password(db: AsyncSession, *, settings: Settings, username: str, password: str) -> IssuedTokens:
     """The OAuth2 ``password`` grant for people."""
     user = await _active_user(db, username=username, kind="person")
     if not verify_secret(user.secret_hash if user else None, password) or user is None:
@@ -38,9 +36,7 @@ async def login_with_password(
     return await _open_session(db, settings=settings, user=user, with_refresh=True)
 
 
-async def login_client(
-    db: AsyncSession, *, settings: Settings, client_id: str, client_secret: str
-) -> IssuedTokens:
+async def login_client(db: AsyncSession, *, settings: Settings, client_id: str, client_secret: str) -> IssuedTokens:
     """The OAuth2 ``client_credentials`` grant for systems (e.g. a hospital HIS)."""
     user = await _active_user(db, username=client_id, kind="system")
     if not verify_secret(user.secret_hash if user else None, client_secret) or user is None:
@@ -62,7 +58,7 @@ async def rotate_refresh_token(db: AsyncSession, *, settings: Settings, refresh_
     ).one_or_none()
     if row is None:
         raise InvalidGrant("unknown refresh token")
-    token, session, user = row.tuple()
+    token, session, user = row
     if session.revoked_at is not None or not user.is_active:
         raise InvalidGrant("this login has been revoked")
     if token.used_at is not None:
@@ -96,7 +92,7 @@ async def authenticate(db: AsyncSession, *, settings: Settings, bearer: str) -> 
     ).one_or_none()
     if row is None:
         raise InvalidToken("the token's login no longer exists")
-    user, session = row.tuple()
+    user, session = row
     if session.revoked_at is not None:
         raise InvalidToken("this login has been revoked")
     if not user.is_active:
@@ -126,9 +122,7 @@ async def active_grants(db: AsyncSession, *, user_id: uuid.UUID) -> list[Grant]:
 
 
 async def _active_user(db: AsyncSession, *, username: str, kind: str) -> User | None:
-    return await db.scalar(
-        select(User).where(User.username == username.lower(), User.kind == kind, User.is_active)
-    )
+    return await db.scalar(select(User).where(User.username == username.lower(), User.kind == kind, User.is_active))
 
 
 async def _open_session(db: AsyncSession, *, settings: Settings, user: User, with_refresh: bool) -> IssuedTokens:
@@ -143,7 +137,11 @@ async def _issue(
 ) -> IssuedTokens:
     ttl = timedelta(seconds=settings.access_token_ttl_seconds)
     access, _ = tokens.encode_access(
-        key=settings.signing_key(), issuer=settings.token_issuer, user_id=user.id, session_id=session.id, ttl=ttl
+        key=settings.signing_key(),
+        issuer=settings.token_issuer,
+        user_id=user.id,
+        session_id=session.id,
+        ttl=ttl,
     )
     refresh: str | None = None
     if with_refresh:

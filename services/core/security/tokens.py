@@ -53,7 +53,11 @@ def decode_access(token: str, *, key: str, issuer: str) -> AccessClaims:
             key,
             algorithms=[_ALGORITHM],
             issuer=issuer,
-            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "sid", "iss"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "require": ["exp", "sub", "sid", "iss"],
+            },
         )
         if claims.get("typ") != "access":
             raise InvalidToken("not an access token")

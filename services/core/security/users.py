@@ -23,7 +23,7 @@ from services.core.security.schemas import GrantCreate, UserCreate, UserUpdate
 from services.core.versioning import check_version
 
 
-def readable(principal: Principal, permission: Permission = Permission.USERS_READ) -> Select[tuple[User]]:
+def readable(principal: Principal, permission: Permission = Permission.USERS_READ) -> Select[User]:
     """Accounts whose home unit lies in the principal's scope."""
     return (
         select(User)
@@ -33,7 +33,10 @@ def readable(principal: Principal, permission: Permission = Permission.USERS_REA
 
 
 async def get_in_scope(
-    db: AsyncSession, principal: Principal, user_id: uuid.UUID, permission: Permission = Permission.USERS_READ
+    db: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    permission: Permission = Permission.USERS_READ,
 ) -> User:
     """One account within scope; 404 otherwise."""
     user = await db.scalar(readable(principal, permission).where(User.id == user_id))
@@ -63,14 +66,23 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
     for i, grant in enumerate(data.grants):
         await add_grant(db, principal, user, grant, field=f"body.grants.{i}")
     await audit.record(
-        db, actor_id=principal.user_id if principal else None, action="user.created", subject_type="user",
-        subject_id=user.id, details={"username": username, "kind": user.kind},
-    )  # fmt: skip
+        db,
+        actor_id=principal.user_id if principal else None,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        details={"username": username, "kind": user.kind},
+    )
     return user
 
 
 async def add_grant(
-    db: AsyncSession, principal: Principal | None, user: User, data: GrantCreate, *, field: str = "body"
+    db: AsyncSession,
+    principal: Principal | None,
+    user: User,
+    data: GrantCreate,
+    *,
+    field: str = "body",
 ) -> RoleGrant:
     """Give ``user`` a role over an org unit for a period."""
     if principal is not None:
@@ -95,9 +107,13 @@ async def add_grant(
     await db.flush()
     if principal is not None:
         await audit.record(
-            db, actor_id=principal.user_id, action="role_grant.created", subject_type="user", subject_id=user.id,
+            db,
+            actor_id=principal.user_id,
+            action="role_grant.created",
+            subject_type="user",
+            subject_id=user.id,
             details={"role": data.role.value, "org_unit_id": str(data.org_unit_id)},
-        )  # fmt: skip
+        )
     return grant
 
 
@@ -113,14 +129,23 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
         grant.ends_at = max(now, grant.starts_at)
         await db.flush()
         await audit.record(
-            db, actor_id=principal.user_id, action="role_grant.ended", subject_type="user", subject_id=user.id,
+            db,
+            actor_id=principal.user_id,
+            action="role_grant.ended",
+            subject_type="user",
+            subject_id=user.id,
             details={"grant_id": str(grant.id)},
-        )  # fmt: skip
+        )
     return grant
 
 
 async def update_user(
-    db: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserUpdate, *, expected_version: int
+    db: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    *,
+    expected_version: int,
 ) -> User:
     """Change a display name, disable an account or set a new secret."""
     user = await get_in_scope(db, principal, user_id, Permission.USERS_WRITE)
@@ -133,9 +158,13 @@ async def update_user(
         user.secret_hash = hash_secret(data.secret)
     await db.flush()
     await audit.record(
-        db, actor_id=principal.user_id, action="user.updated", subject_type="user", subject_id=user.id,
+        db,
+        actor_id=principal.user_id,
+        action="user.updated",
+        subject_type="user",
+        subject_id=user.id,
         details={"fields": sorted(data.model_dump(exclude_none=True))},
-    )  # fmt: skip
+    )
     return user
 
 
@@ -143,16 +172,19 @@ async def grants_of(db: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UU
     """All grants (past, present, future) of several users in one query."""
     result: dict[uuid.UUID, list[RoleGrant]] = defaultdict(list)
     if user_ids:
-        rows = await db.scalars(
-            select(RoleGrant).where(RoleGrant.user_id.in_(user_ids)).order_by(RoleGrant.starts_at)
-        )
+        rows = await db.scalars(select(RoleGrant).where(RoleGrant.user_id.in_(user_ids)).order_by(RoleGrant.starts_at))
         for grant in rows:
             result[grant.user_id].append(grant)
     return result
 
 
 async def list_users(
-    db: AsyncSession, principal: Principal, *, org_unit_id: uuid.UUID | None, cursor: str | None, limit: int
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    org_unit_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[User], str | None]:
     """Accounts in scope, by username, a page at a time."""
     stmt = readable(principal).order_by(User.username).limit(limit + 1)
@@ -166,7 +198,6 @@ async def list_users(
     rows = list((await db.scalars(stmt)).all())
     next_cursor = encode_cursor([rows[limit - 1].username]) if len(rows) > limit else None
     return rows[:limit], next_cursor
-
 
 
 async def get_self(db: AsyncSession, user_id: uuid.UUID) -> User:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ async def beat(db: AsyncSession, *, worker_id: str, started_at: datetime) -> Non
 
 async def forget_worker(db: AsyncSession, *, worker_id: str) -> None:
     """Drop a stopped worker's heartbeat so readiness reflects it at once."""
-    await db.execute(WorkerHeartbeat.__table__.delete().where(WorkerHeartbeat.worker_id == worker_id))
+    await db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
 
 
 async def latest_heartbeat(db: AsyncSession) -> datetime | None:
@@ -53,7 +53,8 @@ async def current_revision(db: AsyncSession) -> str | None:
     exists = await db.scalar(text("select to_regclass('alembic_version') is not null"))
     if not exists:
         return None
-    return await db.scalar(text("select version_num from alembic_version"))
+    revision: str | None = await db.scalar(text("select version_num from alembic_version"))
+    return revision
 
 
 def worker_is_fresh(last_seen: datetime | None, *, stale_after: timedelta) -> bool:
