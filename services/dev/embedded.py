@@ -21,7 +21,8 @@ class EmbeddedPostgres:
         import pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server: Any = pgserver.get_server(  # type: ignore[attr-defined]str(data_dir.resolve()), cleanup_mode="stop")
+        get_server = pgserver.get_server  # type: ignore[attr-defined]
+        self._server: Any = get_server(str(data_dir.resolve()), cleanup_mode="stop")
         self.socket_dir = urlsplit(self._server.get_uri()).query.removeprefix("host=")
 
     def url(self, database: str = "postgres") -> str:
