@@ -38,13 +38,22 @@ async def fuzz_target(servers: Servers) -> AsyncIterator[dict[str, Any]]:
     engine = make_engine(url, null_pool=True)
     async with session_scope(make_session_factory(engine)) as db:
         district = await org_service.create_district(db, code="500112", name="渝北区")
-        await users.create_user(db, None, UserCreate(
-            username="fuzzadmin", display_name="fuzz", secret="fuzz-admin-secret", org_unit_id=district.id,
-            grants=[GrantCreate(role=Role.DISTRICT_ADMIN, org_unit_id=district.id)]))  # fmt: skip
+        await users.create_user(
+            db,
+            None,
+            UserCreate(
+                username="fuzzadmin",
+                display_name="fuzz",
+                secret="fuzz-admin-secret",
+                org_unit_id=district.id,
+                grants=[GrantCreate(role=Role.DISTRICT_ADMIN, org_unit_id=district.id)],
+            ),
+        )
         # A worker "seen" now, so /readyz can answer 200 as well as its documented 503.
         await system.beat(db, worker_id="fuzz-worker", started_at=clock.now())
-        issued = await auth_service.login_with_password(db, settings=fuzz_settings, username="fuzzadmin",
-                                                        password="fuzz-admin-secret")  # fmt: skip
+        issued = await auth_service.login_with_password(
+            db, settings=fuzz_settings, username="fuzzadmin", password="fuzz-admin-secret"
+        )
     await engine.dispose()
     yield {"app": create_app(fuzz_settings), "token": issued.access_token}
     await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])

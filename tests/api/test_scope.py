@@ -73,7 +73,7 @@ CASES: list[Case] = [
         "POST",
         "/org-units",
         lambda w: {"parent_id": str(w.village_b.id), "code": w.village_b.code + "777", "name": "越权网格"},
-    ),  # fmt: skip
+    ),
     Case("GET", "/users/{user_b}"),
     Case("PATCH", "/users/{user_b}", lambda _w: {"display_name": "被改名"}, if_match=True),
     Case(
@@ -85,7 +85,7 @@ CASES: list[Case] = [
             "secret": "long-enough-secret",
             "org_unit_id": str(w.town_b.id),
         },
-    ),  # fmt: skip
+    ),
     Case("POST", "/users/{user_b}/grants", lambda w: {"role": "sentinel", "org_unit_id": str(w.grid_b.id)}),
     Case("POST", "/users/{user_b}/grants/{grant_b}/end"),
 ]
@@ -107,8 +107,13 @@ async def build_world(db: AsyncSession) -> World:
     grant_b = await db.scalar(select(RoleGrant).where(RoleGrant.user_id == user_b.id))
     assert grant_b is not None
     world = World(district, town_a, town_b, village_b, grid_b, user_b, grant_b, town_b_path=town_b.path)
-    world.ids = {"town_b": town_b.id, "village_b": village_b.id, "grid_b": grid_b.id, "user_b": user_b.id,
-                 "grant_b": grant_b.id}  # fmt: skip
+    world.ids = {
+        "town_b": town_b.id,
+        "village_b": village_b.id,
+        "grid_b": grid_b.id,
+        "user_b": user_b.id,
+        "grant_b": grant_b.id,
+    }
     return world
 
 
@@ -127,8 +132,9 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
     if case.if_match:
         headers["If-Match"] = '"1"'
     before_b = await _snapshot(db, world)
-    response = await client.request(case.method, case.url(world), headers=headers,
-                                    json=case.body(world) if case.body else None)  # fmt: skip
+    response = await client.request(
+        case.method, case.url(world), headers=headers, json=case.body(world) if case.body else None
+    )
     # A writer gets 404 (existence does not leak); a reader without the write permission anywhere gets 403.
     assert response.status_code in (403, 404), response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -157,8 +163,13 @@ async def test_district_admin_sees_both_towns(client: httpx.AsyncClient, db: Asy
 
 
 async def _snapshot(db: AsyncSession, world: World) -> tuple[Any, ...]:
-    units = (await db.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.version).where(
-        OrgUnit.path.startswith(world.town_b_path)).order_by(OrgUnit.path))).all()  # fmt: skip
+    units = (
+        await db.execute(
+            select(OrgUnit.id, OrgUnit.name, OrgUnit.version)
+            .where(OrgUnit.path.startswith(world.town_b_path))
+            .order_by(OrgUnit.path)
+        )
+    ).all()
     user = (await db.execute(select(User.display_name, User.version).where(User.id == world.ids["user_b"]))).one()
     grants = (await db.execute(select(RoleGrant.id, RoleGrant.ends_at).order_by(RoleGrant.id))).all()
     return tuple(units), tuple(user), tuple(grants)
