@@ -27,15 +27,19 @@ log = logging.getLogger("gridcare.worker")
 CRON_JOBS: list[CronJob] = []
 
 
+async def _beat(ctx: WorkerContext) -> None:
+    async with session_scope(ctx["session_factory"]) as db:
+        await system.beat(db, worker_id=ctx["worker_id"], started_at=ctx["started_at"])
+
+
 async def _heartbeat_loop(ctx: WorkerContext, every: float) -> None:
     """Tell the database we are alive, so ``/readyz`` can see a worker."""
     while True:
+        await asyncio.sleep(every)
         try:
-            async with session_scope(ctx["session_factory"]) as db:
-                await system.beat(db, worker_id=ctx["worker_id"], started_at=ctx["started_at"])
+            await _beat(ctx)
         except Exception:  # a DB blip must not kill the worker; the next beat retries
             log.warning("heartbeat failed", exc_info=True)
-        await asyncio.sleep(every)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -47,6 +51,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["session_factory"] = make_session_factory(engine)
     ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx["started_at"] = clock.now()
+    await _beat(ctx)  # visible at once, not only after the first interval
     ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings.worker_heartbeat_seconds))  # type: ignore[arg-type]
     log.info("worker started", extra={"worker_id": ctx["worker_id"]})
 
