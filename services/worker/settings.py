@@ -51,7 +51,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["session_factory"] = make_session_factory(engine)
     ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     ctx["started_at"] = clock.now()
-    await _beat(ctx)  # visible at once, not only after the first interval
+    await _beat(ctx)  # type: ignore[arg-type]  # visible at once, not after the first interval
     ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings.worker_heartbeat_seconds))  # type: ignore[arg-type]
     log.info("worker started", extra={"worker_id": ctx["worker_id"]})
 
