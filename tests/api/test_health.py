@@ -24,3 +24,15 @@ async def test_readyz_wants_a_recent_worker_heartbeat(client: httpx.AsyncClient,
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["status"] == "ready"
+
+
+async def test_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-static/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert (await client.get("/docs-static/swagger-ui-bundle.js")).status_code == 200
+    assert (await client.get("/docs-static/swagger-ui.css")).status_code == 200
+    redoc = await client.get("/redoc")
+    assert "/docs-static/redoc.standalone.js" in redoc.text
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "gridcare"
