@@ -76,7 +76,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem+json answers."""
     return {
         status: {
-            "model": Problem,
             "description": _DESCRIPTIONS.get(status, "Problem"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
