@@ -166,5 +166,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}},
         },
     }
+    # Either scheme authorises an operation, so the docs' Authorize dialog can log in with a password.
+    for item in schema["paths"].values():
+        for operation in item.values():
+            if {"HTTPBearer": []} in operation.get("security", []):
+                operation["security"].append({"OAuth2": []})
     app.openapi_schema = schema
     return schema
