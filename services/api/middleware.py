@@ -14,7 +14,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.problems import problem
+from services.api.problems import internal_error, problem
 from services.core.logging import reset_request_id, set_request_id
 
 log = logging.getLogger("gridcare.access")
@@ -46,8 +46,21 @@ class RequestIdMiddleware:
                 message["headers"].append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        started_response = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Rendered here, inside the request-id context, so even a bug's 500 carries the id.
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if started_response:
+                raise
+            await internal_error(scope["path"])(scope, receive, send_with_id)
         finally:
             log.info(
                 "request",

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -182,13 +183,48 @@ def install(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(
-            500,
-            code="internal_error",
-            title="Internal error",
-            detail="something went wrong on our side; quote the request id",
-            instance=request.url.path,
-        )
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    @app.exception_handler(OSError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        return database_unavailable(request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if exc.connection_invalidated or sqlstate.startswith(("08", "57")):
+            return database_unavailable(request.url.path)
+        if sqlstate.startswith("22"):  # data exception: a value PostgreSQL cannot take
+            return problem(
+                422,
+                code="invalid_value",
+                title="Invalid value",
+                detail="a value could not be stored (out of range or invalid characters)",
+                instance=request.url.path,
+            )
+        raise exc
+
+
+def database_unavailable(instance: str) -> JSONResponse:
+    """503 with Retry-After: the database cannot be reached just now; the request changed nothing."""
+    return problem(
+        503,
+        code="database_unavailable",
+        title="Database unavailable",
+        detail="the database cannot be reached right now; nothing was changed, retry shortly",
+        instance=instance,
+        headers={"Retry-After": "5"},
+    )
+
+
+def internal_error(instance: str) -> JSONResponse:
+    """The answer for a bug: no details, the request id to quote."""
+    return problem(
+        500,
+        code="internal_error",
+        title="Internal error",
+        detail="something went wrong on our side; quote the request id",
+        instance=instance,
+    )

@@ -145,3 +145,18 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
     problem = await client.get("/me")
     assert problem.json()["request_id"] == problem.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("bad", ["a\u0000b", "tab\u0007bell", "\u001b[31mred"])
+async def test_control_characters_are_422_naming_the_field(
+    client: httpx.AsyncClient, db: AsyncSession, admin: tuple[OrgUnit, dict[str, str]], bad: str
+) -> None:
+    district, headers = admin
+    response = await client.post(
+        "/org-units", headers=headers, json={"parent_id": str(district.id), "code": "500112001000", "name": bad}
+    )
+    assert assert_problem(response, 422, "validation_error")["errors"][0]["field"] == "body.name"  # type: ignore[index]
+    listed = await client.get("/org-units", headers=headers, params={"q": bad})
+    assert assert_problem(listed, 422, "validation_error")["errors"][0]["field"] == "query.q"  # type: ignore[index]
+    login = await client.post("/oauth/token", data={"grant_type": "password", "username": bad, "password": "x"})
+    assert_problem(login, 422, "validation_error")

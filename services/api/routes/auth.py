@@ -14,6 +14,7 @@ from services.core.errors import InvalidClient, field_error
 from services.core.security import service as auth_service
 from services.core.security import users as users_service
 from services.core.security.schemas import GrantRead, MeRead, TokenResponse
+from services.core.text import CleanStr
 
 router = APIRouter(tags=["auth"])
 
@@ -27,11 +28,11 @@ async def issue_token(
     db: DbSession,
     settings: SettingsDep,
     grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()],
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=200)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    username: Annotated[CleanStr | None, Form(max_length=64)] = None,
+    password: Annotated[CleanStr | None, Form(max_length=200)] = None,
+    refresh_token: Annotated[CleanStr | None, Form(max_length=200)] = None,
+    client_id: Annotated[CleanStr | None, Form(max_length=64)] = None,
+    client_secret: Annotated[CleanStr | None, Form(max_length=200)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenResponse:
     """Form-encoded per RFC 6749; systems may send client credentials as HTTP Basic instead."""

@@ -13,6 +13,7 @@ from services.core.org import repository, service
 from services.core.org.models import OrgUnitKind
 from services.core.org.schemas import OrgUnitCreate, OrgUnitRead, OrgUnitUpdate
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.text import CleanStr
 
 router = APIRouter(prefix="/org-units", tags=["org"])
 
@@ -42,8 +43,8 @@ async def list_org_units(
     principal: OrgRead,
     parent_id: uuid.UUID | None = None,
     kind: OrgUnitKind | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[CleanStr | None, Query(max_length=100, description="Part of the name")] = None,
+    cursor: Annotated[CleanStr | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[OrgUnitRead]:
     """Units the caller may read, in tree order; follow `next_cursor` for more."""

@@ -15,6 +15,7 @@ from services.core.security import users as service
 from services.core.security.models import User
 from services.core.security.roles import Permission
 from services.core.security.schemas import GrantCreate, GrantRead, UserCreate, UserRead, UserUpdate
+from services.core.text import CleanStr
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -45,7 +46,7 @@ async def list_users(
     db: DbSession,
     principal: UsersRead,
     org_unit_id: uuid.UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[CleanStr | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[UserRead]:
     """Accounts whose home unit the caller may read, by username."""

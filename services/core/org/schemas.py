@@ -8,11 +8,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.org.models import OrgUnitCategory, OrgUnitKind
+from services.core.text import RequestModel
 
 
-class OrgUnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgUnitCreate(RequestModel):
     id: uuid.UUID | None = Field(
         default=None,
         description="Client-chosen id; repeating a create with the same id and body is safe.",
@@ -26,9 +25,7 @@ class OrgUnitCreate(BaseModel):
     )
 
 
-class OrgUnitUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgUnitUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     category: OrgUnitCategory | None = None
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.security.roles import Role
+from services.core.text import RequestModel
 
 
 class TokenResponse(BaseModel):
@@ -19,9 +20,7 @@ class TokenResponse(BaseModel):
     refresh_token: str | None = None
 
 
-class GrantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GrantCreate(RequestModel):
     role: Role
     org_unit_id: uuid.UUID
     starts_at: datetime | None = Field(default=None, description="Defaults to now.")
@@ -38,9 +37,7 @@ class GrantRead(BaseModel):
     ends_at: datetime | None
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(RequestModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     display_name: str = Field(min_length=1, max_length=100)
     kind: str = Field(default="person", pattern="^(person|system)$")
@@ -62,9 +59,7 @@ class UserRead(BaseModel):
     grants: list[GrantRead] = Field(default_factory=list)
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserUpdate(RequestModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     is_active: bool | None = None
     secret: str | None = Field(default=None, min_length=12, max_length=200)
