@@ -9,7 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
-from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
+from services.core.org import service as org_service
+from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.roles import Role
@@ -20,20 +21,8 @@ _counter = itertools.count(1)
 
 
 async def make_district(db: AsyncSession, code: str = "500112", name: str = "渝北区") -> OrgUnit:
-    unit_id = uuid.uuid4()
-    unit = OrgUnit(
-        id=unit_id,
-        kind=OrgUnitKind.DISTRICT,
-        category=OrgUnitCategory.DISTRICT,
-        code=code,
-        name=name,
-        parent_id=None,
-        district_id=unit_id,
-        path=f"/{code}/",
-    )
-    db.add(unit)
-    await db.flush()
-    return unit
+    """A district, as the CLI creates one."""
+    return await org_service.create_district(db, code=code, name=name)
 
 
 async def make_child(

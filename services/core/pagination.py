@@ -10,6 +10,9 @@ import json
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.core.errors import field_error
 
@@ -43,3 +46,20 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(key, list):
         raise field_error("query.cursor", "not a cursor this API issued")
     return key
+
+
+R = TypeVar("R")
+
+
+async def paginate(
+    db: AsyncSession, stmt: Select[R], *, key: InstrumentedAttribute[Any], cursor: str | None, limit: int
+) -> tuple[list[R], str | None]:
+    """One page of ``stmt`` ordered by the unique column ``key``, after the row the cursor names."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        if len(after) != 1 or not isinstance(after[0], str):
+            raise field_error("query.cursor", "not a cursor this API issued")
+        stmt = stmt.where(key > after[0])
+    rows = list((await db.scalars(stmt.order_by(key).limit(limit + 1))).all())
+    next_cursor = encode_cursor([str(getattr(rows[limit - 1], key.key))]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

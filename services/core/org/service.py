@@ -13,7 +13,7 @@ from services.core.org import repository
 from services.core.org.codes import CHILD_KIND, code_problem
 from services.core.org.models import CATEGORIES_OF, OrgUnit, OrgUnitCategory, OrgUnitKind
 from services.core.org.schemas import OrgUnitCreate, OrgUnitUpdate
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.versioning import check_version
@@ -141,18 +141,11 @@ async def list_units(
     limit: int,
 ) -> tuple[list[OrgUnit], str | None]:
     """Units in scope, in tree order (by path), a page at a time."""
-    stmt = repository.readable(principal).order_by(OrgUnit.path).limit(limit + 1)
+    stmt = repository.readable(principal)
     if parent_id is not None:
         stmt = stmt.where(OrgUnit.parent_id == parent_id)
     if kind is not None:
         stmt = stmt.where(OrgUnit.kind == kind.value)
     if q:
         stmt = stmt.where(OrgUnit.name.contains(q, autoescape=True))
-    after = decode_cursor(cursor)
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str):
-            raise field_error("query.cursor", "not a cursor this API issued")
-        stmt = stmt.where(OrgUnit.path > after[0])
-    rows = list((await db.scalars(stmt)).all())
-    next_cursor = encode_cursor([rows[limit - 1].path]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await paginate(db, stmt, key=OrgUnit.path, cursor=cursor, limit=limit)

@@ -14,7 +14,7 @@ from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate
 from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.principal import Principal, scope_clause
@@ -187,17 +187,10 @@ async def list_users(
     limit: int,
 ) -> tuple[list[User], str | None]:
     """Accounts in scope, by username, a page at a time."""
-    stmt = readable(principal).order_by(User.username).limit(limit + 1)
+    stmt = readable(principal)
     if org_unit_id is not None:
         stmt = stmt.where(User.org_unit_id == org_unit_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str):
-            raise field_error("query.cursor", "not a cursor this API issued")
-        stmt = stmt.where(User.username > after[0])
-    rows = list((await db.scalars(stmt)).all())
-    next_cursor = encode_cursor([rows[limit - 1].username]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await paginate(db, stmt, key=User.username, cursor=cursor, limit=limit)
 
 
 async def get_self(db: AsyncSession, user_id: uuid.UUID) -> User:
