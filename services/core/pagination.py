@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.errors import field_error
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -43,3 +47,18 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(key, list):
         raise field_error("query.cursor", "not a cursor this API issued")
     return key
+
+
+async def page_by_id(
+    db: AsyncSession, stmt: Select[R], id_column: Any, *, cursor: str | None, limit: int
+) -> tuple[list[R], str | None]:
+    """One page of ``stmt`` in id order (stable while others write), with the next cursor."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        try:
+            stmt = stmt.where(id_column > uuid.UUID(str(after[0])))
+        except (ValueError, IndexError) as exc:
+            raise field_error("query.cursor", "not a cursor this API issued") from exc
+    rows = list((await db.scalars(stmt.order_by(id_column).limit(limit + 1))).all())
+    next_cursor = encode_cursor([str(getattr(rows[limit - 1], "id"))]) if len(rows) > limit else None  # noqa: B009
+    return rows[:limit], next_cursor

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, false, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.core.errors import Forbidden
@@ -62,13 +62,25 @@ def require(principal: Principal, permission: Permission) -> None:
 
 
 def scope_clause(
-    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str]
+    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str] | ColumnElement[str]
 ) -> ColumnElement[bool]:
     """SQL that keeps rows whose org-unit path lies under one of the principal's grants."""
     paths = _outermost(principal.paths_with(permission))
     if not paths:
         return false()
     return or_(*(path_column.startswith(p) for p in paths))
+
+
+def scope_or_ancestor_clause(
+    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str] | ColumnElement[str]
+) -> ColumnElement[bool]:
+    """Like ``scope_clause``, plus rows sitting *above* a grant (a town's user sees the
+    district-level institutions and teams that serve it). For reads of shared things only."""
+    paths = principal.paths_with(permission)
+    if not paths:
+        return false()
+    above = [literal(p).startswith(path_column) for p in sorted(set(paths))]
+    return or_(scope_clause(principal, permission, path_column), *above)
 
 
 def _outermost(paths: list[str]) -> list[str]:
