@@ -390,7 +390,7 @@ async def update_team(
     check_version(team.version, expected_version)
     if data.status is not None and data.status != team.status:
         if team.status == TeamStatus.DISSOLVED:
-            raise IllegalTransition("a dissolved team stays dissolved", status=team.status)
+            raise IllegalTransition("a dissolved team stays dissolved", current_status=team.status)
         team.status = data.status
     if data.name is not None:
         team.name = data.name.strip()
@@ -439,7 +439,7 @@ async def add_member(
         return same_or_conflict(existing, expected), False
     team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE, for_update=True)
     if team.status == TeamStatus.DISSOLVED:
-        raise IllegalTransition("a dissolved team takes no members", status=team.status)
+        raise IllegalTransition("a dissolved team takes no members", current_status=team.status)
     person = await repository.get_person(db, principal, data.person_id, field="body.person_id")
     if person.kind != PersonKind.STAFF or person.discipline is None:
         raise field_error("body.person_id", "team members are staff")
