@@ -67,7 +67,7 @@ async def responsible_for(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime)
                 role=MemberRole(m.role),
                 discipline=Discipline(m.discipline),
             )
-            for m, p in rows.tuples()
+            for m, p in rows
         ]
     # The grid's roles and the village's steward, with each sentinel's member pairings, in one query.
     paired = (
@@ -91,7 +91,7 @@ async def responsible_for(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime)
     steward: PersonBrief | None = None
     grid_leader: PersonBrief | None = None
     sentinels: list[SentinelBrief] = []
-    for role, person, member_ids in rows2.tuples():
+    for role, person, member_ids in rows2:
         brief = {"record_id": role.id, "person_id": person.id, "name": person.name, "mobile": person.mobile}
         if role.role == CommunityRoleKind.COMMUNITY_STEWARD and role.org_unit_id == grid.parent_id:
             steward = PersonBrief(**brief)
@@ -170,7 +170,7 @@ async def coverage_gaps(db: AsyncSession, *, unit: OrgUnit, at: datetime) -> Cov
         grids_without_team=[_unit(u) for u in no_team],
         sentinels_without_member=[
             SentinelGap(community_role_id=role_id, person_id=person_id, name=name, grid=_unit(u))
-            for role_id, person_id, name, u in unpaired.tuples()
+            for role_id, person_id, name, u in unpaired
         ],
         villages_without_steward=[_unit(u) for u in no_steward],
     )
@@ -202,6 +202,6 @@ async def member_sentinels(db: AsyncSession, *, member: TeamMember, at: datetime
                 mobile=person.mobile,
                 grid=_unit(unit),
             )
-            for pairing_id, role_id, person, unit in rows.tuples()
+            for pairing_id, role_id, person, unit in rows
         ],
     )
