@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,13 @@ from services.core.teams.models import Discipline, MemberRole, Person, Team, Tea
 
 def _unit(unit: OrgUnit) -> UnitBrief:
     return UnitBrief(id=unit.id, code=unit.code, name=unit.name)
+
+
+_BRIEF = (OrgUnit.id, OrgUnit.code, OrgUnit.name)
+
+
+def _briefs(rows: Any) -> list[UnitBrief]:
+    return [UnitBrief(id=i, code=c, name=n) for i, c, n in rows]
 
 
 async def responsible_for(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime) -> ResponsibleRead:
@@ -140,10 +148,11 @@ async def coverage_gaps(db: AsyncSession, *, unit: OrgUnit, at: datetime) -> Cov
         CommunityRole.role == CommunityRoleKind.COMMUNITY_STEWARD.value,
         active_at(CommunityRole, at),
     )
-    no_sentinel = await db.scalars(select(OrgUnit).where(grid, ~has_sentinel).order_by(OrgUnit.path))
-    no_team = await db.scalars(select(OrgUnit).where(grid, ~grid_assigned, ~village_assigned).order_by(OrgUnit.path))
-    no_steward = await db.scalars(
-        select(OrgUnit).where(OrgUnit.kind == OrgUnitKind.VILLAGE.value, under, ~has_steward).order_by(OrgUnit.path)
+    # Columns, not entities: thousands of rows, and nothing here needs the identity map.
+    no_sentinel = await db.execute(select(*_BRIEF).where(grid, ~has_sentinel).order_by(OrgUnit.path))
+    no_team = await db.execute(select(*_BRIEF).where(grid, ~grid_assigned, ~village_assigned).order_by(OrgUnit.path))
+    no_steward = await db.execute(
+        select(*_BRIEF).where(OrgUnit.kind == OrgUnitKind.VILLAGE.value, under, ~has_steward).order_by(OrgUnit.path)
     )
     sentinel = aliased(CommunityRole)
     has_member = exists().where(
@@ -152,7 +161,7 @@ async def coverage_gaps(db: AsyncSession, *, unit: OrgUnit, at: datetime) -> Cov
         active_at(Pairing, at),
     )
     unpaired = await db.execute(
-        select(sentinel.id, Person.id, Person.name, OrgUnit)
+        select(sentinel.id, Person.id, Person.name, *_BRIEF)
         .join(OrgUnit, OrgUnit.id == sentinel.org_unit_id)
         .join(Person, Person.id == sentinel.person_id)
         .where(
@@ -166,13 +175,18 @@ async def coverage_gaps(db: AsyncSession, *, unit: OrgUnit, at: datetime) -> Cov
     return CoverageGaps(
         org_unit_id=unit.id,
         at=at,
-        grids_without_sentinel=[_unit(u) for u in no_sentinel],
-        grids_without_team=[_unit(u) for u in no_team],
+        grids_without_sentinel=_briefs(no_sentinel),
+        grids_without_team=_briefs(no_team),
         sentinels_without_member=[
-            SentinelGap(community_role_id=role_id, person_id=person_id, name=name, grid=_unit(u))
-            for role_id, person_id, name, u in unpaired
+            SentinelGap(
+                community_role_id=role_id,
+                person_id=person_id,
+                name=name,
+                grid=UnitBrief(id=grid_id, code=code, name=grid_name),
+            )
+            for role_id, person_id, name, grid_id, code, grid_name in unpaired
         ],
-        villages_without_steward=[_unit(u) for u in no_steward],
+        villages_without_steward=_briefs(no_steward),
     )
 
 
