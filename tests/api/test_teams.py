@@ -219,3 +219,62 @@ async def test_institution_steward_manages_teams_in_its_area_only(client: httpx.
         headers=headers,
     )
     assert_problem(institution, 403, "forbidden")
+
+
+async def test_a_steward_grant_naming_an_institution_manages_only_that_institution(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await build_world(db)
+    center = await make_institution(db, world.town_a)
+    clinic = await make_institution(db, world.town_a, kind="social_clinic")  # type: ignore[arg-type]
+    clinic_team = await make_team(db, clinic)
+    clinic_staff = await make_staff(db, clinic)
+    admin_headers = await auth_headers(client, world.admin)
+    created = await client.post(
+        "/users",
+        json={
+            "username": "center-steward",
+            "display_name": "管家",
+            "secret": "correct-horse-battery",
+            "org_unit_id": str(world.town_a.id),
+            "grants": [
+                {"role": "institution_steward", "org_unit_id": str(world.town_a.id), "institution_id": str(center.id)}
+            ],
+        },
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["grants"][0]["institution_id"] == str(center.id)
+    wrong_role = await client.post(
+        f"/users/{created.json()['id']}/grants",
+        json={"role": "town_supervisor", "org_unit_id": str(world.town_a.id), "institution_id": str(center.id)},
+        headers=admin_headers,
+    )
+    assert _field(assert_problem(wrong_role, 422, "validation_error")) == ["body.institution_id"]
+
+    token = await client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "center-steward", "password": "correct-horse-battery"},
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    mine = await client.post("/teams", json={"institution_id": str(center.id), "name": "一团队"}, headers=headers)
+    assert mine.status_code == 201, mine.text
+    other = await client.post("/teams", json={"institution_id": str(clinic.id), "name": "x"}, headers=headers)
+    assert _field(assert_problem(other, 422, "validation_error")) == ["body.institution_id"]
+    assert (await client.get(f"/teams/{clinic_team.id}", headers=headers)).status_code == 200  # reads its town
+    change = await client.patch(f"/teams/{clinic_team.id}", json={"name": "x"}, headers=headers | {"If-Match": '"1"'})
+    assert_problem(change, 404, "not_found")
+    poach = await client.patch(f"/people/{clinic_staff.id}", json={"name": "x"}, headers=headers | {"If-Match": '"1"'})
+    assert_problem(poach, 404, "not_found")
+    hire = await client.post(
+        "/people",
+        json={
+            "name": "王护士",
+            "kind": "staff",
+            "discipline": "nurse",
+            "mobile": "13700000001",
+            "institution_id": str(center.id),
+        },
+        headers=headers,
+    )
+    assert hire.status_code == 201, hire.text

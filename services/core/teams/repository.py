@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.assignments.models import Responsibility
 from services.core.errors import NotFound, field_error
 from services.core.org.models import OrgUnit
-from services.core.security.principal import Principal, scope_clause, scope_or_ancestor_clause
+from services.core.security.principal import (
+    Principal,
+    institution_scope_clause,
+    scope_clause,
+    scope_or_ancestor_clause,
+)
 from services.core.security.roles import Permission
 from services.core.teams.models import Institution, Person, Team
 
@@ -25,10 +30,12 @@ T = TypeVar("T")
 _READS = {Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ}
 
 
-def _where(principal: Principal, permission: Permission, path: Any) -> Any:
+def _where(principal: Principal, permission: Permission, path: Any, institution: Any) -> Any:
+    """Reads: the subtree and what sits above it. Writes: the subtree, narrowed to one
+    institution for a grant that names it (an institution steward's)."""
     if permission in _READS:
         return scope_or_ancestor_clause(principal, permission, path)
-    return scope_clause(principal, permission, path)
+    return institution_scope_clause(principal, permission, path, institution)
 
 
 def readable_institutions(principal: Principal, permission: Permission = Permission.TEAMS_READ) -> Select[Institution]:
@@ -36,24 +43,25 @@ def readable_institutions(principal: Principal, permission: Permission = Permiss
     return (
         select(Institution)
         .join(OrgUnit, OrgUnit.id == Institution.org_unit_id)
-        .where(_where(principal, permission, OrgUnit.path))
+        .where(_where(principal, permission, OrgUnit.path, Institution.id))
     )
 
 
 def readable_people(principal: Principal, permission: Permission = Permission.TEAMS_READ) -> Select[Person]:
-    """People whose home unit is in scope."""
-    return (
-        select(Person)
-        .join(OrgUnit, OrgUnit.id == Person.org_unit_id)
-        .where(scope_clause(principal, permission, OrgUnit.path))
+    """People whose home unit is in scope (for writes by an institution's steward: its staff only)."""
+    where = (
+        scope_clause(principal, permission, OrgUnit.path)
+        if permission in _READS
+        else institution_scope_clause(principal, permission, OrgUnit.path, Person.institution_id)
     )
+    return select(Person).join(OrgUnit, OrgUnit.id == Person.org_unit_id).where(where)
 
 
 def readable_teams(principal: Principal, permission: Permission = Permission.TEAMS_READ) -> Select[Team]:
     """Teams based in scope; for reads also teams above it and teams ever responsible for an area in it."""
     stmt = select(Team).join(OrgUnit, OrgUnit.id == Team.org_unit_id)
     if permission not in _READS:
-        return stmt.where(scope_clause(principal, permission, OrgUnit.path))
+        return stmt.where(institution_scope_clause(principal, permission, OrgUnit.path, Team.institution_id))
     served = OrgUnit.__table__.alias("served")
     serves_in_scope = exists(
         select(Responsibility.id)

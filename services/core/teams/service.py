@@ -256,6 +256,8 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
     if unit_id is None:
         raise field_error("body.org_unit_id", "required for community workers (their village or grid)")
     unit = await org_repository.get_in_scope(db, principal, unit_id, Permission.PEOPLE_WRITE)
+    if not principal.can_at_institution(Permission.PEOPLE_WRITE, unit.path, data.institution_id):
+        raise field_error("body.institution_id", "you manage the staff of one institution only")
     if data.user_id is not None:
         await _user_linkable(db, data.user_id)
     person = Person(
@@ -354,6 +356,8 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
     home = await db.get(OrgUnit, institution.org_unit_id)
     unit_id = data.org_unit_id or institution.org_unit_id
     unit = await org_repository.get_in_scope(db, principal, unit_id, Permission.TEAMS_WRITE)
+    if not principal.can_at_institution(Permission.TEAMS_WRITE, unit.path, institution.id):
+        raise field_error("body.institution_id", "you manage the teams of another institution")
     if home is None or not unit.path.startswith(home.path):
         raise field_error("body.org_unit_id", "a team is based within its institution's area")
     name = data.name.strip()
