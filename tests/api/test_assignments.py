@@ -377,3 +377,80 @@ async def test_town_a_user_cannot_see_or_change_town_b_assignments(client: httpx
         "/assignments", json={"team_id": str(team_b.id), "org_unit_id": str(world.grid_b1_1.id)}, headers=admin_headers
     )
     assert_problem(steal, 404, "not_found")
+
+
+async def test_ending_a_membership_or_a_sentinel_role_ends_its_pairings(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    clock.freeze(T0 + timedelta(days=10))
+    world = await build_world(db)
+    institution = await make_institution(db, world.town_a)
+    team = await make_team(db, institution)
+    await make_assignment(db, team, world.village_a1, starts_at=T0)
+    member = await make_member(db, team, await make_staff(db, institution), starts_at=T0)
+    sentinel_1 = await make_community_role(db, "sentinel", world.grid_a1_1, starts_at=T0)
+    sentinel_2 = await make_community_role(db, "sentinel", world.grid_a1_2, starts_at=T0)
+    headers = await auth_headers(client, world.admin)
+    pairings = []
+    for sentinel in (sentinel_1, sentinel_2):
+        response = await client.post(
+            "/pairings",
+            json={
+                "kind": "member_sentinel",
+                "medical_side_id": str(member.id),
+                "community_role_id": str(sentinel.id),
+                "starts_at": iso(T0 + timedelta(days=1)),
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        pairings.append(response.json()["id"])
+
+    role_end = T0 + timedelta(days=5)
+    ended_role = await client.patch(
+        f"/community-roles/{sentinel_1.id}", json={"ends_at": iso(role_end)}, headers=headers | {"If-Match": '"1"'}
+    )
+    assert ended_role.status_code == 200, ended_role.text
+    first = (await client.get(f"/pairings/{pairings[0]}", headers=headers)).json()
+    assert datetime.fromisoformat(first["ends_at"]) == role_end
+
+    too_early = await client.patch(
+        f"/team-members/{member.id}",
+        json={"ends_at": iso(T0 + timedelta(hours=1))},
+        headers=headers | {"If-Match": '"1"'},
+    )
+    assert assert_problem(too_early, 409, "conflict")["conflicting_pairing_id"] in pairings
+    member_end = T0 + timedelta(days=8)
+    ended = await client.patch(
+        f"/team-members/{member.id}", json={"ends_at": iso(member_end)}, headers=headers | {"If-Match": '"1"'}
+    )
+    assert ended.status_code == 200, ended.text
+    second = (await client.get(f"/pairings/{pairings[1]}", headers=headers)).json()
+    assert datetime.fromisoformat(second["ends_at"]) == member_end
+    now = (await client.get(f"/team-members/{member.id}/sentinels", headers=headers)).json()
+    assert now["sentinels"] == []
+    then = await client.get(
+        f"/team-members/{member.id}/sentinels", params={"at": iso(T0 + timedelta(days=2))}, headers=headers
+    )
+    assert {s["pairing_id"] for s in then.json()["sentinels"]} == set(pairings)
+
+
+async def test_a_team_still_responsible_for_an_area_cannot_be_dissolved(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await build_world(db)
+    team = await make_team(db, await make_institution(db, world.town_a))
+    assignment = await make_assignment(db, team, world.village_a1, starts_at=T0)
+    headers = await auth_headers(client, world.admin)
+    refused = await client.patch(
+        f"/teams/{team.id}", json={"status": "dissolved"}, headers=headers | {"If-Match": '"1"'}
+    )
+    assert assert_problem(refused, 409, "illegal_transition")["conflicting_assignment_id"] == str(assignment.id)
+    end = await client.patch(
+        f"/assignments/{assignment.id}", json={"ends_at": iso(clock.now())}, headers=headers | {"If-Match": '"1"'}
+    )
+    assert end.status_code == 200, end.text
+    dissolved = await client.patch(
+        f"/teams/{team.id}", json={"status": "dissolved"}, headers=headers | {"If-Match": '"1"'}
+    )
+    assert dissolved.status_code == 200, dissolved.text

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import ColumnElement, Select, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core import clock
 from services.core.assignments.models import CommunityRole, Pairing, Responsibility
 from services.core.errors import NotFound
 from services.core.org.models import OrgUnit
@@ -100,3 +101,25 @@ async def lock_unit(db: AsyncSession, unit_id: uuid.UUID) -> None:
     """Row lock on an org unit: every period check for the unit runs under it, so two
     concurrent writers cannot both see "no overlap" and both insert."""
     await db.execute(select(OrgUnit.id).where(OrgUnit.id == unit_id).with_for_update())
+
+
+async def close_pairings(db: AsyncSession, *conditions: ColumnElement[bool], at: datetime) -> list[uuid.UUID]:
+    """End at ``at`` the pairings matching ``conditions`` that run past it (a side's period ended).
+
+    Returns the ids of pairings that would only *start* at or after ``at``: they cannot be
+    ended without becoming empty, so the caller refuses the change and names them.
+    """
+    later = list(
+        (
+            await db.scalars(select(Pairing.id).where(*conditions, Pairing.starts_at >= at).order_by(Pairing.starts_at))
+        ).all()
+    )
+    if later:
+        return later
+    await db.execute(
+        update(Pairing)
+        .where(*conditions, Pairing.starts_at < at, or_(Pairing.ends_at.is_(None), Pairing.ends_at > at))
+        .values(ends_at=at, version=Pairing.version + 1, updated_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+    return []

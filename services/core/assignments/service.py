@@ -257,6 +257,13 @@ async def set_community_role_end(
     await _check_role_overlaps(
         db, row.role, row.org_unit_id, row.person_id, row.starts_at, data.ends_at, exclude_id=row.id
     )
+    if data.ends_at is not None:
+        later = await repository.close_pairings(db, Pairing.community_role_id == row.id, at=data.ends_at)
+        if later:
+            raise PeriodOverlap(
+                "a pairing of this role starts after the new end; end or move it first",
+                conflicting_pairing_id=str(later[0]),
+            )
     row.ends_at = data.ends_at
     await db.flush()
     await _audit(db, principal, "community_role.period_changed", row)

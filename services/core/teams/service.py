@@ -7,12 +7,15 @@ bad input, ``flush()`` only — so the API and the roster importer share them.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import periods
+from services.core import clock, periods
+from services.core.assignments import repository as assignments_repository
+from services.core.assignments.models import Pairing, Responsibility
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
 from services.core.org import repository as org_repository
@@ -219,6 +222,8 @@ async def set_steward_end(
         what="the institution already has a steward then",
         key="conflicting_steward_id",
     )
+    if data.ends_at is not None:
+        await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
     steward.ends_at = data.ends_at
     await db.flush()
     await _audit(db, principal, "institution_steward.period_changed", steward)
@@ -395,6 +400,21 @@ async def update_team(
     if data.status is not None and data.status != team.status:
         if team.status == TeamStatus.DISSOLVED:
             raise IllegalTransition("a dissolved team stays dissolved", current_status=team.status)
+        if data.status == TeamStatus.DISSOLVED:
+            now = clock.now()
+            current = await db.scalar(
+                select(Responsibility.id)
+                .where(
+                    Responsibility.team_id == team.id,
+                    or_(Responsibility.ends_at.is_(None), Responsibility.ends_at > now),
+                )
+                .limit(1)
+            )
+            if current is not None:
+                raise IllegalTransition(
+                    "the team is still responsible for an area; end its assignments first",
+                    conflicting_assignment_id=str(current),
+                )
         team.status = data.status
     if data.name is not None:
         team.name = data.name.strip()
@@ -529,6 +549,8 @@ async def set_member_end(
     await _check_member_overlaps(
         db, team.id, member.person_id, member.role, member.starts_at, data.ends_at, exclude_id=member.id
     )
+    if data.ends_at is not None:
+        await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
     member.ends_at = data.ends_at
     await db.flush()
     await _audit(db, principal, "team_member.period_changed", member)
@@ -639,6 +661,16 @@ async def _no_overlap(
     )
     if clash is not None:
         raise Conflict(f"{what} ({clash})", **{key: str(clash)})
+
+
+async def _end_pairings(db: AsyncSession, *conditions: Any, at: datetime) -> None:
+    """A side's period ends: its pairings end with it (refused if one would only start later)."""
+    later = await assignments_repository.close_pairings(db, *conditions, at=at)
+    if later:
+        raise Conflict(
+            "a pairing of this record starts after the new end; end or move it first",
+            conflicting_pairing_id=str(later[0]),
+        )
 
 
 async def _get_or_404(db: AsyncSession, model: type[M], ident: uuid.UUID, what: str) -> M:
