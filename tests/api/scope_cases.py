@@ -74,6 +74,7 @@ SCOPE_CASES: list[tuple[str, str, Body]] = [
     ("GET", "/grids/{grid_id}/responsible", None),
     ("GET", "/coverage-gaps?org_unit_id={unit_id}", None),
     ("GET", "/team-members/{member_id}/sentinels", None),
+    ("GET", "/people/{person_id}/roles", None),
 ]
 
 # Lists: the out-of-scope record must be absent (not an error).

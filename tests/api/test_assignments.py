@@ -454,3 +454,34 @@ async def test_a_team_still_responsible_for_an_area_cannot_be_dissolved(
         f"/teams/{team.id}", json={"status": "dissolved"}, headers=headers | {"If-Match": '"1"'}
     )
     assert dissolved.status_code == 200, dissolved.text
+
+
+async def test_a_person_holds_several_roles_over_time(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    world = await build_world(db)
+    institution = await make_institution(db, world.town_a)
+    person = await make_staff(db, institution)
+    first_team, second_team = await make_team(db, institution), await make_team(db, institution)
+    headers = await auth_headers(client, world.admin)
+    joined = await client.post(
+        f"/teams/{first_team.id}/members",
+        json={"person_id": str(person.id), "starts_at": iso(T0), "ends_at": iso(T0 + timedelta(days=90))},
+        headers=headers,
+    )
+    assert joined.status_code == 201, joined.text
+    led = await client.post(
+        f"/teams/{second_team.id}/members",
+        json={"person_id": str(person.id), "role": "leader", "starts_at": iso(T0 + timedelta(days=90))},
+        headers=headers,
+    )
+    assert led.status_code == 201, led.text
+    stewardship = await client.post(
+        f"/institutions/{institution.id}/stewards", json={"person_id": str(person.id)}, headers=headers
+    )
+    assert stewardship.status_code == 201, stewardship.text
+    roles = (await client.get(f"/people/{person.id}/roles", headers=headers)).json()
+    assert [(m["team_id"], m["role"]) for m in roles["memberships"]] == [
+        (str(first_team.id), "member"),
+        (str(second_team.id), "leader"),
+    ]
+    assert [s["id"] for s in roles["stewardships"]] == [stewardship.json()["id"]]
+    assert roles["community_roles"] == []

@@ -20,6 +20,7 @@ from services.core.assignments.schemas import (
     MemberSentinels,
     PairingCreate,
     PairingRead,
+    PersonRoles,
     ResponsibilityCreate,
     ResponsibilityRead,
     ResponsibleRead,
@@ -291,6 +292,17 @@ async def read_coverage_gaps(
     """Grids without a sentinel or a team, sentinels without a paired member, villages without a steward."""
     unit = await org_repository.get_in_scope(db, principal, org_unit_id, Permission.ASSIGNMENTS_READ)
     return await queries.coverage_gaps(db, unit=unit, at=at or clock.now())
+
+
+@router.get(
+    "/people/{person_id}/roles",
+    summary="Every role a person has held over time",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_person_roles(db: DbSession, principal: AssignmentsRead, person_id: uuid.UUID) -> PersonRoles:
+    """Team memberships, institution stewardships and community roles, each with its period."""
+    person = await teams_repository.get_person(db, principal, person_id, Permission.ASSIGNMENTS_READ)
+    return await queries.roles_of(db, person=person)
 
 
 @router.get(

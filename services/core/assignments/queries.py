@@ -18,11 +18,13 @@ from sqlalchemy.orm import aliased
 from services.core.assignments import repository
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, PairingKind, Responsibility
 from services.core.assignments.schemas import (
+    CommunityRoleRead,
     CoverageGaps,
     MemberBrief,
     MemberSentinels,
     PairedSentinel,
     PersonBrief,
+    PersonRoles,
     ResponsibleRead,
     SentinelBrief,
     SentinelGap,
@@ -32,7 +34,16 @@ from services.core.assignments.schemas import (
 from services.core.errors import NotFound
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.periods import active_at
-from services.core.teams.models import Discipline, MemberRole, Person, Team, TeamMember, TeamStatus
+from services.core.teams.models import (
+    Discipline,
+    InstitutionSteward,
+    MemberRole,
+    Person,
+    Team,
+    TeamMember,
+    TeamStatus,
+)
+from services.core.teams.schemas import MemberRead, StewardRead
 
 
 def _unit(unit: OrgUnit) -> UnitBrief:
@@ -218,4 +229,25 @@ async def member_sentinels(db: AsyncSession, *, member: TeamMember, at: datetime
             )
             for pairing_id, role_id, person, unit in rows
         ],
+    )
+
+
+async def roles_of(db: AsyncSession, *, person: Person) -> PersonRoles:
+    """Every membership, stewardship and community role of a person, oldest first (three indexed queries)."""
+    members = await db.scalars(
+        select(TeamMember).where(TeamMember.person_id == person.id).order_by(TeamMember.starts_at)
+    )
+    stewards = await db.scalars(
+        select(InstitutionSteward)
+        .where(InstitutionSteward.person_id == person.id)
+        .order_by(InstitutionSteward.starts_at)
+    )
+    community = await db.scalars(
+        select(CommunityRole).where(CommunityRole.person_id == person.id).order_by(CommunityRole.starts_at)
+    )
+    return PersonRoles(
+        person_id=person.id,
+        memberships=[MemberRead.model_validate(m) for m in members],
+        stewardships=[StewardRead.model_validate(s) for s in stewards],
+        community_roles=[CommunityRoleRead.model_validate(c) for c in community],
     )

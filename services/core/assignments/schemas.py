@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.core.assignments.models import CommunityRoleKind, PairingKind
 from services.core.teams.models import Discipline, MemberRole, TeamStatus
-from services.core.teams.schemas import PeriodCreate, PeriodRead
+from services.core.teams.schemas import MemberRead, PeriodCreate, PeriodRead, StewardRead
 
 
 class ResponsibilityCreate(PeriodCreate):
@@ -138,3 +138,12 @@ class MemberSentinels(BaseModel):
     team_member_id: uuid.UUID
     at: datetime
     sentinels: list[PairedSentinel]
+
+
+class PersonRoles(BaseModel):
+    """Every role a person has held, past, present and future: the records, not a column."""
+
+    person_id: uuid.UUID
+    memberships: list[MemberRead]
+    stewardships: list[StewardRead]
+    community_roles: list[CommunityRoleRead]
