@@ -490,8 +490,8 @@ async def _check_member_overlaps(
     team_id: uuid.UUID,
     person_id: uuid.UUID,
     role: str,
-    starts_at: Any,
-    ends_at: Any,
+    starts_at: datetime,
+    ends_at: datetime | None,
     *,
     exclude_id: uuid.UUID | None,
 ) -> None:
@@ -522,7 +522,7 @@ async def _check_member_overlaps(
 
 
 async def list_members(
-    db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, at: Any = None
+    db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, at: datetime | None = None
 ) -> list[TeamMember]:
     """A team's members (all periods, or those active at ``at``), leader first."""
     await repository.get_team(db, principal, team_id)
@@ -650,8 +650,8 @@ async def _no_overlap(
     db: AsyncSession,
     model: Any,
     *conditions: Any,
-    starts_at: Any,
-    ends_at: Any,
+    starts_at: datetime,
+    ends_at: datetime | None,
     what: str,
     key: str,
     exclude_id: uuid.UUID | None = None,
