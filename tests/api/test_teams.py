@@ -149,6 +149,7 @@ async def test_one_team_leader_at_a_time(client: httpx.AsyncClient, db: AsyncSes
     assert member.status_code == 201
     listed = await client.get(f"/teams/{team.id}/members", headers=headers)
     assert [m["role"] for m in listed.json()] == ["leader", "member"]
+    assert (await client.get(f"/teams/{team.id}", headers=headers)).json()["leader_person_id"] == str(first.id)
 
 
 async def test_a_district_department_backs_a_primary_team_but_not_the_other_way(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import (
     DbSession,
@@ -21,7 +22,7 @@ from services.api.deps import (
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.teams import repository, service
-from services.core.teams.models import InstitutionKind, PersonKind, TeamKind, TeamStatus
+from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
 from services.core.teams.schemas import (
     BackingCreate,
     BackingRead,
@@ -45,6 +46,11 @@ router = APIRouter(tags=["teams"])
 
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+async def _teams(db: AsyncSession, rows: list[Team]) -> list[TeamRead]:
+    leaders = await service.current_leaders(db, team_ids=[t.id for t in rows])
+    return [TeamRead.model_validate(t).model_copy(update={"leader_person_id": leaders.get(t.id)}) for t in rows]
 
 
 def _retry(model: Any) -> dict[int | str, dict[str, Any]]:
@@ -246,7 +252,7 @@ async def create_team(db: DbSession, principal: TeamsWrite, body: TeamCreate, re
     """A primary team, or one of the district's four departments; add the leader and members next."""
     row, was_created = await service.create_team(db, principal=principal, data=body)
     created(response, record=row, location=f"/teams/{row.id}", was_created=was_created)
-    return TeamRead.model_validate(row)
+    return (await _teams(db, [row]))[0]
 
 
 @router.get("/teams", summary="List teams in scope", responses=problem_responses(401, 403, 422))
@@ -263,7 +269,7 @@ async def list_teams(
     rows, next_cursor = await service.list_teams(
         db, principal=principal, institution_id=institution_id, status=status, kind=kind, cursor=cursor, limit=limit
     )
-    return Page[TeamRead](items=[TeamRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page[TeamRead](items=await _teams(db, rows), next_cursor=next_cursor)
 
 
 @router.get("/teams/{team_id}", summary="Read one team", responses=problem_responses(401, 403, 404, 422))
@@ -271,7 +277,7 @@ async def read_team(db: DbSession, principal: TeamsRead, team_id: uuid.UUID, res
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_team(db, principal, team_id)
     response.headers["ETag"] = etag(row.version)
-    return TeamRead.model_validate(row)
+    return (await _teams(db, [row]))[0]
 
 
 @router.patch(
@@ -290,7 +296,7 @@ async def update_team(
     """A dissolved team stays dissolved (409 `illegal_transition`)."""
     row = await service.update_team(db, principal=principal, team_id=team_id, data=body, expected_version=version)
     response.headers["ETag"] = etag(row.version)
-    return TeamRead.model_validate(row)
+    return (await _teams(db, [row]))[0]
 
 
 @router.post(

@@ -162,6 +162,7 @@ class TeamRead(BaseModel):
     service_phone: str | None
     org_unit_id: uuid.UUID
     district_id: uuid.UUID
+    leader_person_id: uuid.UUID | None = Field(default=None, description="The team leader now, if there is one.")
     version: int
     created_at: datetime
     updated_at: datetime

@@ -446,6 +446,20 @@ async def list_teams(
     return await page_by_id(db, stmt, Team.id, cursor=cursor, limit=limit)
 
 
+async def current_leaders(db: AsyncSession, *, team_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Team id -> the person leading it now, for many teams in one query."""
+    if not team_ids:
+        return {}
+    rows = await db.execute(
+        select(TeamMember.team_id, TeamMember.person_id).where(
+            TeamMember.team_id.in_(team_ids),
+            TeamMember.role == MemberRole.LEADER.value,
+            periods.active_at(TeamMember, clock.now()),
+        )
+    )
+    return {row.team_id: row.person_id for row in rows}
+
+
 async def add_member(
     db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, data: MemberCreate
 ) -> tuple[TeamMember, bool]:
