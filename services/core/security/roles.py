@@ -36,7 +36,8 @@ class Permission(StrEnum):
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
 # the subtree of their grants; writes are the district's, except that an institution
-# steward manages its institution's staff and teams (scoped to the institution's org unit).
+# steward manages staff and teams in its grant's org unit — only one institution's when the
+# grant names it (role_grant.institution_id).
 _EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
