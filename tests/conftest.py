@@ -149,6 +149,9 @@ async def client(
 
     @asynccontextmanager
     async def shared_session() -> AsyncIterator[AsyncSession]:
+        # What the test wrote so far becomes "committed" (a released savepoint inside the outer
+        # transaction), so a request that fails and rolls back undoes only its own work.
+        await db.commit()
         yield db
 
     app.state.session_factory = shared_session

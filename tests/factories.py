@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum.cn import uscc
 
 from services.core import clock
+from services.core.assignments.models import CommunityRole, Responsibility
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.roles import Role
+from services.core.teams.models import (
+    LEVEL_OF_KIND,
+    Institution,
+    InstitutionKind,
+    Person,
+    Team,
+    TeamMember,
+)
 
 PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = hash_secret(PASSWORD)  # hashed once: argon2 is slow on purpose
@@ -86,3 +100,130 @@ async def auth_headers(client: httpx.AsyncClient, user: User) -> dict[str, str]:
     """``Authorization`` headers for ``user``."""
     tokens = await login(client, user)
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def snapshot(row: Any) -> Any:
+    """A detached copy of a row's columns: a failed API request rolls the shared session back,
+    which expires ORM objects, and a test must still be able to read the ids it made."""
+    return SimpleNamespace(**{attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs})
+
+
+def credit_code(n: int | None = None) -> str:
+    """A valid unified social credit code (GB 32100), different for each ``n``."""
+    body = f"12500112{n if n is not None else next(_counter):09d}"
+    return body + uscc.calc_check_digit(body + "0")
+
+
+def mobile() -> str:
+    """A well-formed mainland mobile number."""
+    return f"139{next(_counter):08d}"
+
+
+async def make_institution(
+    db: AsyncSession, unit: Any, *, kind: InstitutionKind = InstitutionKind.TOWNSHIP_HEALTH_CENTER
+) -> Any:
+    row = Institution(
+        name=f"institution {next(_counter)}",
+        kind=kind,
+        level=LEVEL_OF_KIND[kind],
+        credit_code=credit_code(),
+        org_unit_id=unit.id,
+        district_id=unit.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_staff(db: AsyncSession, institution: Any, *, discipline: str = "doctor") -> Any:
+    row = Person(
+        name=f"staff {next(_counter)}",
+        kind="staff",
+        discipline=discipline,
+        mobile=mobile(),
+        institution_id=institution.id,
+        org_unit_id=institution.org_unit_id,
+        district_id=institution.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_worker(db: AsyncSession, unit: Any) -> Any:
+    row = Person(
+        name=f"worker {next(_counter)}",
+        kind="community_worker",
+        discipline=None,
+        mobile=mobile(),
+        org_unit_id=unit.id,
+        district_id=unit.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_team(db: AsyncSession, institution: Any, *, level: str = "village") -> Any:
+    row = Team(
+        institution_id=institution.id,
+        name=f"team {next(_counter)}",
+        kind="primary",
+        level=level,
+        status="active",
+        org_unit_id=institution.org_unit_id,
+        district_id=institution.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_member(
+    db: AsyncSession, team: Any, person: Any, *, role: str = "member", starts_at: datetime | None = None
+) -> Any:
+    row = TeamMember(
+        team_id=team.id,
+        person_id=person.id,
+        role=role,
+        discipline=person.discipline or "other",
+        starts_at=starts_at or clock.now(),
+        ends_at=None,
+        district_id=team.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_assignment(
+    db: AsyncSession, team: Any, unit: Any, *, starts_at: datetime | None = None, ends_at: datetime | None = None
+) -> Any:
+    row = Responsibility(
+        team_id=team.id,
+        org_unit_id=unit.id,
+        unit_kind=unit.kind,
+        starts_at=starts_at or clock.now(),
+        ends_at=ends_at,
+        district_id=unit.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_community_role(
+    db: AsyncSession, role: str, unit: Any, person: Any | None = None, *, starts_at: datetime | None = None
+) -> Any:
+    person = person or await make_worker(db, unit)
+    row = CommunityRole(
+        role=role,
+        person_id=person.id,
+        org_unit_id=unit.id,
+        starts_at=starts_at or clock.now(),
+        ends_at=None,
+        district_id=unit.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)

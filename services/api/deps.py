@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,12 @@ OrgRead = Annotated[Principal, Depends(require(Permission.ORG_READ))]
 OrgWrite = Annotated[Principal, Depends(require(Permission.ORG_WRITE))]
 UsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
 UsersWrite = Annotated[Principal, Depends(require(Permission.USERS_WRITE))]
+TeamsRead = Annotated[Principal, Depends(require(Permission.TEAMS_READ))]
+InstitutionsWrite = Annotated[Principal, Depends(require(Permission.INSTITUTIONS_WRITE))]
+PeopleWrite = Annotated[Principal, Depends(require(Permission.PEOPLE_WRITE))]
+TeamsWrite = Annotated[Principal, Depends(require(Permission.TEAMS_WRITE))]
+AssignmentsRead = Annotated[Principal, Depends(require(Permission.ASSIGNMENTS_READ))]
+AssignmentsWrite = Annotated[Principal, Depends(require(Permission.ASSIGNMENTS_WRITE))]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
@@ -96,3 +102,11 @@ IfMatch = Annotated[int, Depends(if_match)]
 def etag(version: int) -> str:
     """The ETag for a record at ``version``."""
     return f'"{version}"'
+
+
+def created(response: Response, *, record: Any, location: str, was_created: bool) -> None:
+    """Shape a create's answer: 201 and Location when new, 200 on a safe retry; ETag either way."""
+    if not was_created:
+        response.status_code = 200
+    response.headers["ETag"] = etag(record.version)
+    response.headers["Location"] = location

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
+from sqlalchemy import Select, Uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.core.errors import field_error
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -48,18 +50,22 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     return key
 
 
-R = TypeVar("R")
-
-
 async def paginate(
     db: AsyncSession, stmt: Select[R], *, key: InstrumentedAttribute[Any], cursor: str | None, limit: int
 ) -> tuple[list[R], str | None]:
-    """One page of ``stmt`` ordered by the unique column ``key``, after the row the cursor names."""
+    """One page of ``stmt`` ordered by the unique column ``key``, after the row the cursor names.
+
+    Id order (UUIDs) or a natural unique key (a path, a username): either is stable while others write.
+    """
     after = decode_cursor(cursor)
     if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str):
-            raise field_error("query.cursor", "not a cursor this API issued")
-        stmt = stmt.where(key > after[0])
+        try:
+            if len(after) != 1 or not isinstance(after[0], str):
+                raise ValueError("cursor shape")
+            value: Any = uuid.UUID(after[0]) if isinstance(key.type, Uuid) else after[0]
+        except ValueError as exc:
+            raise field_error("query.cursor", "not a cursor this API issued") from exc
+        stmt = stmt.where(key > value)
     rows = list((await db.scalars(stmt.order_by(key).limit(limit + 1))).all())
     next_cursor = encode_cursor([str(getattr(rows[limit - 1], key.key))]) if len(rows) > limit else None
     return rows[:limit], next_cursor

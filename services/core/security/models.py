@@ -33,7 +33,8 @@ class User(TimestampMixin, Base):
 
 
 class RoleGrant(TimestampMixin, Base):
-    """A role over an org-unit subtree for a half-open period ``[starts_at, ends_at)``."""
+    """A role over an org-unit subtree for a half-open period ``[starts_at, ends_at)``;
+    an institution steward's grant may also name the one institution it manages."""
 
     __tablename__ = "role_grant"
     __table_args__ = (
@@ -45,6 +46,8 @@ class RoleGrant(TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
     role: Mapped[str] = mapped_column(String(32))
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    # Narrows an institution steward's grant to one institution's teams and staff (within org_unit_id).
+    institution_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("institution.id"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     granted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, and_, false, literal, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.core.errors import Forbidden
@@ -26,6 +26,7 @@ class Grant:
     role: Role
     org_unit_id: uuid.UUID
     org_path: str
+    institution_id: uuid.UUID | None = None  # an institution steward's grant may name its one institution
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,17 @@ class Principal:
         """Whether ``permission`` holds at the org unit with ``path``."""
         return any(path.startswith(p) for p in self.paths_with(permission))
 
+    def can_at_institution(self, permission: Permission, path: str, institution_id: uuid.UUID | None) -> bool:
+        """Whether ``permission`` holds at ``path`` for a record of ``institution_id`` (None: no institution).
+
+        A grant naming an institution covers only that institution's records.
+        """
+        return any(
+            path.startswith(g.org_path) and (g.institution_id is None or g.institution_id == institution_id)
+            for g in self.grants
+            if permission in ROLE_PERMISSIONS[g.role]
+        )
+
     def roles(self) -> set[Role]:
         """The roles this principal currently holds."""
         return {g.role for g in self.grants}
@@ -62,13 +74,41 @@ def require(principal: Principal, permission: Permission) -> None:
 
 
 def scope_clause(
-    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str]
+    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str] | ColumnElement[str]
 ) -> ColumnElement[bool]:
     """SQL that keeps rows whose org-unit path lies under one of the principal's grants."""
     paths = _outermost(principal.paths_with(permission))
     if not paths:
         return false()
     return or_(*(path_column.startswith(p) for p in paths))
+
+
+def scope_or_ancestor_clause(
+    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str] | ColumnElement[str]
+) -> ColumnElement[bool]:
+    """Like ``scope_clause``, plus rows sitting *above* a grant (a town's user sees the
+    district-level institutions and teams that serve it). For reads of shared things only."""
+    paths = principal.paths_with(permission)
+    if not paths:
+        return false()
+    above = [literal(p).startswith(path_column) for p in sorted(set(paths))]
+    return or_(scope_clause(principal, permission, path_column), *above)
+
+
+def institution_scope_clause(
+    principal: Principal,
+    permission: Permission,
+    path_column: InstrumentedAttribute[str] | ColumnElement[str],
+    institution_column: InstrumentedAttribute[uuid.UUID | None] | InstrumentedAttribute[uuid.UUID],
+) -> ColumnElement[bool]:
+    """Like ``scope_clause``, but a grant naming an institution keeps only that institution's rows."""
+    terms: list[ColumnElement[bool]] = []
+    for g in principal.grants:
+        if permission not in ROLE_PERMISSIONS[g.role]:
+            continue
+        in_unit = path_column.startswith(g.org_path)
+        terms.append(in_unit if g.institution_id is None else and_(in_unit, institution_column == g.institution_id))
+    return or_(*terms) if terms else false()
 
 
 def _outermost(paths: list[str]) -> list[str]:

@@ -26,16 +26,26 @@ class Permission(StrEnum):
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     AUDIT_READ = "audit:read"
+    TEAMS_READ = "teams:read"
+    INSTITUTIONS_WRITE = "institutions:write"
+    PEOPLE_WRITE = "people:write"
+    TEAMS_WRITE = "teams:write"
+    ASSIGNMENTS_READ = "assignments:read"
+    ASSIGNMENTS_WRITE = "assignments:write"
 
 
-_EVERYONE = frozenset({Permission.ORG_READ})
+# Everyone reads the organisation (units, institutions, people, teams, assignments) within
+# the subtree of their grants; writes are the district's, except that an institution
+# steward manages staff and teams in its grant's org unit — only one institution's when the
+# grant names it (role_grant.institution_id).
+_EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
     Role.AUDITOR: _EVERYONE | {Permission.AUDIT_READ, Permission.USERS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE | {Permission.USERS_READ},
     Role.TOWN_SUPERVISOR: _EVERYONE | {Permission.USERS_READ},
-    Role.INSTITUTION_STEWARD: _EVERYONE,
+    Role.INSTITUTION_STEWARD: _EVERYONE | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
     Role.TEAM_LEADER: _EVERYONE,
     Role.TEAM_MEMBER: _EVERYONE,
     Role.COMMUNITY_STEWARD: _EVERYONE,

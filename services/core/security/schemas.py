@@ -23,6 +23,10 @@ class TokenResponse(BaseModel):
 class GrantCreate(RequestModel):
     role: Role
     org_unit_id: uuid.UUID
+    institution_id: uuid.UUID | None = Field(
+        default=None,
+        description="institution_steward only: the one institution managed (it must sit in org_unit_id).",
+    )
     starts_at: datetime | None = Field(default=None, description="Defaults to now.")
     ends_at: datetime | None = None
 
@@ -33,6 +37,7 @@ class GrantRead(BaseModel):
     id: uuid.UUID
     role: Role
     org_unit_id: uuid.UUID
+    institution_id: uuid.UUID | None = None
     starts_at: datetime
     ends_at: datetime | None
 

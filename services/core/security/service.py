@@ -110,7 +110,7 @@ async def active_grants(db: AsyncSession, *, user_id: uuid.UUID) -> list[Grant]:
     """The user's grants in force now, each with the path of its org unit."""
     now = clock.now()
     rows = await db.execute(
-        select(RoleGrant.id, RoleGrant.role, RoleGrant.org_unit_id, OrgUnit.path)
+        select(RoleGrant.id, RoleGrant.role, RoleGrant.org_unit_id, RoleGrant.institution_id, OrgUnit.path)
         .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
         .where(
             RoleGrant.user_id == user_id,
@@ -118,7 +118,10 @@ async def active_grants(db: AsyncSession, *, user_id: uuid.UUID) -> list[Grant]:
             or_(RoleGrant.ends_at.is_(None), and_(RoleGrant.ends_at > now)),
         )
     )
-    return [Grant(id=r.id, role=Role(r.role), org_unit_id=r.org_unit_id, org_path=r.path) for r in rows]
+    return [
+        Grant(id=r.id, role=Role(r.role), org_unit_id=r.org_unit_id, org_path=r.path, institution_id=r.institution_id)
+        for r in rows
+    ]
 
 
 async def _active_user(db: AsyncSession, *, username: str, kind: str) -> User | None:

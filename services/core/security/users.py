@@ -18,8 +18,9 @@ from services.core.pagination import paginate
 from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import SYSTEM_ROLES, Permission
+from services.core.security.roles import SYSTEM_ROLES, Permission, Role
 from services.core.security.schemas import GrantCreate, UserCreate, UserUpdate
+from services.core.teams.models import Institution
 from services.core.versioning import check_version
 
 
@@ -92,6 +93,12 @@ async def add_grant(
     is_system_role = data.role in SYSTEM_ROLES
     if is_system_role != (user.kind == "system"):
         raise field_error(f"{field}.role", f"role {data.role.value} is not for a {user.kind} account")
+    if data.institution_id is not None:
+        if data.role is not Role.INSTITUTION_STEWARD:
+            raise field_error(f"{field}.institution_id", "only an institution steward's grant names an institution")
+        institution = await db.get(Institution, data.institution_id)
+        if institution is None or institution.org_unit_id != data.org_unit_id:
+            raise field_error(f"{field}.institution_id", "no such institution in that org unit")
     starts_at = data.starts_at or clock.now()
     if data.ends_at is not None and data.ends_at <= starts_at:
         raise field_error(f"{field}.ends_at", "must be after starts_at")
@@ -99,6 +106,7 @@ async def add_grant(
         user_id=user.id,
         role=data.role.value,
         org_unit_id=data.org_unit_id,
+        institution_id=data.institution_id,
         starts_at=starts_at,
         ends_at=data.ends_at,
         granted_by=principal.user_id if principal else None,

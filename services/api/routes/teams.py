@@ -1,0 +1,394 @@
+"""Institutions, their stewards, people, family doctor teams, members and backing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.deps import (
+    DbSession,
+    IfMatch,
+    InstitutionsWrite,
+    PeopleWrite,
+    TeamsRead,
+    TeamsWrite,
+    created,
+    etag,
+)
+from services.api.problems import problem_responses
+from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.teams import repository, service
+from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
+from services.core.teams.schemas import (
+    BackingCreate,
+    BackingRead,
+    InstitutionCreate,
+    InstitutionRead,
+    InstitutionUpdate,
+    MemberCreate,
+    MemberRead,
+    PeriodUpdate,
+    PersonCreate,
+    PersonRead,
+    PersonUpdate,
+    StewardCreate,
+    StewardRead,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+)
+
+router = APIRouter(tags=["teams"])
+
+Cursor = Annotated[str | None, Query(max_length=500)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+async def _teams(db: AsyncSession, rows: list[Team]) -> list[TeamRead]:
+    leaders = await service.current_leaders(db, team_ids=[t.id for t in rows])
+    return [TeamRead.model_validate(t).model_copy(update={"leader_person_id": leaders.get(t.id)}) for t in rows]
+
+
+def _retry(model: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model, "description": "Already created with this id (a safe retry)"}}
+
+
+# --- institutions -------------------------------------------------------------------------
+
+
+@router.post(
+    "/institutions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register an institution",
+    responses={**_retry(InstitutionRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def create_institution(
+    db: DbSession, principal: InstitutionsWrite, body: InstitutionCreate, response: Response
+) -> InstitutionRead:
+    """The credit code is checked (GB 32100); the level follows from the kind."""
+    row, was_created = await service.create_institution(db, principal=principal, data=body)
+    created(response, record=row, location=f"/institutions/{row.id}", was_created=was_created)
+    return InstitutionRead.model_validate(row)
+
+
+@router.get("/institutions", summary="List institutions in scope", responses=problem_responses(401, 403, 422))
+async def list_institutions(
+    db: DbSession,
+    principal: TeamsRead,
+    org_unit_id: uuid.UUID | None = None,
+    kind: InstitutionKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[InstitutionRead]:
+    """Institutions in the caller's area, and the district-level ones above it."""
+    rows, next_cursor = await service.list_institutions(
+        db, principal=principal, org_unit_id=org_unit_id, kind=kind, cursor=cursor, limit=limit
+    )
+    return Page[InstitutionRead](items=[InstitutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/institutions/{institution_id}", summary="Read one institution", responses=problem_responses(401, 403, 404, 422)
+)
+async def read_institution(
+    db: DbSession, principal: TeamsRead, institution_id: uuid.UUID, response: Response
+) -> InstitutionRead:
+    """404 when it does not exist or lies outside the caller's scope."""
+    row = await repository.get_institution(db, principal, institution_id)
+    response.headers["ETag"] = etag(row.version)
+    return InstitutionRead.model_validate(row)
+
+
+@router.patch(
+    "/institutions/{institution_id}",
+    summary="Rename an institution or correct its credit code",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def update_institution(
+    db: DbSession,
+    principal: InstitutionsWrite,
+    institution_id: uuid.UUID,
+    body: InstitutionUpdate,
+    version: IfMatch,
+    response: Response,
+) -> InstitutionRead:
+    """Send If-Match with the version you read."""
+    row = await service.update_institution(
+        db, principal=principal, institution_id=institution_id, data=body, expected_version=version
+    )
+    response.headers["ETag"] = etag(row.version)
+    return InstitutionRead.model_validate(row)
+
+
+@router.post(
+    "/institutions/{institution_id}/stewards",
+    status_code=status.HTTP_201_CREATED,
+    summary="Appoint the institution's family-doctor steward for a period",
+    responses={**_retry(StewardRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def appoint_institution_steward(
+    db: DbSession, principal: InstitutionsWrite, institution_id: uuid.UUID, body: StewardCreate, response: Response
+) -> StewardRead:
+    """One steward at a time: an overlapping period is 409 naming `conflicting_steward_id`."""
+    row, was_created = await service.appoint_steward(db, principal=principal, institution_id=institution_id, data=body)
+    created(response, record=row, location=f"/institution-stewards/{row.id}", was_created=was_created)
+    return StewardRead.model_validate(row)
+
+
+@router.get(
+    "/institutions/{institution_id}/stewards",
+    summary="An institution's stewards, past and present",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_institution_stewards(
+    db: DbSession, principal: TeamsRead, institution_id: uuid.UUID
+) -> list[StewardRead]:
+    """Oldest first; the one in force has no `ends_at` or one in the future."""
+    rows = await service.list_stewards(db, principal=principal, institution_id=institution_id)
+    return [StewardRead.model_validate(r) for r in rows]
+
+
+@router.patch(
+    "/institution-stewards/{steward_id}",
+    summary="End a stewardship (or move its end)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def end_institution_steward(
+    db: DbSession,
+    principal: InstitutionsWrite,
+    steward_id: uuid.UUID,
+    body: PeriodUpdate,
+    version: IfMatch,
+    response: Response,
+) -> StewardRead:
+    """Records are never deleted, so past questions keep their answers."""
+    row = await service.set_steward_end(
+        db, principal=principal, steward_id=steward_id, data=body, expected_version=version
+    )
+    response.headers["ETag"] = etag(row.version)
+    return StewardRead.model_validate(row)
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/people",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a staff member or community worker",
+    responses={**_retry(PersonRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def create_person(db: DbSession, principal: PeopleWrite, body: PersonCreate, response: Response) -> PersonRead:
+    """The mobile number is checked and stored as 11 digits; roles are added as period records."""
+    row, was_created = await service.create_person(db, principal=principal, data=body)
+    created(response, record=row, location=f"/people/{row.id}", was_created=was_created)
+    return PersonRead.model_validate(row)
+
+
+@router.get("/people", summary="List people in scope", responses=problem_responses(401, 403, 422))
+async def list_people(
+    db: DbSession,
+    principal: TeamsRead,
+    org_unit_id: uuid.UUID | None = None,
+    institution_id: uuid.UUID | None = None,
+    kind: PersonKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[PersonRead]:
+    """People whose home unit lies in the caller's area."""
+    rows, next_cursor = await service.list_people(
+        db,
+        principal=principal,
+        org_unit_id=org_unit_id,
+        institution_id=institution_id,
+        kind=kind,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[PersonRead](items=[PersonRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/people/{person_id}", summary="Read one person", responses=problem_responses(401, 403, 404, 422))
+async def read_person(db: DbSession, principal: TeamsRead, person_id: uuid.UUID, response: Response) -> PersonRead:
+    """404 when they do not exist or lie outside the caller's scope."""
+    row = await repository.get_person(db, principal, person_id)
+    response.headers["ETag"] = etag(row.version)
+    return PersonRead.model_validate(row)
+
+
+@router.patch(
+    "/people/{person_id}",
+    summary="Correct a person's name, phone or discipline, or link an account",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def update_person(
+    db: DbSession,
+    principal: PeopleWrite,
+    person_id: uuid.UUID,
+    body: PersonUpdate,
+    version: IfMatch,
+    response: Response,
+) -> PersonRead:
+    """Send If-Match with the version you read."""
+    row = await service.update_person(db, principal=principal, person_id=person_id, data=body, expected_version=version)
+    response.headers["ETag"] = etag(row.version)
+    return PersonRead.model_validate(row)
+
+
+# --- teams --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/teams",
+    status_code=status.HTTP_201_CREATED,
+    summary="Form a family doctor team",
+    responses={**_retry(TeamRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def create_team(db: DbSession, principal: TeamsWrite, body: TeamCreate, response: Response) -> TeamRead:
+    """A primary team, or one of the district's four departments; add the leader and members next."""
+    row, was_created = await service.create_team(db, principal=principal, data=body)
+    created(response, record=row, location=f"/teams/{row.id}", was_created=was_created)
+    return (await _teams(db, [row]))[0]
+
+
+@router.get("/teams", summary="List teams in scope", responses=problem_responses(401, 403, 422))
+async def list_teams(
+    db: DbSession,
+    principal: TeamsRead,
+    institution_id: uuid.UUID | None = None,
+    status: TeamStatus | None = None,
+    kind: TeamKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[TeamRead]:
+    """Teams based in, above, or serving the caller's area."""
+    rows, next_cursor = await service.list_teams(
+        db, principal=principal, institution_id=institution_id, status=status, kind=kind, cursor=cursor, limit=limit
+    )
+    return Page[TeamRead](items=await _teams(db, rows), next_cursor=next_cursor)
+
+
+@router.get("/teams/{team_id}", summary="Read one team", responses=problem_responses(401, 403, 404, 422))
+async def read_team(db: DbSession, principal: TeamsRead, team_id: uuid.UUID, response: Response) -> TeamRead:
+    """404 when it does not exist or lies outside the caller's scope."""
+    row = await repository.get_team(db, principal, team_id)
+    response.headers["ETag"] = etag(row.version)
+    return (await _teams(db, [row]))[0]
+
+
+@router.patch(
+    "/teams/{team_id}",
+    summary="Rename a team, change its service phone or status",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def update_team(
+    db: DbSession,
+    principal: TeamsWrite,
+    team_id: uuid.UUID,
+    body: TeamUpdate,
+    version: IfMatch,
+    response: Response,
+) -> TeamRead:
+    """A dissolved team stays dissolved (409 `illegal_transition`)."""
+    row = await service.update_team(db, principal=principal, team_id=team_id, data=body, expected_version=version)
+    response.headers["ETag"] = etag(row.version)
+    return (await _teams(db, [row]))[0]
+
+
+@router.post(
+    "/teams/{team_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    summary="Put a staff member on a team for a period",
+    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def add_team_member(
+    db: DbSession, principal: TeamsWrite, team_id: uuid.UUID, body: MemberCreate, response: Response
+) -> MemberRead:
+    """role `leader` for the team leader (one at a time; 409 naming `conflicting_member_id`)."""
+    row, was_created = await service.add_member(db, principal=principal, team_id=team_id, data=body)
+    created(response, record=row, location=f"/team-members/{row.id}", was_created=was_created)
+    return MemberRead.model_validate(row)
+
+
+@router.get("/teams/{team_id}/members", summary="A team's members", responses=problem_responses(401, 403, 404, 422))
+async def list_team_members(
+    db: DbSession,
+    principal: TeamsRead,
+    team_id: uuid.UUID,
+    at: Annotated[AwareDatetime | None, Query(description="Only memberships in force then")] = None,
+) -> list[MemberRead]:
+    """Every membership, or those in force at `at`; the leader first."""
+    rows = await service.list_members(db, principal=principal, team_id=team_id, at=at)
+    return [MemberRead.model_validate(r) for r in rows]
+
+
+@router.patch(
+    "/team-members/{member_id}",
+    summary="End a membership (or move its end)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def end_team_member(
+    db: DbSession,
+    principal: TeamsWrite,
+    member_id: uuid.UUID,
+    body: PeriodUpdate,
+    version: IfMatch,
+    response: Response,
+) -> MemberRead:
+    """Send If-Match with the version you read."""
+    row = await service.set_member_end(
+        db, principal=principal, member_id=member_id, data=body, expected_version=version
+    )
+    response.headers["ETag"] = etag(row.version)
+    return MemberRead.model_validate(row)
+
+
+@router.post(
+    "/team-backings",
+    status_code=status.HTTP_201_CREATED,
+    summary="Have a district or town team back a lower-level team",
+    responses={**_retry(BackingRead), **problem_responses(401, 403, 404, 409, 422)},
+)
+async def create_team_backing(
+    db: DbSession, principal: TeamsWrite, body: BackingCreate, response: Response
+) -> BackingRead:
+    """The backing team must sit at a higher level (district > town > village)."""
+    row, was_created = await service.add_backing(db, principal=principal, data=body)
+    created(response, record=row, location=f"/team-backings/{row.id}", was_created=was_created)
+    return BackingRead.model_validate(row)
+
+
+@router.get(
+    "/teams/{team_id}/backings",
+    summary="Backings a team gives or receives",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_team_backings(db: DbSession, principal: TeamsRead, team_id: uuid.UUID) -> list[BackingRead]:
+    """All periods, oldest first."""
+    rows = await service.list_backings(db, principal=principal, team_id=team_id)
+    return [BackingRead.model_validate(r) for r in rows]
+
+
+@router.patch(
+    "/team-backings/{backing_id}",
+    summary="End a backing (or move its end)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def end_team_backing(
+    db: DbSession,
+    principal: TeamsWrite,
+    backing_id: uuid.UUID,
+    body: PeriodUpdate,
+    version: IfMatch,
+    response: Response,
+) -> BackingRead:
+    """Send If-Match with the version you read."""
+    row = await service.set_backing_end(
+        db, principal=principal, backing_id=backing_id, data=body, expected_version=version
+    )
+    response.headers["ETag"] = etag(row.version)
+    return BackingRead.model_validate(row)

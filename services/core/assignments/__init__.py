@@ -1,0 +1,1 @@
+"""Who is responsible where: team <-> village/grid, community roles, the three pairings, and the queries."""

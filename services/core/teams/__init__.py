@@ -1,0 +1,1 @@
+"""Institutions, people (staff and community workers), family doctor teams, members and backing."""

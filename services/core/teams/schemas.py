@@ -1,0 +1,191 @@
+"""Request and response models for institutions, people, teams, members and backing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.core.teams.models import (
+    Discipline,
+    InstitutionKind,
+    InstitutionLevel,
+    MemberRole,
+    PersonKind,
+    TeamKind,
+    TeamLevel,
+    TeamStatus,
+)
+
+_CLIENT_ID = Field(default=None, description="Client-chosen id; repeating a create with the same id and body is safe.")
+
+
+class PeriodCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = _CLIENT_ID
+    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    ends_at: AwareDatetime | None = Field(default=None, description="Exclusive; absent means open-ended.")
+
+
+class PeriodUpdate(BaseModel):
+    """End a period (or move its end); send If-Match with the version you read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ends_at: AwareDatetime | None = Field(description="Exclusive end; null reopens the period.")
+
+
+class PeriodRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime | None
+    version: int
+
+
+class InstitutionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = _CLIENT_ID
+    name: str = Field(min_length=1, max_length=100)
+    kind: InstitutionKind = Field(description="The level (district, primary, social) follows from the kind.")
+    credit_code: str = Field(min_length=1, max_length=40, description="Unified social credit code (GB 32100).")
+    org_unit_id: uuid.UUID = Field(description="The district or town the institution sits in.")
+
+
+class InstitutionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    credit_code: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+class InstitutionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: InstitutionKind
+    level: InstitutionLevel
+    credit_code: str
+    org_unit_id: uuid.UUID
+    district_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StewardCreate(PeriodCreate):
+    person_id: uuid.UUID = Field(description="A staff member; one steward per institution at a time.")
+
+
+class StewardRead(PeriodRead):
+    institution_id: uuid.UUID
+    person_id: uuid.UUID
+
+
+class PersonCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = _CLIENT_ID
+    name: str = Field(min_length=1, max_length=100)
+    kind: PersonKind
+    discipline: Discipline | None = Field(default=None, description="Required for staff, absent otherwise.")
+    mobile: str = Field(min_length=1, max_length=30, description="Mainland mobile; +86, spaces and dashes allowed.")
+    institution_id: uuid.UUID | None = Field(default=None, description="Staff: the employing institution.")
+    org_unit_id: uuid.UUID | None = Field(
+        default=None, description="Home unit; defaults to the institution's for staff, required for community workers."
+    )
+    user_id: uuid.UUID | None = Field(default=None, description="The person's login account, if any.")
+
+
+class PersonUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    mobile: str | None = Field(default=None, min_length=1, max_length=30)
+    discipline: Discipline | None = None
+    user_id: uuid.UUID | None = None
+
+
+class PersonRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: PersonKind
+    discipline: Discipline | None
+    mobile: str
+    institution_id: uuid.UUID | None
+    org_unit_id: uuid.UUID
+    user_id: uuid.UUID | None
+    district_id: uuid.UUID
+    version: int
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = _CLIENT_ID
+    institution_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=100)
+    kind: TeamKind = TeamKind.PRIMARY
+    level: TeamLevel | None = Field(
+        default=None, description="district for the four departments; defaults to village for primary teams."
+    )
+    service_phone: str | None = Field(default=None, min_length=3, max_length=20, pattern=r"^[0-9+\- ]+$")
+    org_unit_id: uuid.UUID | None = Field(
+        default=None, description="Where the team is based; within the institution's unit, defaults to it."
+    )
+
+
+class TeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    status: TeamStatus | None = None
+    service_phone: str | None = Field(default=None, min_length=3, max_length=20, pattern=r"^[0-9+\- ]+$")
+
+
+class TeamRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    name: str
+    kind: TeamKind
+    level: TeamLevel
+    status: TeamStatus
+    service_phone: str | None
+    org_unit_id: uuid.UUID
+    district_id: uuid.UUID
+    leader_person_id: uuid.UUID | None = Field(default=None, description="The team leader now, if there is one.")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(PeriodCreate):
+    person_id: uuid.UUID = Field(description="A staff member.")
+    role: MemberRole = Field(default=MemberRole.MEMBER, description="One leader per team at a time.")
+    discipline: Discipline | None = Field(default=None, description="Defaults to the person's discipline.")
+
+
+class MemberRead(PeriodRead):
+    team_id: uuid.UUID
+    person_id: uuid.UUID
+    role: MemberRole
+    discipline: Discipline
+
+
+class BackingCreate(PeriodCreate):
+    backing_team_id: uuid.UUID = Field(description="A district or town team, one level above the backed team.")
+    backed_team_id: uuid.UUID
+
+
+class BackingRead(PeriodRead):
+    backing_team_id: uuid.UUID
+    backed_team_id: uuid.UUID

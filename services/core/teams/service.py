@@ -1,0 +1,694 @@
+"""Rules for institutions, people and teams.
+
+Plain async functions: the session first, keyword arguments after, domain errors on
+bad input, ``flush()`` only — so the API and the roster importer share them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock, periods
+from services.core.assignments import repository as assignments_repository
+from services.core.assignments.models import Pairing, Responsibility
+from services.core.audit import service as audit
+from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.org import repository as org_repository
+from services.core.org.models import OrgUnit, OrgUnitKind
+from services.core.pagination import paginate
+from services.core.replay import same_or_conflict
+from services.core.security.models import User
+from services.core.security.principal import Principal
+from services.core.security.roles import Permission
+from services.core.teams import repository, validation
+from services.core.teams.models import (
+    LEVEL_OF_KIND,
+    Institution,
+    InstitutionKind,
+    InstitutionSteward,
+    MemberRole,
+    Person,
+    PersonKind,
+    Team,
+    TeamBacking,
+    TeamKind,
+    TeamLevel,
+    TeamMember,
+    TeamStatus,
+)
+from services.core.teams.schemas import (
+    BackingCreate,
+    InstitutionCreate,
+    InstitutionUpdate,
+    MemberCreate,
+    PeriodUpdate,
+    PersonCreate,
+    PersonUpdate,
+    StewardCreate,
+    TeamCreate,
+    TeamUpdate,
+)
+from services.core.versioning import check_version
+
+M = TypeVar("M")
+
+_LEVEL_RANK = {TeamLevel.DISTRICT: 0, TeamLevel.TOWN: 1, TeamLevel.VILLAGE: 2}
+
+
+async def _audit(db: AsyncSession, principal: Principal, action: str, subject: Any, **details: Any) -> None:
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action=action,
+        subject_type=action.split(".")[0],
+        subject_id=subject.id,
+        details={k: str(v) for k, v in details.items()},
+    )
+
+
+# --- institutions -------------------------------------------------------------------------
+
+
+async def create_institution(
+    db: AsyncSession, *, principal: Principal, data: InstitutionCreate
+) -> tuple[Institution, bool]:
+    """Register an institution in a district or town; returns (institution, created)."""
+    code = validation.credit_code(data.credit_code)
+    if data.id is not None and (existing := await db.get(Institution, data.id)) is not None:
+        await repository.get_institution(db, principal, existing.id, Permission.INSTITUTIONS_WRITE)
+        expected = {"name": data.name.strip(), "kind": data.kind, "credit_code": code, "org_unit_id": data.org_unit_id}
+        return same_or_conflict(existing, expected), False
+    unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.INSTITUTIONS_WRITE)
+    if unit.kind not in (OrgUnitKind.DISTRICT, OrgUnitKind.TOWN):
+        raise field_error("body.org_unit_id", "an institution sits in the district or a town")
+    await _credit_code_free(db, code)
+    institution = Institution(
+        id=data.id or uuid.uuid4(),
+        name=data.name.strip(),
+        kind=data.kind,
+        level=LEVEL_OF_KIND[InstitutionKind(data.kind)],
+        credit_code=code,
+        org_unit_id=unit.id,
+        district_id=unit.district_id,
+    )
+    db.add(institution)
+    await db.flush()
+    await _audit(db, principal, "institution.created", institution, kind=data.kind)
+    return institution, True
+
+
+async def _credit_code_free(db: AsyncSession, code: str, *, but: uuid.UUID | None = None) -> None:
+    clash = await db.scalar(select(Institution.id).where(Institution.credit_code == code))
+    if clash is not None and clash != but:
+        raise AlreadyExists(f"credit code {code} is already registered", existing_id=str(clash))
+
+
+async def update_institution(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    institution_id: uuid.UUID,
+    data: InstitutionUpdate,
+    expected_version: int,
+) -> Institution:
+    """Rename an institution or correct its credit code."""
+    institution = await repository.get_institution(db, principal, institution_id, Permission.INSTITUTIONS_WRITE)
+    check_version(institution.version, expected_version)
+    if data.name is not None:
+        institution.name = data.name.strip()
+    if data.credit_code is not None:
+        code = validation.credit_code(data.credit_code)
+        await _credit_code_free(db, code, but=institution.id)
+        institution.credit_code = code
+    await db.flush()
+    await _audit(db, principal, "institution.updated", institution)
+    return institution
+
+
+async def list_institutions(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    org_unit_id: uuid.UUID | None = None,
+    kind: InstitutionKind | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Institution], str | None]:
+    """Institutions the principal may read, a page at a time."""
+    stmt = repository.readable_institutions(principal)
+    if org_unit_id is not None:
+        stmt = stmt.where(Institution.org_unit_id == org_unit_id)
+    if kind is not None:
+        stmt = stmt.where(Institution.kind == kind.value)
+    return await paginate(db, stmt, key=Institution.id, cursor=cursor, limit=limit)
+
+
+async def appoint_steward(
+    db: AsyncSession, *, principal: Principal, institution_id: uuid.UUID, data: StewardCreate
+) -> tuple[InstitutionSteward, bool]:
+    """Name the institution's family-doctor steward for a period; one at a time (409 on overlap)."""
+    if data.id is not None and (existing := await db.get(InstitutionSteward, data.id)) is not None:
+        await repository.get_institution(db, principal, existing.institution_id, Permission.INSTITUTIONS_WRITE)
+        expected = {"institution_id": institution_id, "person_id": data.person_id, "starts_at": data.starts_at}
+        return same_or_conflict(existing, expected | {"ends_at": data.ends_at}), False
+    institution = await repository.get_institution(db, principal, institution_id, Permission.INSTITUTIONS_WRITE)
+    person = await repository.get_person(db, principal, data.person_id, field="body.person_id")
+    if person.kind != PersonKind.STAFF:
+        raise field_error("body.person_id", "an institution steward is a staff member")
+    starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
+    await _lock(db, Institution, institution.id)
+    await _no_overlap(
+        db,
+        InstitutionSteward,
+        InstitutionSteward.institution_id == institution.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        what="the institution already has a steward then",
+        key="conflicting_steward_id",
+    )
+    steward = InstitutionSteward(
+        id=data.id or uuid.uuid4(),
+        institution_id=institution.id,
+        person_id=person.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        district_id=institution.district_id,
+    )
+    db.add(steward)
+    await db.flush()
+    await _audit(db, principal, "institution_steward.appointed", steward, institution_id=institution.id)
+    return steward, True
+
+
+async def list_stewards(
+    db: AsyncSession, *, principal: Principal, institution_id: uuid.UUID
+) -> list[InstitutionSteward]:
+    """Every steward the institution has had, oldest first."""
+    await repository.get_institution(db, principal, institution_id)
+    rows = await db.scalars(
+        select(InstitutionSteward)
+        .where(InstitutionSteward.institution_id == institution_id)
+        .order_by(InstitutionSteward.starts_at)
+    )
+    return list(rows.all())
+
+
+async def set_steward_end(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    steward_id: uuid.UUID,
+    data: PeriodUpdate,
+    expected_version: int,
+) -> InstitutionSteward:
+    """End (or move the end of) a stewardship; the new period must not overlap another."""
+    steward = await _get_or_404(db, InstitutionSteward, steward_id, "institution steward")
+    institution = await repository.get_institution(db, principal, steward.institution_id, Permission.INSTITUTIONS_WRITE)
+    check_version(steward.version, expected_version)
+    periods.resolve(steward.starts_at, data.ends_at)
+    await _lock(db, Institution, institution.id)
+    await _no_overlap(
+        db,
+        InstitutionSteward,
+        InstitutionSteward.institution_id == institution.id,
+        starts_at=steward.starts_at,
+        ends_at=data.ends_at,
+        exclude_id=steward.id,
+        what="the institution already has a steward then",
+        key="conflicting_steward_id",
+    )
+    if data.ends_at is not None:
+        await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
+    steward.ends_at = data.ends_at
+    await db.flush()
+    await _audit(db, principal, "institution_steward.period_changed", steward)
+    return steward
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+async def create_person(db: AsyncSession, *, principal: Principal, data: PersonCreate) -> tuple[Person, bool]:
+    """Register a staff member or a community worker; returns (person, created)."""
+    phone = validation.mobile(data.mobile)
+    if data.kind is PersonKind.STAFF and data.discipline is None:
+        raise field_error("body.discipline", "required for staff")
+    if data.kind is PersonKind.COMMUNITY_WORKER and data.discipline is not None:
+        raise field_error("body.discipline", "only staff have a discipline")
+    if data.kind is PersonKind.COMMUNITY_WORKER and data.institution_id is not None:
+        raise field_error("body.institution_id", "community workers do not belong to an institution")
+    if data.id is not None and (existing := await db.get(Person, data.id)) is not None:
+        await repository.get_person(db, principal, existing.id, Permission.PEOPLE_WRITE)
+        expected = {
+            "name": data.name.strip(),
+            "kind": data.kind,
+            "discipline": data.discipline,
+            "mobile": phone,
+            "institution_id": data.institution_id,
+            "org_unit_id": data.org_unit_id,
+            "user_id": data.user_id,
+        }
+        return same_or_conflict(existing, expected), False
+    unit_id = data.org_unit_id
+    if data.institution_id is not None:
+        institution = await repository.get_institution(db, principal, data.institution_id, field="body.institution_id")
+        unit_id = unit_id or institution.org_unit_id
+    if unit_id is None:
+        raise field_error("body.org_unit_id", "required for community workers (their village or grid)")
+    unit = await org_repository.get_in_scope(db, principal, unit_id, Permission.PEOPLE_WRITE)
+    if not principal.can_at_institution(Permission.PEOPLE_WRITE, unit.path, data.institution_id):
+        raise field_error("body.institution_id", "you manage the staff of one institution only")
+    if data.user_id is not None:
+        await _user_linkable(db, data.user_id)
+    person = Person(
+        id=data.id or uuid.uuid4(),
+        name=data.name.strip(),
+        kind=data.kind,
+        discipline=data.discipline,
+        mobile=phone,
+        institution_id=data.institution_id,
+        org_unit_id=unit.id,
+        user_id=data.user_id,
+        district_id=unit.district_id,
+    )
+    db.add(person)
+    await db.flush()
+    await _audit(db, principal, "person.created", person, kind=data.kind)
+    return person, True
+
+
+async def _user_linkable(db: AsyncSession, user_id: uuid.UUID, *, but: uuid.UUID | None = None) -> None:
+    if await db.get(User, user_id) is None:
+        raise field_error("body.user_id", "no such user account")
+    linked = await db.scalar(select(Person.id).where(Person.user_id == user_id))
+    if linked is not None and linked != but:
+        raise AlreadyExists("that account is already linked to another person", existing_id=str(linked))
+
+
+async def update_person(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: PersonUpdate,
+    expected_version: int,
+) -> Person:
+    """Correct a name, phone or discipline, or link a login account."""
+    person = await repository.get_person(db, principal, person_id, Permission.PEOPLE_WRITE)
+    check_version(person.version, expected_version)
+    if data.name is not None:
+        person.name = data.name.strip()
+    if data.mobile is not None:
+        person.mobile = validation.mobile(data.mobile)
+    if data.discipline is not None:
+        if person.kind != PersonKind.STAFF:
+            raise field_error("body.discipline", "only staff have a discipline")
+        person.discipline = data.discipline
+    if data.user_id is not None:
+        await _user_linkable(db, data.user_id, but=person.id)
+        person.user_id = data.user_id
+    await db.flush()
+    await _audit(db, principal, "person.updated", person)
+    return person
+
+
+async def list_people(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    org_unit_id: uuid.UUID | None = None,
+    institution_id: uuid.UUID | None = None,
+    kind: PersonKind | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Person], str | None]:
+    """People the principal may read, a page at a time."""
+    stmt = repository.readable_people(principal)
+    if org_unit_id is not None:
+        stmt = stmt.where(Person.org_unit_id == org_unit_id)
+    if institution_id is not None:
+        stmt = stmt.where(Person.institution_id == institution_id)
+    if kind is not None:
+        stmt = stmt.where(Person.kind == kind.value)
+    return await paginate(db, stmt, key=Person.id, cursor=cursor, limit=limit)
+
+
+# --- teams --------------------------------------------------------------------------------
+
+
+async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreate) -> tuple[Team, bool]:
+    """Form a team of an institution; returns (team, created)."""
+    level = data.level or (TeamLevel.VILLAGE if data.kind is TeamKind.PRIMARY else TeamLevel.DISTRICT)
+    if data.kind is not TeamKind.PRIMARY and level is not TeamLevel.DISTRICT:
+        raise field_error("body.level", "the four departments are district-level teams")
+    if data.id is not None and (existing := await db.get(Team, data.id)) is not None:
+        await repository.get_team(db, principal, existing.id, Permission.TEAMS_WRITE)
+        expected = {
+            "institution_id": data.institution_id,
+            "name": data.name.strip(),
+            "kind": data.kind,
+            "level": level,
+            "service_phone": data.service_phone,
+            "org_unit_id": data.org_unit_id,
+        }
+        return same_or_conflict(existing, expected), False
+    institution = await repository.get_institution(db, principal, data.institution_id, field="body.institution_id")
+    home = await db.get(OrgUnit, institution.org_unit_id)
+    unit_id = data.org_unit_id or institution.org_unit_id
+    unit = await org_repository.get_in_scope(db, principal, unit_id, Permission.TEAMS_WRITE)
+    if not principal.can_at_institution(Permission.TEAMS_WRITE, unit.path, institution.id):
+        raise field_error("body.institution_id", "you manage the teams of another institution")
+    if home is None or not unit.path.startswith(home.path):
+        raise field_error("body.org_unit_id", "a team is based within its institution's area")
+    name = data.name.strip()
+    clash = await db.scalar(select(Team.id).where(Team.institution_id == institution.id, Team.name == name))
+    if clash is not None:
+        raise AlreadyExists(f"the institution already has a team named {name}", existing_id=str(clash))
+    team = Team(
+        id=data.id or uuid.uuid4(),
+        institution_id=institution.id,
+        name=name,
+        kind=data.kind,
+        level=level,
+        status=TeamStatus.ACTIVE,
+        service_phone=data.service_phone,
+        org_unit_id=unit.id,
+        district_id=unit.district_id,
+    )
+    db.add(team)
+    await db.flush()
+    await _audit(db, principal, "team.created", team, institution_id=institution.id)
+    return team, True
+
+
+async def update_team(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    team_id: uuid.UUID,
+    data: TeamUpdate,
+    expected_version: int,
+) -> Team:
+    """Rename, change the service phone, or suspend/reactivate/dissolve a team (dissolved is final)."""
+    team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE)
+    check_version(team.version, expected_version)
+    if data.status is not None and data.status != team.status:
+        if team.status == TeamStatus.DISSOLVED:
+            raise IllegalTransition("a dissolved team stays dissolved", current_status=team.status)
+        if data.status == TeamStatus.DISSOLVED:
+            now = clock.now()
+            current = await db.scalar(
+                select(Responsibility.id)
+                .where(
+                    Responsibility.team_id == team.id,
+                    or_(Responsibility.ends_at.is_(None), Responsibility.ends_at > now),
+                )
+                .limit(1)
+            )
+            if current is not None:
+                raise IllegalTransition(
+                    "the team is still responsible for an area; end its assignments first",
+                    conflicting_assignment_id=str(current),
+                )
+        team.status = data.status
+    if data.name is not None:
+        team.name = data.name.strip()
+    if data.service_phone is not None:
+        team.service_phone = data.service_phone
+    await db.flush()
+    await _audit(db, principal, "team.updated", team)
+    return team
+
+
+async def list_teams(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    institution_id: uuid.UUID | None = None,
+    status: TeamStatus | None = None,
+    kind: TeamKind | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Team], str | None]:
+    """Teams the principal may read, a page at a time."""
+    stmt = repository.readable_teams(principal)
+    if institution_id is not None:
+        stmt = stmt.where(Team.institution_id == institution_id)
+    if status is not None:
+        stmt = stmt.where(Team.status == status.value)
+    if kind is not None:
+        stmt = stmt.where(Team.kind == kind.value)
+    return await paginate(db, stmt, key=Team.id, cursor=cursor, limit=limit)
+
+
+async def current_leaders(db: AsyncSession, *, team_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Team id -> the person leading it now, for many teams in one query."""
+    if not team_ids:
+        return {}
+    rows = await db.execute(
+        select(TeamMember.team_id, TeamMember.person_id).where(
+            TeamMember.team_id.in_(team_ids),
+            TeamMember.role == MemberRole.LEADER.value,
+            periods.active_at(TeamMember, clock.now()),
+        )
+    )
+    return {row.team_id: row.person_id for row in rows}
+
+
+async def add_member(
+    db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, data: MemberCreate
+) -> tuple[TeamMember, bool]:
+    """Put a staff member on a team for a period; one leader at a time, no person twice at once."""
+    if data.id is not None and (existing := await db.get(TeamMember, data.id)) is not None:
+        await repository.get_team(db, principal, existing.team_id, Permission.TEAMS_WRITE)
+        expected = {
+            "team_id": team_id,
+            "person_id": data.person_id,
+            "role": data.role,
+            "discipline": data.discipline,
+            "starts_at": data.starts_at,
+            "ends_at": data.ends_at,
+        }
+        return same_or_conflict(existing, expected), False
+    team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE, for_update=True)
+    if team.status == TeamStatus.DISSOLVED:
+        raise IllegalTransition("a dissolved team takes no members", current_status=team.status)
+    person = await repository.get_person(db, principal, data.person_id, field="body.person_id")
+    if person.kind != PersonKind.STAFF or person.discipline is None:
+        raise field_error("body.person_id", "team members are staff")
+    starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
+    await _check_member_overlaps(db, team.id, person.id, data.role, starts_at, ends_at, exclude_id=None)
+    member = TeamMember(
+        id=data.id or uuid.uuid4(),
+        team_id=team.id,
+        person_id=person.id,
+        role=data.role,
+        discipline=data.discipline or person.discipline,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        district_id=team.district_id,
+    )
+    db.add(member)
+    await db.flush()
+    await _audit(db, principal, "team_member.added", member, team_id=team.id, role=data.role)
+    return member, True
+
+
+async def _check_member_overlaps(
+    db: AsyncSession,
+    team_id: uuid.UUID,
+    person_id: uuid.UUID,
+    role: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    *,
+    exclude_id: uuid.UUID | None,
+) -> None:
+    # The caller holds the team row lock, so these checks and the insert are one step.
+    await _no_overlap(
+        db,
+        TeamMember,
+        TeamMember.team_id == team_id,
+        TeamMember.person_id == person_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        exclude_id=exclude_id,
+        what="the person is already on this team then",
+        key="conflicting_member_id",
+    )
+    if role == MemberRole.LEADER:
+        await _no_overlap(
+            db,
+            TeamMember,
+            TeamMember.team_id == team_id,
+            TeamMember.role == MemberRole.LEADER.value,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            exclude_id=exclude_id,
+            what="the team already has a leader then",
+            key="conflicting_member_id",
+        )
+
+
+async def list_members(
+    db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, at: datetime | None = None
+) -> list[TeamMember]:
+    """A team's members (all periods, or those active at ``at``), leader first."""
+    await repository.get_team(db, principal, team_id)
+    stmt = select(TeamMember).where(TeamMember.team_id == team_id)
+    if at is not None:
+        stmt = stmt.where(periods.active_at(TeamMember, at))
+    rows = await db.scalars(stmt.order_by(TeamMember.role, TeamMember.starts_at, TeamMember.id))
+    return list(rows.all())
+
+
+async def set_member_end(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    member_id: uuid.UUID,
+    data: PeriodUpdate,
+    expected_version: int,
+) -> TeamMember:
+    """End (or move the end of) a membership."""
+    member = await _get_or_404(db, TeamMember, member_id, "team member")
+    team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
+    check_version(member.version, expected_version)
+    periods.resolve(member.starts_at, data.ends_at)
+    await _check_member_overlaps(
+        db, team.id, member.person_id, member.role, member.starts_at, data.ends_at, exclude_id=member.id
+    )
+    if data.ends_at is not None:
+        await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
+    member.ends_at = data.ends_at
+    await db.flush()
+    await _audit(db, principal, "team_member.period_changed", member)
+    return member
+
+
+async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCreate) -> tuple[TeamBacking, bool]:
+    """A district or town team backs a team one or two levels below it, for a period."""
+    if data.id is not None and (existing := await db.get(TeamBacking, data.id)) is not None:
+        await repository.get_team(db, principal, existing.backed_team_id, Permission.TEAMS_WRITE)
+        expected = {
+            "backing_team_id": data.backing_team_id,
+            "backed_team_id": data.backed_team_id,
+            "starts_at": data.starts_at,
+            "ends_at": data.ends_at,
+        }
+        return same_or_conflict(existing, expected), False
+    backed = await repository.get_team(db, principal, data.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
+    backing = await repository.get_team(db, principal, data.backing_team_id, field="body.backing_team_id")
+    if _LEVEL_RANK[TeamLevel(backing.level)] >= _LEVEL_RANK[TeamLevel(backed.level)]:
+        raise field_error("body.backing_team_id", "the backing team must be at a higher level than the backed team")
+    starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
+    await _no_overlap(
+        db,
+        TeamBacking,
+        TeamBacking.backed_team_id == backed.id,
+        TeamBacking.backing_team_id == backing.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        what="this backing already exists then",
+        key="conflicting_backing_id",
+    )
+    row = TeamBacking(
+        id=data.id or uuid.uuid4(),
+        backing_team_id=backing.id,
+        backed_team_id=backed.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        district_id=backed.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    await _audit(db, principal, "team_backing.created", row, backing_team_id=backing.id)
+    return row, True
+
+
+async def list_backings(db: AsyncSession, *, principal: Principal, team_id: uuid.UUID) -> list[TeamBacking]:
+    """Backings where the team backs or is backed, all periods."""
+    await repository.get_team(db, principal, team_id)
+    rows = await db.scalars(
+        select(TeamBacking)
+        .where((TeamBacking.backed_team_id == team_id) | (TeamBacking.backing_team_id == team_id))
+        .order_by(TeamBacking.starts_at, TeamBacking.id)
+    )
+    return list(rows.all())
+
+
+async def set_backing_end(
+    db: AsyncSession,
+    *,
+    principal: Principal,
+    backing_id: uuid.UUID,
+    data: PeriodUpdate,
+    expected_version: int,
+) -> TeamBacking:
+    """End (or move the end of) a backing."""
+    row = await _get_or_404(db, TeamBacking, backing_id, "team backing")
+    await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
+    check_version(row.version, expected_version)
+    periods.resolve(row.starts_at, data.ends_at)
+    await _no_overlap(
+        db,
+        TeamBacking,
+        TeamBacking.backed_team_id == row.backed_team_id,
+        TeamBacking.backing_team_id == row.backing_team_id,
+        starts_at=row.starts_at,
+        ends_at=data.ends_at,
+        exclude_id=row.id,
+        what="this backing already exists then",
+        key="conflicting_backing_id",
+    )
+    row.ends_at = data.ends_at
+    await db.flush()
+    await _audit(db, principal, "team_backing.period_changed", row)
+    return row
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+async def _lock(db: AsyncSession, model: Any, ident: uuid.UUID) -> None:
+    """Row lock on a parent record: serialises concurrent period checks for it."""
+    await db.execute(select(model.id).where(model.id == ident).with_for_update())
+
+
+async def _no_overlap(
+    db: AsyncSession,
+    model: Any,
+    *conditions: Any,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    what: str,
+    key: str,
+    exclude_id: uuid.UUID | None = None,
+) -> None:
+    clash = await periods.first_overlap(
+        db, model, *conditions, starts_at=starts_at, ends_at=ends_at, exclude_id=exclude_id
+    )
+    if clash is not None:
+        raise Conflict(f"{what} ({clash})", **{key: str(clash)})
+
+
+async def _end_pairings(db: AsyncSession, *conditions: Any, at: datetime) -> None:
+    """A side's period ends: its pairings end with it (refused if one would only start later)."""
+    later = await assignments_repository.close_pairings(db, *conditions, at=at)
+    if later:
+        raise Conflict(
+            "a pairing of this record starts after the new end; end or move it first",
+            conflicting_pairing_id=str(later[0]),
+        )
+
+
+async def _get_or_404(db: AsyncSession, model: type[M], ident: uuid.UUID, what: str) -> M:
+    row = await db.get(model, ident)
+    if row is None:
+        raise NotFound(f"{what} {ident} not found")
+    return row
