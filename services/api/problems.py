@@ -39,6 +39,9 @@ _CODE_BY_STATUS = {
 }
 
 
+_RESERVED = frozenset({"type", "title", "status", "code", "detail", "instance", "request_id"})
+
+
 class ProblemField(BaseModel):
     field: str = Field(description="Where the problem is, e.g. `body.code` or `query.cursor`.")
     message: str
@@ -92,9 +95,9 @@ def problem(
     detail: str | None = None,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response."""
+    """Build a problem+json response; ``extra`` members never overwrite the standard ones."""
     code = code or _CODE_BY_STATUS.get(status, "error")
     body: dict[str, Any] = {
         "type": f"urn:gridcare:problem:{code}",
@@ -109,7 +112,7 @@ def problem(
     rid = current_request_id()
     if rid:
         body["request_id"] = rid
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body.update({k: v for k, v in (extra or {}).items() if v is not None and k not in _RESERVED})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -133,7 +136,7 @@ def install(app: FastAPI) -> None:
             detail=exc.detail,
             instance=request.url.path,
             headers=headers,
-            **extra,
+            extra=extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -150,7 +153,12 @@ def install(app: FastAPI) -> None:
         fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in errors]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(
-            422, code="validation_error", title="Invalid input", detail=detail, instance=request.url.path, errors=fields
+            422,
+            code="validation_error",
+            title="Invalid input",
+            detail=detail,
+            instance=request.url.path,
+            extra={"errors": fields},
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -61,4 +61,6 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
         checks["redis"] = f"error: {type(exc).__name__}"
     if all(v == "ok" for v in checks.values()) and len(checks) == 4:
         return Readiness(status="ready", checks=checks)
-    return problem(503, code="not_ready", title="Not ready", detail="a dependency is not ready", checks=checks)
+    return problem(
+        503, code="not_ready", title="Not ready", detail="a dependency is not ready", extra={"checks": checks}
+    )
