@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import auth, health, org_units, users
+from services.api.routes import auth, health, notifications, org_units, users
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
 
-ROUTERS = (health.router, auth.router, org_units.router, users.router)
+ROUTERS = (health.router, auth.router, org_units.router, users.router, notifications.router)
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token"})
@@ -88,6 +88,7 @@ def create_app(
             {"name": "auth", "description": "Tokens, logout and the caller's own account."},
             {"name": "org", "description": "District, towns, villages and grids."},
             {"name": "users", "description": "Accounts and role grants."},
+            {"name": "inbox", "description": "The caller's own notifications: list, mark read, delta sync."},
         ],
     )
     app.state.settings = settings

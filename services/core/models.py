@@ -2,6 +2,8 @@
 
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
+from services.core.deadlines.models import Deadline, DeadlineStep
+from services.core.notifications.models import Notification, OutboxMessage
 from services.core.org.models import OrgUnit
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.system.models import WorkerHeartbeat
@@ -10,7 +12,11 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Deadline",
+    "DeadlineStep",
+    "Notification",
     "OrgUnit",
+    "OutboxMessage",
     "RefreshToken",
     "RoleGrant",
     "User",

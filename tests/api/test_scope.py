@@ -26,7 +26,15 @@ from services.core.security.roles import Role
 from tests.factories import auth_headers, make_child, make_district, make_user
 
 # Routes that only ever act on the caller itself.
-SELF_ONLY = {("GET", "/me"), ("POST", "/oauth/logout")}
+# The inbox is always the caller's own; tests/api/test_inbox.py shows A cannot read or mark B's items.
+SELF_ONLY = {
+    ("GET", "/me"),
+    ("POST", "/oauth/logout"),
+    ("GET", "/inbox"),
+    ("GET", "/inbox/changes"),
+    ("POST", "/inbox/read-all"),
+    ("POST", "/inbox/{notification_id}/read"),
+}
 
 
 @dataclass
