@@ -185,7 +185,7 @@ async def sweep(db: AsyncSession, *, now: datetime | None = None, limit: int = 5
     return result
 
 
-def due_statement(*, now: datetime, limit: int) -> Select[tuple[Deadline]]:
+def due_statement(*, now: datetime, limit: int) -> Select[Deadline]:
     """Due clocks no other transaction holds, oldest first (served by the partial index)."""
     return (
         select(Deadline)
