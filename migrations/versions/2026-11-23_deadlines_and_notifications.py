@@ -1,10 +1,10 @@
-"""Deadlines (SLA clocks and the steps they took) and notifications (inbox items, outbox).
+"""Deadlines (SLA clocks and the steps they took) and notifications (inbox, per-user change counter, outbox).
 
 Revises 0001 on this branch; the lead re-points ``down_revision`` when merging.
 
 Revision ID: 0004
 Revises: 0001
-Create Date: 2026-11-23 06:55:16.581436+00:00
+Create Date: 2026-11-23 07:00:15.976834+00:00
 """
 
 from collections.abc import Sequence
@@ -52,6 +52,12 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['deadline_id'], ['deadline.id'], name=op.f('fk_deadline_step_deadline_id_deadline'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('deadline_id', 'step', name=op.f('pk_deadline_step'))
     )
+    op.create_table('inbox_counter',
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_inbox_counter_user_id_app_user')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_inbox_counter'))
+    )
     op.create_table('notification',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -63,12 +69,12 @@ def upgrade() -> None:
     sa.Column('dedupe_key', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('change_xid', sa.BigInteger(), server_default=sa.text('(pg_current_xact_id()::text::bigint)'), nullable=False),
+    sa.Column('change_seq', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_notification_user_id_app_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_notification_dedupe_key'))
     )
-    op.create_index('ix_notification_user_id_change_xid_id', 'notification', ['user_id', 'change_xid', 'id'], unique=False)
+    op.create_index('ix_notification_user_id_change_seq_id', 'notification', ['user_id', 'change_seq', 'id'], unique=False)
     op.create_index('ix_notification_user_id_created_at', 'notification', ['user_id', 'created_at', 'id'], unique=False)
     op.create_index('ix_notification_user_id_created_at_unread', 'notification', ['user_id', 'created_at', 'id'], unique=False, postgresql_where=sa.text('read_at IS NULL'))
     op.create_table('outbox_message',
@@ -95,8 +101,9 @@ def downgrade() -> None:
     op.drop_table('outbox_message')
     op.drop_index('ix_notification_user_id_created_at_unread', table_name='notification', postgresql_where=sa.text('read_at IS NULL'))
     op.drop_index('ix_notification_user_id_created_at', table_name='notification')
-    op.drop_index('ix_notification_user_id_change_xid_id', table_name='notification')
+    op.drop_index('ix_notification_user_id_change_seq_id', table_name='notification')
     op.drop_table('notification')
+    op.drop_table('inbox_counter')
     op.drop_table('deadline_step')
     op.drop_index('ix_deadline_next_step_at_pending', table_name='deadline', postgresql_where=sa.text('next_step_at IS NOT NULL'))
     op.drop_index('ix_deadline_district_id_due_at', table_name='deadline')

@@ -3,7 +3,7 @@
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
-from services.core.notifications.models import Notification, OutboxMessage
+from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import OrgUnit
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.system.models import WorkerHeartbeat
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "Deadline",
     "DeadlineStep",
+    "InboxCounter",
     "Notification",
     "OrgUnit",
     "OutboxMessage",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -204,14 +205,21 @@ async def committed(servers: Servers) -> AsyncIterator[async_sessionmaker[AsyncS
     await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
 
 
-async def sync_all(factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID, since: str | None, limit: int = 3):  # type: ignore[no-untyped-def]
-    seen: list[tuple[uuid.UUID, datetime | None]] = []
+Seen = list[tuple[uuid.UUID, datetime | None]]
+
+
+async def sync_all(
+    factory: async_sessionmaker[AsyncSession], user_id: uuid.UUID, since: str | None, limit: int = 3
+) -> tuple[Seen, str]:
+    """Sync page by page until ``has_more`` is false, as the app does."""
+    seen: Seen = []
+    cursor = since
     while True:
         async with session_scope(factory) as db:
-            rows, since, more = await service.changes(db, user_id=user_id, since=since, limit=limit)
+            rows, cursor, more = await service.changes(db, user_id=user_id, since=cursor, limit=limit)
         seen.extend((r.id, r.read_at) for r in rows)
         if not more:
-            return seen, since
+            return seen, cursor
 
 
 async def test_delta_sync_delivers_each_change_once_and_a_late_commit_is_not_skipped(
@@ -229,11 +237,19 @@ async def test_delta_sync_delivers_each_change_once_and_a_late_commit_is_not_ski
     # A transaction that started writing first but commits last must not fall behind the cursor.
     slow = committed()
     await service.notify(slow, user_ids=[user.id], kind="k", title="slow", body="b", dedupe_key="slow")
-    async with session_scope(committed) as db:
-        [fast] = await service.notify(db, user_ids=[user.id], kind="k", title="fast", body="b", dedupe_key="fast")
+
+    async def notify_fast() -> list[uuid.UUID]:
+        async with session_scope(committed) as db:
+            return await service.notify(db, user_ids=[user.id], kind="k", title="fast", body="b", dedupe_key="fast")
+
+    fast_done = asyncio.ensure_future(notify_fast())
+    await asyncio.wait([fast_done], timeout=0.5)  # bounded: it must still be blocked after this
+    # The fast one waited for the slow one's lock on the user's counter, so it is not yet there...
+    assert not fast_done.done()
     during, cursor_during = await sync_all(committed, user.id, cursor)
-    assert during == []  # held back until the older transaction finishes
+    assert during == []
     await slow.commit()
+    [fast] = await fast_done
     await slow.close()
     after, cursor = await sync_all(committed, user.id, cursor_during)
     assert len(after) == 2

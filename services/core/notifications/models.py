@@ -22,9 +22,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, new_id
 
-# The id of the writing transaction: delta sync hands out only changes whose transaction
-# has finished (see service.changes), so a late commit is never skipped by a client's cursor.
-CURRENT_XID = "(pg_current_xact_id()::text::bigint)"
+
+class InboxCounter(Base):
+    """Per user, the number of the latest inbox change.
+
+    Taking the next number locks the user's row until commit, so a user's changes commit
+    in number order: a client whose cursor has passed number N can never later meet a
+    change numbered below N. (Transaction ids would need the server-wide oldest running
+    transaction, and one long transaction anywhere would stall every inbox.)
+    """
+
+    __tablename__ = "inbox_counter"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class Notification(Base):
@@ -32,7 +43,7 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        Index("ix_notification_user_id_change_xid_id", "user_id", "change_xid", "id"),
+        Index("ix_notification_user_id_change_seq_id", "user_id", "change_seq", "id"),
         Index(
             "ix_notification_user_id_created_at_unread",
             "user_id",
@@ -53,7 +64,7 @@ class Notification(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
-    change_xid: Mapped[int] = mapped_column(BigInteger, server_default=text(CURRENT_XID))
+    change_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutboxState(StrEnum):

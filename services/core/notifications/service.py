@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal_column, or_, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from services.core.db import new_id
 from services.core.errors import NotFound, field_error
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
-from services.core.notifications.models import CURRENT_XID, Notification, OutboxMessage, OutboxState
+from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
 from services.core.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger("gridcare.notifications")
@@ -56,7 +56,8 @@ async def notify(
     channels = enabled_channels(get_settings()) if channels is None else channels
     now = clock.now()
     created: list[uuid.UUID] = []
-    for user_id in dict.fromkeys(user_ids):
+    for user_id in sorted(set(user_ids)):  # one lock order for every writer: no deadlocks among notifies
+        seq = await _next_change(db, user_id)
         stmt = (
             insert(Notification)
             .values(
@@ -69,6 +70,7 @@ async def notify(
                 subject_id=subject_id,
                 dedupe_key=f"{dedupe_key}:{user_id}"[:200],
                 created_at=now,
+                change_seq=seq,
             )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(Notification.id)
@@ -133,38 +135,39 @@ async def changes(
 ) -> tuple[list[Notification], str, bool]:
     """Items created or changed after cursor ``since``, oldest change first: (items, cursor, has_more).
 
-    Only changes of finished transactions are handed out (``change_xid`` below the oldest
-    running transaction), so a change committed late cannot slip behind a client's cursor;
-    it is simply delivered on a later sync.
+    Change numbers are per user and commit in order (see ``InboxCounter``), so nothing can
+    appear behind a cursor once it has been handed out.
     """
-    settled = or_(
-        Notification.change_xid < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint"),
-        Notification.change_xid == literal_column("pg_current_xact_id_if_assigned()::text::bigint"),
-    )
-    stmt = select(Notification).where(Notification.user_id == user_id, settled)
+    stmt = select(Notification).where(Notification.user_id == user_id)
     key = decode_cursor(since)
     last: tuple[int, uuid.UUID] | None = None
     if key is not None:
         last = _change_key(key)
-        stmt = stmt.where(tuple_(Notification.change_xid, Notification.id) > tuple_(*last))
-    stmt = stmt.order_by(Notification.change_xid, Notification.id).limit(limit + 1)
+        stmt = stmt.where(tuple_(Notification.change_seq, Notification.id) > tuple_(*last))
+    stmt = stmt.order_by(Notification.change_seq, Notification.id).limit(limit + 1)
     rows = list(await db.scalars(stmt))
     more = len(rows) > limit
     rows = rows[:limit]
     if rows:
-        last = (rows[-1].change_xid, rows[-1].id)
+        last = (rows[-1].change_seq, rows[-1].id)
     cursor = encode_cursor([last[0], str(last[1])]) if last else encode_cursor([0, str(uuid.UUID(int=0))])
     return rows, cursor, more
 
 
 async def mark_read(db: AsyncSession, *, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
     """Mark one of the user's own items read; idempotent; 404 for anyone else's."""
-    stmt = (
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.user_id == user_id, Notification.read_at.is_(None))
-        .values(read_at=clock.now(), change_xid=literal_column(CURRENT_XID))
+    unread = await db.scalar(
+        select(func.count()).where(
+            Notification.id == notification_id, Notification.user_id == user_id, Notification.read_at.is_(None)
+        )
     )
-    await db.execute(stmt)
+    if unread:
+        stmt = (
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=clock.now(), change_seq=await _next_change(db, user_id))
+        )
+        await db.execute(stmt)
     item = await db.scalar(
         select(Notification)
         .where(Notification.id == notification_id, Notification.user_id == user_id)
@@ -176,11 +179,13 @@ async def mark_read(db: AsyncSession, *, user_id: uuid.UUID, notification_id: uu
 
 
 async def mark_all_read(db: AsyncSession, *, user_id: uuid.UUID) -> int:
-    """Mark every unread item of the user read; returns how many."""
+    """Mark every unread item of the user read; returns how many (one change number for all)."""
+    if not await unread_count(db, user_id=user_id):
+        return 0
     stmt = (
         update(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .values(read_at=clock.now(), change_xid=literal_column(CURRENT_XID))
+        .values(read_at=clock.now(), change_seq=await _next_change(db, user_id))
     )
     result = await db.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
@@ -190,6 +195,18 @@ async def unread_count(db: AsyncSession, *, user_id: uuid.UUID) -> int:
     """How many unread items the user has."""
     stmt = select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     return int(await db.scalar(stmt) or 0)
+
+
+async def _next_change(db: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's next change number; holds the user's counter row until commit."""
+    stmt = (
+        insert(InboxCounter)
+        .values(user_id=user_id, seq=1)
+        .on_conflict_do_update(index_elements=["user_id"], set_={"seq": InboxCounter.seq + 1})
+        .returning(InboxCounter.seq)
+    )
+    seq: int = (await db.execute(stmt)).scalar_one()
+    return seq
 
 
 def _created_key(key: list[object]) -> tuple[datetime, uuid.UUID]:
