@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock
 
 log = logging.getLogger("gridcare.jobs")
 
@@ -57,8 +59,12 @@ async def enqueue_intents(queue: JobQueue | None, intents: Iterable[JobIntent]) 
     for intent in intents:
         if queue is None:
             continue
+        # Deferred by the time left on *our* clock (the queue reads the wall clock); past times run now.
+        defer_by = intent.defer_until - clock.now() if intent.defer_until is not None else None
+        if defer_by is not None and defer_by <= timedelta(0):
+            defer_by = None
         try:
-            await queue.enqueue_job(intent.name, *intent.args, _job_id=intent.job_id, _defer_until=intent.defer_until)
+            await queue.enqueue_job(intent.name, *intent.args, _job_id=intent.job_id, _defer_by=defer_by)
             done += 1
         except Exception:  # Redis down: the work is in Postgres, the sweeper will find it
             log.warning("enqueue failed; the sweeper will catch up", extra={"job_id": intent.job_id}, exc_info=True)
