@@ -18,12 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import assignments, auth, health, org_units, teams, users
+from services.api.routes import assignments, auth, health, notifications, org_units, teams, users
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
 
-ROUTERS = (health.router, auth.router, org_units.router, users.router, teams.router, assignments.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    org_units.router,
+    users.router,
+    teams.router,
+    assignments.router,
+    notifications.router,
+)
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token"})
@@ -93,6 +101,7 @@ def create_app(
                 "name": "assignments",
                 "description": "Who is responsible where and when: team areas, community roles, pairings, gaps.",
             },
+            {"name": "inbox", "description": "The caller's own notifications: list, mark read, delta sync."},
         ],
     )
     app.state.settings = settings

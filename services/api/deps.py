@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.config import Settings
 from services.core.db import unit_of_work
 from services.core.errors import Forbidden, PreconditionRequired, Unauthenticated, field_error
+from services.core.jobs import enqueue_intents, take_job_intents
 from services.core.security import service as auth_service
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
@@ -33,8 +34,13 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
     Errors marked ``keeps_changes`` (a revoked token family, say) commit what they did first.
     """
-    async with request.app.state.session_factory() as session, unit_of_work(session):
-        yield session
+    async with request.app.state.session_factory() as session:
+        async with unit_of_work(session):
+            yield session
+        intents = take_job_intents(session)
+    # Committed: now start the jobs it asked for. A failed enqueue is logged, never an error:
+    # the sweepers find the same work in Postgres.
+    await enqueue_intents(getattr(request.app.state, "redis", None), intents)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

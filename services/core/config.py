@@ -13,7 +13,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +43,21 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: int = Field(default=5, ge=1)
     worker_stale_after_seconds: int = Field(default=60, ge=5)
     db_pool_size: int = Field(default=10, ge=1)
+
+    # SLA clocks: how often the sweeper looks for due steps, and per-kind policy overrides,
+    # e.g. {"report.follow_up": {"due_after_hours": 24}, "report.follow_up:urgent_risk": {...}}.
+    deadline_sweep_seconds: int = Field(default=30, ge=1, le=3600)
+    deadline_sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    deadline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Notifications: the outbox sweeper and the optional SMS gateway (no URL: inbox only).
+    outbox_sweep_seconds: int = Field(default=10, ge=1, le=3600)
+    outbox_backoff_base_seconds: int = Field(default=30, ge=1)
+    outbox_backoff_max_seconds: int = Field(default=3600, ge=1)
+    sms_gateway_url: str | None = None
+    sms_gateway_username: str | None = None
+    sms_gateway_password: SecretStr | None = None
+    sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _secrets_present_in_production(self) -> Settings:

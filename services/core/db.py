@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
 from services.core import clock
+from services.core.jobs import drop_job_intents
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,6 +86,7 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         if getattr(exc, "keeps_changes", False):
             await session.commit()
         else:
+            drop_job_intents(session)  # rolled back: nothing to start
             await session.rollback()
         raise
     else:

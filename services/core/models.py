@@ -3,6 +3,8 @@
 from services.core.assignments.models import CommunityRole, Pairing, Responsibility
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
+from services.core.deadlines.models import Deadline, DeadlineStep
+from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import OrgUnit
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.system.models import WorkerHeartbeat
@@ -13,9 +15,14 @@ __all__ = [
     "AuthSession",
     "Base",
     "CommunityRole",
+    "Deadline",
+    "DeadlineStep",
+    "InboxCounter",
     "Institution",
     "InstitutionSteward",
+    "Notification",
     "OrgUnit",
+    "OutboxMessage",
     "Pairing",
     "Person",
     "RefreshToken",

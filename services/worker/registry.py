@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -11,6 +12,8 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.config import Settings
+from services.core.db import unit_of_work
+from services.core.jobs import enqueue_intents, take_job_intents
 
 
 class WorkerContext(TypedDict, total=False):
@@ -49,3 +52,13 @@ def task(name: str, *, timeout: int = 60, max_tries: int = 5) -> Callable[[JobFn
         return fn
 
     return register
+
+
+@asynccontextmanager
+async def unit(ctx: WorkerContext) -> AsyncIterator[AsyncSession]:
+    """One unit of work for a job; the jobs it asked for are enqueued after it commits."""
+    async with ctx["session_factory"]() as session:
+        async with unit_of_work(session):
+            yield session
+        intents = take_job_intents(session)
+    await enqueue_intents(ctx.get("redis"), intents)

@@ -8,9 +8,10 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from arq import func
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 
@@ -18,13 +19,53 @@ from services.core import clock
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.system import service as system
-from services.worker.jobs import system as _system_jobs  # noqa: F401 - registers the jobs
+from services.worker.jobs import deadlines as _deadline_jobs  # noqa: F401 - registers the jobs
+from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
+from services.worker.jobs import system as _system_jobs  # noqa: F401
 from services.worker.registry import TASKS, WorkerContext
 
 log = logging.getLogger("gridcare.worker")
 
-# Cron jobs only sweep and fan out; the deadline sweeper joins here with the reports issue.
-CRON_JOBS: list[CronJob] = []
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A registered task run every ``settings.<interval_setting>`` seconds."""
+
+    task: str
+    interval_setting: str
+    timeout: int = 120
+
+
+# Cron jobs only sweep and fan out. arq runs each tick once across all workers (unique job ids);
+# even if two ran, the sweepers lock rows with SKIP LOCKED and every step has a unique key.
+CRON_JOBS: list[CronSpec] = [
+    CronSpec("deadlines.sweep", "deadline_sweep_seconds"),
+    CronSpec("notifications.sweep", "outbox_sweep_seconds", timeout=300),
+]
+
+
+def every(seconds: int) -> dict[str, Any]:
+    """arq cron fields for "every ``seconds``" (rounded to what a clock face can express)."""
+    if seconds < 60:
+        return {"second": set(range(0, 60, seconds))}
+    minutes = max(1, seconds // 60)
+    return {"minute": set(range(0, 60, minutes)) if minutes < 60 else {0}, "second": {0}}
+
+
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    """The cron table for ``settings``."""
+    return [
+        cron(
+            TASKS[spec.task].fn,  # type: ignore[arg-type]
+            name=f"cron:{spec.task}",
+            run_at_startup=True,
+            unique=True,
+            timeout=spec.timeout,
+            max_tries=1,
+            **every(int(getattr(settings, spec.interval_setting))),
+        )
+        for spec in CRON_JOBS
+    ]
 
 
 async def _beat(ctx: WorkerContext) -> None:
@@ -90,7 +131,7 @@ def worker_settings(settings: Settings | None = None, **overrides: Any) -> type:
 
     attrs: dict[str, Any] = {
         "functions": _functions(),
-        "cron_jobs": list(CRON_JOBS),
+        "cron_jobs": cron_jobs(settings),
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": on_startup,
         "on_shutdown": shutdown,

@@ -41,7 +41,15 @@ Ids = dict[str, str]
 Body = Callable[[Ids], dict[str, Any]] | None
 
 # Routes that only ever act on the caller itself.
-SELF_ONLY = {("GET", "/me"), ("POST", "/oauth/logout")}
+# The inbox is always the caller's own; tests/api/test_inbox.py shows A cannot read or mark B's items.
+SELF_ONLY = {
+    ("GET", "/me"),
+    ("POST", "/oauth/logout"),
+    ("GET", "/inbox"),
+    ("GET", "/inbox/changes"),
+    ("POST", "/inbox/read-all"),
+    ("POST", "/inbox/{notification_id}/read"),
+}
 
 
 def _period_end(_: Ids) -> dict[str, Any]:

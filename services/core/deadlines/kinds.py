@@ -1,0 +1,75 @@
+"""What a deadline's steps *do*, per kind: registered by the domain that owns the subject.
+
+    @deadline_kind("report.follow_up")
+    async def report_follow_up(db, deadline, step) -> list[uuid.UUID]:
+        ...  # resolve step.audience ("responsible", "team_leader", ...) to user ids
+
+The engine stays generic: it knows times and steps; the handler knows people.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.deadlines.models import Deadline
+from services.core.deadlines.policy import Step
+
+RecipientsFn = Callable[[AsyncSession, Deadline, Step], Awaitable[Sequence[uuid.UUID]]]
+MessageFn = Callable[[Deadline, Step], tuple[str, str]]
+
+
+def default_message(deadline: Deadline, step: Step) -> tuple[str, str]:
+    """A plain title and body naming the subject, the step and the due time."""
+    due = deadline.due_at.isoformat(timespec="minutes")
+    if step.anchor == "due" and step.offset_hours < 0:
+        title = f"Reminder: {deadline.kind} due {due}"
+    elif step.anchor == "start":
+        title = f"New: {deadline.kind}"
+    else:
+        title = f"Overdue: {deadline.kind} (was due {due})"
+    body = f"{deadline.subject_type} {deadline.subject_id}: step {step.name}, due {due}."
+    return title, body
+
+
+@dataclass(frozen=True)
+class KindHandler:
+    kind: str
+    recipients: RecipientsFn
+    message: MessageFn
+
+
+_KINDS: dict[str, KindHandler] = {}
+
+
+class UnknownDeadlineKind(LookupError):
+    """No handler registered for a kind (its module was not imported)."""
+
+
+def deadline_kind(kind: str, *, message: MessageFn | None = None) -> Callable[[RecipientsFn], RecipientsFn]:
+    """Register ``recipients(db, deadline, step) -> user ids`` as the handler of ``kind``."""
+
+    def register(fn: RecipientsFn) -> RecipientsFn:
+        existing = _KINDS.get(kind)
+        if existing is not None and existing.recipients is not fn:
+            raise ValueError(f"deadline kind {kind} registered twice")
+        _KINDS[kind] = KindHandler(kind=kind, recipients=fn, message=message or default_message)
+        return fn
+
+    return register
+
+
+def handler_for(kind: str) -> KindHandler:
+    """The handler of ``kind``; ``UnknownDeadlineKind`` when none is registered."""
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise UnknownDeadlineKind(f"no handler registered for deadline kind {kind!r}") from None
+
+
+def registered_kinds() -> list[str]:
+    """The kinds this process can run."""
+    return sorted(_KINDS)

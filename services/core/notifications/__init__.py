@@ -1,0 +1,1 @@
+"""Notifications: an inbox per user, a transactional outbox, and the channels that deliver it."""
