@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -46,11 +47,18 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def own_redis_db(url: str) -> str:
-    """The suite's Redis URL moved to the next database number (ours to flush)."""
-    match = re.match(r"^(redis://[^/]+)/(\d+)$", url)
-    if match is None:
-        pytest.skip("needs a redis:// URL with a database number")
-    return f"{match.group(1)}/{int(match.group(2)) + 1}"
+    """The suite's Redis URL moved to the next database number (ours to flush).
+
+    Works for ``redis://host:port/N`` (N+1; plain ``redis://host:port`` counts as 0) and for the
+    embedded server's ``unix:///path`` (``?db=N+1``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        current = int(parse_qs(parts.query).get("db", ["0"])[0])
+        return urlunsplit(parts._replace(query=f"db={current + 1}"))
+    match = re.match(r"^(rediss?://[^/]+)(?:/(\d+))?$", url)
+    assert match is not None, f"cannot derive a private Redis database from {url}"
+    return f"{match.group(1)}/{int(match.group(2) or 0) + 1}"
 
 
 @dataclass
