@@ -13,12 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import auth, health, org_units, users
+from services.api.routes import audit, auth, health, org_units, residents, users
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
 
-ROUTERS = (health.router, auth.router, org_units.router, users.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    org_units.router,
+    users.router,
+    residents.router,
+    residents.sync_router,
+    audit.router,
+)
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token"})
@@ -81,6 +89,14 @@ def create_app(
             {"name": "auth", "description": "Tokens, logout and the caller's own account."},
             {"name": "org", "description": "District, towns, villages and grids."},
             {"name": "users", "description": "Accounts and role grants."},
+            {
+                "name": "residents",
+                "description": "Residents, key-population tags and bulk import. Identity numbers and phones are "
+                "encrypted at rest and masked in every answer; `GET /residents/{id}/identity` reveals them to "
+                "care-team roles only, and every such read is audited.",
+            },
+            {"name": "sync", "description": "Delta sync for the mobile apps."},
+            {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],
     )
     app.state.settings = settings

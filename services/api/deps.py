@@ -18,6 +18,7 @@ from services.core.config import Settings
 from services.core.db import unit_of_work
 from services.core.errors import Forbidden, PreconditionRequired, Unauthenticated, field_error
 from services.core.security import service as auth_service
+from services.core.security.pii import PiiCipher, cipher_for
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 
@@ -74,6 +75,18 @@ OrgRead = Annotated[Principal, Depends(require(Permission.ORG_READ))]
 OrgWrite = Annotated[Principal, Depends(require(Permission.ORG_WRITE))]
 UsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
 UsersWrite = Annotated[Principal, Depends(require(Permission.USERS_WRITE))]
+ResidentsRead = Annotated[Principal, Depends(require(Permission.RESIDENTS_READ))]
+ResidentsWrite = Annotated[Principal, Depends(require(Permission.RESIDENTS_WRITE))]
+ResidentsImport = Annotated[Principal, Depends(require(Permission.RESIDENTS_IMPORT))]
+AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+
+
+def get_pii(settings: SettingsDep) -> PiiCipher:
+    """The PII cipher for the app's keys."""
+    return cipher_for(settings)
+
+
+Pii = Annotated[PiiCipher, Depends(get_pii)]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 

@@ -26,21 +26,26 @@ class Permission(StrEnum):
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     AUDIT_READ = "audit:read"
+    RESIDENTS_READ = "residents:read"
+    RESIDENTS_WRITE = "residents:write"
+    RESIDENTS_IMPORT = "residents:import"
 
 
 _EVERYONE = frozenset({Permission.ORG_READ})
+_READ = frozenset({Permission.RESIDENTS_READ})
+_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
-    Role.AUDITOR: _EVERYONE | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | {Permission.USERS_READ},
-    Role.TOWN_SUPERVISOR: _EVERYONE | {Permission.USERS_READ},
-    Role.INSTITUTION_STEWARD: _EVERYONE,
-    Role.TEAM_LEADER: _EVERYONE,
-    Role.TEAM_MEMBER: _EVERYONE,
-    Role.COMMUNITY_STEWARD: _EVERYONE,
-    Role.GRID_LEADER: _EVERYONE,
-    Role.SENTINEL: _EVERYONE,
+    Role.AUDITOR: _EVERYONE | _READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | {Permission.USERS_READ},
+    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | {Permission.USERS_READ},
+    Role.INSTITUTION_STEWARD: _EVERYONE | _READ,
+    Role.TEAM_LEADER: _EVERYONE | _CARE | {Permission.RESIDENTS_IMPORT},
+    Role.TEAM_MEMBER: _EVERYONE | _CARE,
+    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE,
+    Role.GRID_LEADER: _EVERYONE | _CARE,
+    Role.SENTINEL: _EVERYONE | _CARE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
 }
