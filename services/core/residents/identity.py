@@ -45,7 +45,8 @@ _PROVINCES = frozenset(
 _SEPARATORS = re.compile(r"[\s\-]+")
 _OTHER_DOCUMENT = re.compile(r"^[0-9A-Z()]{4,30}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_FIXED = re.compile(r"^(0\d{2,3})(\d{7,8})$")
+# Area codes: 010 and 02x have three digits, all others four.
+_FIXED = re.compile(r"^(010|02\d|0[3-9]\d{2})([2-9]\d{6,7})$")
 
 
 def normalise_id_number(raw: str) -> str:
