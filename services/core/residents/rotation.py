@@ -12,12 +12,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.db import session_scope
 from services.core.residents.models import Resident
-from services.core.security.pii import PiiCipher, key_version
+from services.core.security.pii import PiiCipher
 
 
 @dataclass
@@ -72,8 +72,9 @@ async def rotate(
 async def versions_in_use(db: AsyncSession) -> dict[int, int]:
     """How many identity-number ciphertexts each key version still protects."""
     rows = await db.execute(
-        select(func.substring(Resident.id_number_enc, 1, 2), func.count())
-        .where(Resident.id_number_enc.is_not(None))
-        .group_by(func.substring(Resident.id_number_enc, 1, 2))
+        text(
+            "select get_byte(id_number_enc, 0) * 256 + get_byte(id_number_enc, 1), count(*) "
+            "from resident where id_number_enc is not null group by 1"
+        )
     )
-    return {key_version(bytes(prefix)): int(n) for prefix, n in rows}
+    return {int(v): int(n) for v, n in rows}
