@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_resident_district_id'), 'resident', ['district_id'], unique=False)
     op.create_index('ix_resident_grid_id_name_birth_on', 'resident', ['grid_id', 'name', 'birth_on'], unique=False)
     op.create_index('ix_resident_phone_bidx', 'resident', ['phone_bidx'], unique=False, postgresql_where=sa.text('phone_bidx is not null'))
-    op.create_index('uq_resident_district_id_id_number_bidx', 'resident', ['district_id', 'id_number_bidx'], unique=True, postgresql_where=sa.text('id_number_bidx is not null'))
+    op.create_index('uq_resident_id_number_bidx_district_id', 'resident', ['id_number_bidx', 'district_id'], unique=True, postgresql_where=sa.text('id_number_bidx is not null'))
     op.create_table('idempotency_key',
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
@@ -112,7 +112,7 @@ def downgrade() -> None:
     op.drop_table('resident_tag')
     op.drop_index(op.f('ix_idempotency_key_created_at'), table_name='idempotency_key')
     op.drop_table('idempotency_key')
-    op.drop_index('uq_resident_district_id_id_number_bidx', table_name='resident', postgresql_where=sa.text('id_number_bidx is not null'))
+    op.drop_index('uq_resident_id_number_bidx_district_id', table_name='resident', postgresql_where=sa.text('id_number_bidx is not null'))
     op.drop_index('ix_resident_phone_bidx', table_name='resident', postgresql_where=sa.text('phone_bidx is not null'))
     op.drop_index('ix_resident_grid_id_name_birth_on', table_name='resident')
     op.drop_index(op.f('ix_resident_district_id'), table_name='resident')

@@ -95,7 +95,7 @@ async def _settled(factory: async_sessionmaker[AsyncSession]) -> None:
     session on a shared test server holds delivery back (never loses it); this waits for
     that, not for time, and gives up after a generous bound.
     """
-    for _ in range(1500):
+    for _ in range(6000):
         async with session_scope(factory) as db:
             passed = await db.scalar(
                 text(

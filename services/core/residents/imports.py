@@ -378,7 +378,7 @@ async def _existing(db: AsyncSession, principal: Principal, rows: list[_Checked]
     if ids:
         clauses.append(Resident.id.in_(ids))
     if bidx:
-        clauses.append(tuple_(Resident.district_id, Resident.id_number_bidx).in_(bidx))
+        clauses.append(Resident.id_number_bidx.in_([b for _, b in bidx]))  # district checked per row below
     if people:
         clauses.append(tuple_(Resident.grid_id, Resident.name, Resident.birth_on).in_(people))
     in_scope = scope_clause(principal, Permission.RESIDENTS_IMPORT, OrgUnit.path).label("in_scope")

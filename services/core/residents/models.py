@@ -56,10 +56,11 @@ class Resident(TimestampMixin, Base):
         ),
         CheckConstraint("(phone_enc is null) = (phone_bidx is null)", name="phone_complete"),
         # One record per identity number per district; found by the blind index, never by the number.
+        # Digest first: exact lookups by number (any district in scope) use the same index.
         Index(
-            "uq_resident_district_id_id_number_bidx",
-            "district_id",
+            "uq_resident_id_number_bidx_district_id",
             "id_number_bidx",
+            "district_id",
             unique=True,
             postgresql_where=text("id_number_bidx is not null"),
         ),
