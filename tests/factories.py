@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 
 from services.core import clock
 from services.core.assignments.models import CommunityRole, Responsibility
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitKind
+from services.core.residents.models import KeyPopulation, Resident, ResidentTag
+from services.core.residents.service import seal_id_number, seal_phone
 from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
+from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role
 from services.core.teams.models import (
     LEVEL_OF_KIND,
@@ -227,3 +231,67 @@ async def make_community_role(
     db.add(row)
     await db.flush()
     return snapshot(row)
+
+
+# ---------------------------------------------------------------- residents
+
+TEST_PII = PiiCipher(
+    keys={1: base64.b64decode("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")}, blind_key=b"test-blind-index-key"
+)
+
+
+def resident_id_number(birth: date = date(1980, 5, 17), *, male: bool = True, region: str = "500112") -> str:
+    """A valid 18-digit resident ID (right check character) for ``birth``."""
+    seq = next(_counter) % 50 * 2 + (1 if male else 0)
+    body = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def make_resident(
+    db: AsyncSession,
+    grid: OrgUnit,
+    *,
+    name: str = "张三",
+    id_number: str | None = None,
+    phone: str | None = "13812345678",
+    birth_on: date = date(1980, 5, 17),
+    sex: str = "male",
+    tags: tuple[KeyPopulation, ...] = (),
+    reported_by: uuid.UUID | None = None,
+    pii: PiiCipher = TEST_PII,
+) -> Resident:
+    """A resident stored as the service stores one (encrypted, indexed, masked)."""
+    rid = uuid.uuid4()
+    number = id_number or resident_id_number(birth_on, male=sex == "male")
+    sealed = seal_id_number(pii, rid, number)
+    resident = Resident(
+        id=rid,
+        district_id=grid.district_id,
+        grid_id=grid.id,
+        name=name,
+        sex=sex,
+        birth_on=birth_on,
+        id_type="01",
+        id_number_enc=sealed.enc,
+        id_number_bidx=sealed.bidx,
+        id_number_masked=sealed.masked,
+        address="幸福路 1 号",
+    )
+    if phone:
+        p = seal_phone(pii, rid, phone)
+        resident.phone_enc, resident.phone_bidx, resident.phone_masked = p.enc, p.bidx, p.masked
+    db.add(resident)
+    await db.flush()
+    for population in tags:
+        db.add(
+            ResidentTag(
+                resident_id=rid,
+                district_id=grid.district_id,
+                population=population.value,
+                since_on=birth_on if population is not KeyPopulation.ELDERLY_65_PLUS else date(2024, 1, 1),
+                source="clinic" if reported_by is None else "sentinel_report",
+                reported_by=reported_by,
+            )
+        )
+    await db.flush()
+    return resident

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import assignments, auth, health, notifications, org_units, teams, users
+from services.api.routes import assignments, audit, auth, health, notifications, org_units, residents, teams, users
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
@@ -31,6 +31,9 @@ ROUTERS = (
     teams.router,
     assignments.router,
     notifications.router,
+    residents.router,
+    residents.sync_router,
+    audit.router,
 )
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
@@ -102,6 +105,14 @@ def create_app(
                 "description": "Who is responsible where and when: team areas, community roles, pairings, gaps.",
             },
             {"name": "inbox", "description": "The caller's own notifications: list, mark read, delta sync."},
+            {
+                "name": "residents",
+                "description": "Residents, key-population tags and bulk import. Identity numbers and phones are "
+                "encrypted at rest and masked in every answer; `GET /residents/{id}/identity` reveals them to "
+                "care-team roles only, and every such read is audited.",
+            },
+            {"name": "sync", "description": "Delta sync for the mobile apps."},
+            {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],
     )
     app.state.settings = settings

@@ -19,6 +19,7 @@ from services.core.db import unit_of_work
 from services.core.errors import Forbidden, PreconditionRequired, Unauthenticated, field_error
 from services.core.jobs import enqueue_intents, take_job_intents
 from services.core.security import service as auth_service
+from services.core.security.pii import PiiCipher, cipher_for
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 
@@ -86,6 +87,18 @@ PeopleWrite = Annotated[Principal, Depends(require(Permission.PEOPLE_WRITE))]
 TeamsWrite = Annotated[Principal, Depends(require(Permission.TEAMS_WRITE))]
 AssignmentsRead = Annotated[Principal, Depends(require(Permission.ASSIGNMENTS_READ))]
 AssignmentsWrite = Annotated[Principal, Depends(require(Permission.ASSIGNMENTS_WRITE))]
+ResidentsRead = Annotated[Principal, Depends(require(Permission.RESIDENTS_READ))]
+ResidentsWrite = Annotated[Principal, Depends(require(Permission.RESIDENTS_WRITE))]
+ResidentsImport = Annotated[Principal, Depends(require(Permission.RESIDENTS_IMPORT))]
+AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+
+
+def get_pii(settings: SettingsDep) -> PiiCipher:
+    """The PII cipher for the app's keys."""
+    return cipher_for(settings)
+
+
+Pii = Annotated[PiiCipher, Depends(get_pii)]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 

@@ -6,6 +6,7 @@ from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import OrgUnit
+from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import Institution, InstitutionSteward, Person, Team, TeamBacking, TeamMember
@@ -13,6 +14,7 @@ from services.core.teams.models import Institution, InstitutionSteward, Person, 
 __all__ = [
     "AuditEvent",
     "AuthSession",
+    "IdempotencyKey",
     "Base",
     "CommunityRole",
     "Deadline",
@@ -26,6 +28,8 @@ __all__ = [
     "Pairing",
     "Person",
     "RefreshToken",
+    "Resident",
+    "ResidentTag",
     "Responsibility",
     "RoleGrant",
     "Team",

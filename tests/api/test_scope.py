@@ -8,8 +8,10 @@ same mapping.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
 from services.core.assignments.models import Pairing
+from services.core.audit import service as audit
 from services.core.config import Settings
+from services.core.residents.models import KeyPopulation, ResidentTag
 from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 from services.core.teams.models import InstitutionSteward, TeamBacking
@@ -32,13 +36,39 @@ from tests.factories import (
     make_district,
     make_institution,
     make_member,
+    make_resident,
     make_staff,
     make_team,
     make_user,
+    resident_id_number,
 )
 
 Ids = dict[str, str]
 Body = Callable[[Ids], dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart request (imports): the files, and the answers allowed besides 403/404.
+
+    Per-row operations answer 200 and refuse each out-of-scope row; town B must still not move.
+    """
+
+    files: Callable[[Ids], dict[str, Any]]
+    allowed: tuple[int, ...] = (200, 403)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list that must not show town B's records; ``hidden`` names the ids to look for in ``key``."""
+
+    path: str
+    hidden: tuple[str, ...]
+    method: str = "GET"
+    body: Body = None
+    key: str = "id"
+    role: Role | None = None  # None: every caller in CALLERS
+
 
 # Routes that only ever act on the caller itself.
 # The inbox is always the caller's own; tests/api/test_inbox.py shows A cannot read or mark B's items.
@@ -130,19 +160,50 @@ CASES: list[tuple[str, str, Body]] = [
     ("GET", "/grids/{grid_id}/responsible", None),
     ("GET", "/coverage-gaps?org_unit_id={town_b}", None),
     ("GET", "/team-members/{member_id}/sentinels", None),
+    # residents
+    ("GET", "/residents/{resident_b}", None),
+    ("GET", "/residents/{resident_b}/identity", None),
+    ("PATCH", "/residents/{resident_b}", _rename),
+    ("POST", "/residents", lambda ids: {"grid_id": ids["grid_id"], "name": "越权", "birth_on": "1990-01-01"}),
+    (
+        "POST",
+        "/residents/{resident_b}/tags",
+        lambda _: {"population": "hypertension", "since_on": "2024-01-01", "source": "clinic"},
+    ),
+    ("PATCH", "/residents/{resident_b}/tags/{tag_b}", lambda _: {"until_on": "2025-01-01"}),
 ]
 
+UPLOADS: dict[tuple[str, str], Upload] = {
+    ("POST", "/residents/imports"): Upload(
+        files=lambda ids: {
+            "file": (
+                "r.jsonl",
+                json.dumps({"grid_code": ids["grid_code"], "name": "越权导入", "birth_on": "1990-01-01"})
+                + "\n"
+                + json.dumps({"grid_code": ids["grid_code"], "name": "被改名", "id_number": ids["id_number_b"]}),
+                "application/x-ndjson",
+            )
+        }
+    ),
+}
+
 # Lists that must not show town B's records (the named ids must be absent).
-LIST_CASES: list[tuple[str, tuple[str, ...]]] = [
-    ("/org-units?limit=500", ("town_b", "village_b", "grid_id")),
-    ("/org-units?limit=500&parent_id={town_b}", ("village_b",)),
-    ("/users?limit=500", ("user_b",)),
-    ("/institutions?limit=500", ("institution_id",)),
-    ("/people?limit=500", ("person_id",)),
-    ("/teams?limit=500", ("team_id", "upper_team_id")),
-    ("/assignments?limit=500", ("assignment_id",)),
-    ("/community-roles?limit=500", ("community_role_id",)),
-    ("/pairings?limit=500", ("pairing_id",)),
+LIST_CASES: list[Listing] = [
+    Listing("/org-units?limit=500", ("town_b", "village_b", "grid_id")),
+    Listing("/org-units?limit=500&parent_id={town_b}", ("village_b",)),
+    Listing("/users?limit=500", ("user_b",)),
+    Listing("/institutions?limit=500", ("institution_id",)),
+    Listing("/people?limit=500", ("person_id",)),
+    Listing("/teams?limit=500", ("team_id", "upper_team_id")),
+    Listing("/assignments?limit=500", ("assignment_id",)),
+    Listing("/community-roles?limit=500", ("community_role_id",)),
+    Listing("/pairings?limit=500", ("pairing_id",)),
+    Listing("/residents?limit=500", ("resident_b",)),
+    Listing("/residents?limit=500&org_unit_id={village_b}", ("resident_b",)),
+    Listing("/residents?limit=500&population=hypertension", ("resident_b",)),
+    Listing("/residents/lookup", ("resident_b",), method="POST", body=lambda ids: {"id_number": ids["id_number_b"]}),
+    Listing("/sync/residents?limit=500", ("resident_b",)),
+    Listing("/audit-events?limit=500", ("resident_b",), key="subject_id", role=Role.AUDITOR),
 ]
 
 
@@ -169,6 +230,14 @@ async def build_world(db: AsyncSession) -> Ids:
         kind="member_sentinel", team_member_id=member.id, community_role_id=sentinel.id, org_unit_id=grid_b.id, **common
     )
     db.add_all([steward, backing, pairing])
+    id_number_b = resident_id_number()
+    resident = await make_resident(
+        db, grid_b, id_number=id_number_b, tags=(KeyPopulation.HYPERTENSION,), reported_by=user_b.id
+    )
+    tag_b = await db.scalar(select(ResidentTag.id).where(ResidentTag.resident_id == resident.id))
+    await audit.record(
+        db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
+    )
     await db.flush()
     ids = {
         "district": district.id,
@@ -188,10 +257,14 @@ async def build_world(db: AsyncSession) -> Ids:
         "steward_id": steward.id,
         "backing_id": backing.id,
         "pairing_id": pairing.id,
+        "resident_b": resident.id,
+        "tag_b": tag_b,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
+        "grid_code": grid_b.code,
         "town_b_path": town_b.path,
+        "id_number_b": id_number_b,
     }
 
 
@@ -242,32 +315,63 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
     assert await town_b_state(db, ids) == before
 
 
-@pytest.mark.parametrize("case", LIST_CASES, ids=lambda c: c[0])
-async def test_town_a_lists_never_show_town_b(
-    client: httpx.AsyncClient, db: AsyncSession, case: tuple[str, tuple[str, ...]]
+@pytest.mark.parametrize("role", CALLERS, ids=lambda r: r.value)
+@pytest.mark.parametrize("route", list(UPLOADS), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_town_a_uploads_cannot_touch_town_b(
+    client: httpx.AsyncClient, db: AsyncSession, role: Role, route: tuple[str, str]
 ) -> None:
-    template, hidden = case
+    upload = UPLOADS[route]
     ids = await build_world(db)
-    for role in CALLERS:
-        caller = await make_user(db, role, await _unit(db, ids["town_a"]))
-        response = await client.get(template.format(**ids), headers=await auth_headers(client, caller))
+    caller = await make_user(db, role, await _unit(db, ids["town_a"]))
+    before = await town_b_state(db, ids)
+    response = await client.request(
+        route[0], route[1].format(**ids), headers=await auth_headers(client, caller), files=upload.files(ids)
+    )
+    assert response.status_code in upload.allowed, response.text
+    if response.status_code == 200:
+        summary = response.json()
+        assert summary["created"] == summary["updated"] == 0, summary
+        assert ids["resident_b"] not in response.text
+    assert await town_b_state(db, ids) == before
+
+
+@pytest.mark.parametrize("case", LIST_CASES, ids=lambda c: f"{c.method} {c.path}")
+async def test_town_a_lists_never_show_town_b(client: httpx.AsyncClient, db: AsyncSession, case: Listing) -> None:
+    ids = await build_world(db)
+    town_a = await _unit(db, ids["town_a"])
+    await make_resident(db, await make_child(db, await make_child(db, town_a, number=3), number=3))
+    for role in [case.role] if case.role else CALLERS:
+        caller = await make_user(db, role, town_a)
+        response = await client.request(
+            case.method,
+            case.path.format(**ids),
+            headers=await auth_headers(client, caller),
+            json=case.body(ids) if case.body else None,
+        )
         assert response.status_code == 200, response.text
-        shown = {item["id"] for item in response.json()["items"]}
-        assert shown.isdisjoint({ids[name] for name in hidden})
+        shown = {item[case.key] for item in response.json()["items"]}
+        assert shown.isdisjoint({ids[name] for name in case.hidden}), role
 
 
 async def test_the_same_requests_succeed_for_the_district(client: httpx.AsyncClient, db: AsyncSession) -> None:
-    """The control: every read in the table answers 200 for a district-wide administrator."""
+    """The control: every read in the table answers 200 for a district-wide administrator (or auditor)."""
     ids = await build_world(db)
-    admin = await make_user(db, Role.DISTRICT_ADMIN, await _unit(db, ids["district"]))
-    headers = await auth_headers(client, admin)
+    district = await _unit(db, ids["district"])
+    headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, district))
     for method, template, _ in CASES:
-        if method == "GET":
+        if method == "GET" and not template.endswith("/identity"):  # identity is for the care team only
             response = await client.get(template.format(**ids), headers=headers)
             assert response.status_code == 200, (template, response.text)
-    for template, hidden in LIST_CASES:
-        shown = {item["id"] for item in (await client.get(template.format(**ids), headers=headers)).json()["items"]}
-        assert {ids[name] for name in hidden} <= shown, template
+    for case in LIST_CASES:
+        if case.path.startswith("/sync/"):
+            continue  # sync delivers committed transactions only; tests/core/test_residents_committed.py shows it
+        caller = await make_user(db, case.role, district) if case.role else None
+        list_headers = await auth_headers(client, caller) if caller else headers
+        response = await client.request(
+            case.method, case.path.format(**ids), headers=list_headers, json=case.body(ids) if case.body else None
+        )
+        shown = {item[case.key] for item in response.json()["items"]}
+        assert {ids[name] for name in case.hidden} <= shown, case.path
 
 
 async def _unit(db: AsyncSession, unit_id: str) -> Any:
@@ -279,7 +383,8 @@ async def _unit(db: AsyncSession, unit_id: str) -> Any:
 def test_every_route_is_in_the_scope_table(settings: Settings) -> None:
     app = create_app(settings)
     covered = {(method, _template(path.split("?")[0])) for method, path, _ in CASES}
-    covered |= {("GET", _template(path.split("?")[0])) for path, _ in LIST_CASES}
+    covered |= {(c.method, _template(c.path.split("?")[0])) for c in LIST_CASES}
+    covered |= {(method, _template(path)) for method, path in UPLOADS}
     missing = []
     for route in app.routes:
         if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:

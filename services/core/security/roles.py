@@ -32,25 +32,31 @@ class Permission(StrEnum):
     TEAMS_WRITE = "teams:write"
     ASSIGNMENTS_READ = "assignments:read"
     ASSIGNMENTS_WRITE = "assignments:write"
+    RESIDENTS_READ = "residents:read"
+    RESIDENTS_WRITE = "residents:write"
+    RESIDENTS_IMPORT = "residents:import"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
 # the subtree of their grants; writes are the district's, except that an institution
 # steward manages staff and teams in its grant's org unit — only one institution's when the
-# grant names it (role_grant.institution_id).
+# grant names it (role_grant.institution_id). Residents: supervisors read, the care side
+# (team, community steward, grid leader, sentinel) reads and writes within its area.
 _EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
+_READ = frozenset({Permission.RESIDENTS_READ})
+_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
-    Role.AUDITOR: _EVERYONE | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | {Permission.USERS_READ},
-    Role.TOWN_SUPERVISOR: _EVERYONE | {Permission.USERS_READ},
-    Role.INSTITUTION_STEWARD: _EVERYONE | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
-    Role.TEAM_LEADER: _EVERYONE,
-    Role.TEAM_MEMBER: _EVERYONE,
-    Role.COMMUNITY_STEWARD: _EVERYONE,
-    Role.GRID_LEADER: _EVERYONE,
-    Role.SENTINEL: _EVERYONE,
+    Role.AUDITOR: _EVERYONE | _READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | {Permission.USERS_READ},
+    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | {Permission.USERS_READ},
+    Role.INSTITUTION_STEWARD: _EVERYONE | _READ | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
+    Role.TEAM_LEADER: _EVERYONE | _CARE | {Permission.RESIDENTS_IMPORT},
+    Role.TEAM_MEMBER: _EVERYONE | _CARE,
+    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE,
+    Role.GRID_LEADER: _EVERYONE | _CARE,
+    Role.SENTINEL: _EVERYONE | _CARE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
 }

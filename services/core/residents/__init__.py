@@ -1,0 +1,1 @@
+"""Residents, their protected identity and key-population tags."""

@@ -1,0 +1,36 @@
+"""Who sees what of a resident: the one place the identity policy lives.
+
+* Full identity number and phone: team leaders, team members and community stewards
+  whose grant covers the resident's grid (they call and visit the resident). Everyone
+  else in scope — district administrators, supervisors, auditors, sentinels — sees
+  masked values only. Each full read is audited by the service.
+* The sentinel view: a caller whose only covering grants are sentinel or grid-leader
+  ones sees name, masked ID, address, grid and the tags it reported itself — never
+  clinical details (other tags), phone, sex, birth date or household.
+"""
+
+from __future__ import annotations
+
+from services.core.residents.schemas import ResidentView
+from services.core.security.principal import Principal
+from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+
+IDENTITY_ROLES = frozenset({Role.TEAM_LEADER, Role.TEAM_MEMBER, Role.COMMUNITY_STEWARD})
+SENTINEL_ROLES = frozenset({Role.SENTINEL, Role.GRID_LEADER})
+
+
+def may_read_identity(principal: Principal, grid_path: str) -> bool:
+    """Whether the caller may read the full ID number and phone of a resident of that grid."""
+    return any(g.role in IDENTITY_ROLES and grid_path.startswith(g.org_path) for g in principal.grants)
+
+
+def view_for(principal: Principal, grid_path: str) -> ResidentView:
+    """The care view when any covering read grant is not a sentinel's; the sentinel view otherwise."""
+    covering = [
+        g.role
+        for g in principal.grants
+        if grid_path.startswith(g.org_path) and Permission.RESIDENTS_READ in ROLE_PERMISSIONS[g.role]
+    ]
+    if covering and all(role in SENTINEL_ROLES for role in covering):
+        return ResidentView.SENTINEL
+    return ResidentView.CARE

@@ -1,0 +1,671 @@
+"""Rules for residents: identity checks, protection, duplicates, tags, safe writes, sync."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, bindparam, literal_column, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.core import clock
+from services.core.audit import service as audit
+from services.core.errors import AlreadyExists, Conflict, ValidationFailed, field_error
+from services.core.org.models import OrgUnit
+from services.core.pagination import decode_cursor, encode_cursor
+from services.core.residents import policy, repository
+from services.core.residents.errors import IdempotencyKeyReused, IdentityNotPermitted, PossibleDuplicate
+from services.core.residents.identity import IdType, Sex, age_on, check_id_number, normalise_phone
+from services.core.residents.models import IdempotencyKey, KeyPopulation, Resident, ResidentTag
+from services.core.residents.schemas import (
+    IdentityRead,
+    ResidentCreate,
+    ResidentRead,
+    ResidentUpdate,
+    ResidentView,
+    TagCreate,
+    TagRead,
+    TagUpdate,
+)
+from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
+from services.core.security.principal import Principal
+from services.core.security.roles import Permission
+from services.core.versioning import check_version
+
+SUBJECT = "resident"
+
+
+# ---------------------------------------------------------------- protected fields
+
+
+@dataclass(frozen=True)
+class Protected:
+    """An identity number or phone, sealed for one row: ciphertext, blind index, mask."""
+
+    enc: bytes
+    bidx: bytes
+    masked: str
+
+
+def seal_id_number(pii: PiiCipher, resident_id: uuid.UUID, number: str) -> Protected:
+    """Encrypt, index and mask a normalised identity number."""
+    return Protected(
+        pii.encrypt(number, context=f"resident.id_number:{resident_id}"),
+        pii.blind_index("id", number),
+        mask_id_number(number),
+    )
+
+
+def seal_phone(pii: PiiCipher, resident_id: uuid.UUID, phone: str) -> Protected:
+    """Encrypt, index and mask a normalised phone."""
+    return Protected(
+        pii.encrypt(phone, context=f"resident.phone:{resident_id}"), pii.blind_index("phone", phone), mask_phone(phone)
+    )
+
+
+# ---------------------------------------------------------------- presentation
+
+
+def to_read(principal: Principal, resident: Resident, grid_path: str) -> ResidentRead:
+    """The resident as this caller may see it: always masked; the sentinel view is smaller still."""
+    view = policy.view_for(principal, grid_path)
+    tags = list(resident.tags)
+    if view is ResidentView.SENTINEL:
+        tags = [t for t in tags if t.reported_by == principal.user_id]
+    sentinel = view is ResidentView.SENTINEL
+    return ResidentRead(
+        id=resident.id,
+        view=view,
+        district_id=resident.district_id,
+        grid_id=resident.grid_id,
+        name=resident.name,
+        sex=None if sentinel else Sex(resident.sex),
+        birth_on=None if sentinel else resident.birth_on,
+        id_type=IdType(resident.id_type) if resident.id_type else None,
+        id_number_masked=resident.id_number_masked,
+        phone_masked=None if sentinel else resident.phone_masked,
+        address=resident.address,
+        household_code=None if sentinel else resident.household_code,
+        tags=[TagRead.model_validate(t) for t in tags],
+        version=resident.version,
+        created_at=resident.created_at,
+        updated_at=resident.updated_at,
+    )
+
+
+# ---------------------------------------------------------------- create
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    resident: Resident
+    grid_path: str
+    status_code: int  # 201 created, 200 a replay
+    replayed: bool = False
+
+
+async def create(
+    db: AsyncSession,
+    principal: Principal,
+    data: ResidentCreate,
+    *,
+    pii: PiiCipher,
+    idempotency_key: str | None = None,
+) -> CreateResult:
+    """Create a resident; a repeat with the same client id or Idempotency-Key and body is answered, not redone."""
+    if idempotency_key is not None:
+        request_hash = pii.blind_index("request", data.model_dump_json()).hex()
+        stored = await db.get(IdempotencyKey, (principal.user_id, idempotency_key))
+        if stored is not None:
+            if stored.request_hash != request_hash or stored.operation != "resident.create":
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was used with a different request",
+                    errors=[{"field": "header.idempotency-key", "message": "already used with another body"}],
+                )
+            resident, path = await repository.get_in_scope(db, principal, stored.resource_id)
+            return CreateResult(resident, path, stored.status_code, replayed=True)
+    result = await _create(db, principal, data, pii=pii)
+    if idempotency_key is not None:
+        db.add(
+            IdempotencyKey(
+                user_id=principal.user_id,
+                key=idempotency_key,
+                operation="resident.create",
+                request_hash=request_hash,
+                resource_id=result.resident.id,
+                status_code=result.status_code,
+                created_at=clock.now(),
+            )
+        )
+        await db.flush()
+    return result
+
+
+async def _create(db: AsyncSession, principal: Principal, data: ResidentCreate, *, pii: PiiCipher) -> CreateResult:
+    resident_id = data.id or uuid.uuid4()
+    values = _checked_values(data, pii=pii, resident_id=resident_id)
+    if data.id is not None:
+        existing = await db.get(Resident, data.id, options=[selectinload(Resident.tags)])
+        if existing is not None:
+            return await _replay(db, principal, existing, data, values)
+    grid = await repository.grid_in_scope(db, principal, data.grid_id, Permission.RESIDENTS_WRITE)
+    for i, tag in enumerate(data.tags):
+        _check_tag(values["sex"], values["birth_on"], tag.population, tag.since_on, tag.until_on, f"body.tags.{i}")
+    _no_overlapping_tags(data.tags)
+    await _refuse_duplicates(db, grid, values, confirmed=data.confirm_not_duplicate)
+    resident = Resident(id=resident_id, district_id=grid.district_id, grid_id=grid.id, **values)
+    db.add(resident)
+    await db.flush()
+    for tag in data.tags:
+        db.add(_new_tag(resident, tag, principal))
+    await db.flush()
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="resident.created",
+        subject_type=SUBJECT,
+        subject_id=resident.id,
+        details={"grid_id": str(grid.id), "tags": [t.population.value for t in data.tags]},
+    )
+    resident = await _reload(db, resident.id)
+    return CreateResult(resident, grid.path, 201)
+
+
+async def _replay(
+    db: AsyncSession,
+    principal: Principal,
+    existing: Resident,
+    data: ResidentCreate,
+    values: dict[str, Any],
+) -> CreateResult:
+    try:
+        _, path = await repository.get_in_scope(db, principal, existing.id, Permission.RESIDENTS_WRITE, with_tags=False)
+    except Exception as exc:
+        raise Conflict("this id is taken", existing_id=str(existing.id)) from exc
+    same = _fingerprint_row(existing) == _fingerprint_values(data.grid_id, values) and {
+        (t.population, t.since_on, t.until_on, t.source) for t in existing.tags
+    } == {(t.population.value, t.since_on, t.until_on, t.source.value) for t in data.tags}
+    if not same:
+        raise Conflict(
+            f"resident {existing.id} already exists with different content",
+            existing_id=str(existing.id),
+            existing=f"/residents/{existing.id}",
+        )
+    return CreateResult(existing, path, 200, replayed=True)
+
+
+def _fingerprint_row(r: Resident) -> tuple[Any, ...]:
+    return (
+        r.grid_id,
+        r.name,
+        r.sex,
+        r.birth_on,
+        r.id_type,
+        r.id_number_bidx,
+        r.phone_bidx,
+        r.address,
+        r.household_code,
+    )
+
+
+def _fingerprint_values(grid_id: uuid.UUID, v: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        grid_id,
+        v["name"],
+        v["sex"],
+        v["birth_on"],
+        v["id_type"],
+        v["id_number_bidx"],
+        v["phone_bidx"],
+        v["address"],
+        v["household_code"],
+    )
+
+
+def _checked_values(
+    data: ResidentCreate | ResidentUpdate, *, pii: PiiCipher, resident_id: uuid.UUID, prefix: str = "body"
+) -> dict[str, Any]:
+    """Normalise and check the identity fields; the column values of a new resident."""
+    errors: list[dict[str, Any]] = []
+    sex, birth_on, id_type = data.sex, data.birth_on, data.id_type
+    values: dict[str, Any] = {
+        "name": (data.name or "").strip(),
+        "address": (data.address or "").strip() or None,
+        "household_code": (data.household_code or "").strip() or None,
+        "id_type": None,
+        "id_number_enc": None,
+        "id_number_bidx": None,
+        "id_number_masked": None,
+        "phone_enc": None,
+        "phone_bidx": None,
+        "phone_masked": None,
+    }
+    if not values["name"]:
+        errors.append({"field": f"{prefix}.name", "message": "must not be blank"})
+    if data.id_number is not None:
+        id_type = id_type or IdType.RESIDENT_ID
+        try:
+            number, id_sex, id_birth = check_id_number(
+                id_type, data.id_number, field=f"{prefix}.id_number", sex=sex, birth_on=birth_on
+            )
+        except ValidationFailed as exc:
+            errors.extend(exc.extra["errors"])
+        else:
+            sex, birth_on = sex if sex not in (None, Sex.UNKNOWN) else (id_sex or sex), birth_on or id_birth
+            sealed = seal_id_number(pii, resident_id, number)
+            values.update(
+                id_type=id_type.value,
+                id_number_enc=sealed.enc,
+                id_number_bidx=sealed.bidx,
+                id_number_masked=sealed.masked,
+            )
+    elif id_type is not None:
+        errors.append({"field": f"{prefix}.id_number", "message": "required when id_type is given"})
+    if data.phone is not None:
+        try:
+            phone = normalise_phone(data.phone, field=f"{prefix}.phone")
+        except ValidationFailed as exc:
+            errors.extend(exc.extra["errors"])
+        else:
+            sealed = seal_phone(pii, resident_id, phone)
+            values.update(phone_enc=sealed.enc, phone_bidx=sealed.bidx, phone_masked=sealed.masked)
+    if birth_on is None and not any(e["field"].endswith("id_number") for e in errors):
+        errors.append({"field": f"{prefix}.birth_on", "message": "required unless a resident ID gives it"})
+    elif birth_on is not None and birth_on > clock.now().date():
+        errors.append({"field": f"{prefix}.birth_on", "message": "lies in the future"})
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    values["sex"] = (sex or Sex.UNKNOWN).value
+    values["birth_on"] = birth_on
+    return values
+
+
+async def _refuse_duplicates(db: AsyncSession, grid: OrgUnit, values: dict[str, Any], *, confirmed: bool) -> None:
+    if values["id_number_bidx"] is not None:
+        holder = await repository.id_holder(db, grid.district_id, values["id_number_bidx"])
+        if holder is not None:
+            raise AlreadyExists(
+                "a resident with this identity number already exists in the district",
+                existing_id=str(holder),
+                existing=f"/residents/{holder}",
+            )
+    elif not confirmed:
+        candidates = await repository.possible_duplicates(db, grid.id, values["name"], values["birth_on"])
+        if candidates:
+            raise PossibleDuplicate(
+                "a resident with the same name and birth date lives in this grid; "
+                'send "confirm_not_duplicate": true if this is someone else',
+                candidates=[f"/residents/{c}" for c in candidates],
+                existing_id=str(candidates[0]),
+            )
+
+
+async def _reload(db: AsyncSession, resident_id: uuid.UUID) -> Resident:
+    resident = await db.scalar(
+        select(Resident)
+        .where(Resident.id == resident_id)
+        .options(selectinload(Resident.tags))
+        .execution_options(populate_existing=True)
+    )
+    assert resident is not None  # noqa: S101 - just written in this transaction
+    return resident
+
+
+# ---------------------------------------------------------------- update
+
+
+async def update(
+    db: AsyncSession,
+    principal: Principal,
+    resident_id: uuid.UUID,
+    data: ResidentUpdate,
+    *,
+    expected_version: int,
+    pii: PiiCipher,
+) -> tuple[Resident, str]:
+    """Change a resident; If-Match is checked here and again by the UPDATE itself (version column)."""
+    resident, path = await repository.get_in_scope(db, principal, resident_id, Permission.RESIDENTS_WRITE)
+    check_version(resident.version, expected_version)
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("name", "sex", "birth_on", "grid_id", "id_number", "id_type"):
+        if name in changes and changes[name] is None:
+            raise field_error(f"body.{name}", "cannot be cleared")
+    merged = ResidentUpdate(
+        name=changes.get("name", resident.name),
+        sex=changes.get("sex", Sex(resident.sex)),
+        birth_on=changes.get("birth_on", resident.birth_on),
+        address=changes.get("address", resident.address),
+        household_code=changes.get("household_code", resident.household_code),
+    )
+    values = _checked_values(merged, pii=pii, resident_id=resident.id)
+    del values["id_type"], values["id_number_enc"], values["id_number_bidx"], values["id_number_masked"]
+    del values["phone_enc"], values["phone_bidx"], values["phone_masked"]
+    if "id_number" in changes:
+        id_type = changes.get("id_type") or IdType(resident.id_type or IdType.RESIDENT_ID)
+        sex = Sex(values["sex"]) if "sex" in changes else None
+        birth = values["birth_on"] if "birth_on" in changes else None
+        number, id_sex, id_birth = check_id_number(id_type, changes["id_number"], sex=sex, birth_on=birth)
+        sealed = seal_id_number(pii, resident.id, number)
+        if sealed.bidx != resident.id_number_bidx:
+            holder = await repository.id_holder(db, resident.district_id, sealed.bidx)
+            if holder is not None and holder != resident.id:
+                raise AlreadyExists(
+                    "another resident holds this identity number",
+                    existing_id=str(holder),
+                    existing=f"/residents/{holder}",
+                )
+        values.update(
+            id_type=id_type.value, id_number_enc=sealed.enc, id_number_bidx=sealed.bidx, id_number_masked=sealed.masked
+        )
+        if id_sex is not None and "sex" not in changes:
+            values["sex"] = id_sex.value
+        if id_birth is not None and "birth_on" not in changes:
+            values["birth_on"] = id_birth
+    elif "id_type" in changes:
+        raise field_error("body.id_number", "send the number with its type")
+    elif resident.id_type == IdType.RESIDENT_ID and ("sex" in changes or "birth_on" in changes):
+        # The stored number still rules sex and birth date; check against it without revealing it.
+        number = pii.decrypt(resident.id_number_enc or b"", context=f"resident.id_number:{resident.id}")
+        check_id_number(IdType.RESIDENT_ID, number, sex=Sex(values["sex"]), birth_on=values["birth_on"])
+    if "phone" in changes:
+        if changes["phone"] is None:
+            values.update(phone_enc=None, phone_bidx=None, phone_masked=None)
+        else:
+            sealed = seal_phone(pii, resident.id, normalise_phone(changes["phone"]))
+            if sealed.bidx != resident.phone_bidx:
+                values.update(phone_enc=sealed.enc, phone_bidx=sealed.bidx, phone_masked=sealed.masked)
+    if "grid_id" in changes and changes["grid_id"] != resident.grid_id:
+        grid = await repository.grid_in_scope(db, principal, changes["grid_id"], Permission.RESIDENTS_WRITE)
+        if grid.district_id != resident.district_id:
+            raise field_error("body.grid_id", "a resident moves only within the district")
+        values["grid_id"], path = grid.id, grid.path
+    for i, tag in enumerate(resident.tags):
+        _check_tag(
+            values["sex"], values["birth_on"], KeyPopulation(tag.population), tag.since_on, tag.until_on, f"tags.{i}"
+        )
+    changed = sorted(k for k, v in values.items() if getattr(resident, k) != v)
+    for key in changed:
+        setattr(resident, key, values[key])
+    if changed:
+        await db.flush()
+        await audit.record(
+            db,
+            actor_id=principal.user_id,
+            action="resident.updated",
+            subject_type=SUBJECT,
+            subject_id=resident.id,
+            details={
+                "fields": sorted(
+                    {k.removesuffix("_enc").removesuffix("_bidx").removesuffix("_masked") for k in changed}
+                )
+            },
+        )
+    return resident, path
+
+
+# ---------------------------------------------------------------- identity
+
+
+async def read_identity(
+    db: AsyncSession, principal: Principal, resident_id: uuid.UUID, *, pii: PiiCipher
+) -> IdentityRead:
+    """The full identity number and phone, for roles the policy allows; audited in this transaction."""
+    resident, path = await repository.get_in_scope(db, principal, resident_id, with_tags=False)
+    if not policy.may_read_identity(principal, path):
+        raise IdentityNotPermitted("this role sees identity numbers and phones masked")
+    id_number = (
+        pii.decrypt(resident.id_number_enc, context=f"resident.id_number:{resident.id}")
+        if resident.id_number_enc
+        else None
+    )
+    phone = pii.decrypt(resident.phone_enc, context=f"resident.phone:{resident.id}") if resident.phone_enc else None
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="resident.identity_read",
+        subject_type=SUBJECT,
+        subject_id=resident.id,
+        details={"fields": [n for n, v in (("id_number", id_number), ("phone", phone)) if v is not None]},
+    )
+    return IdentityRead(
+        resident_id=resident.id,
+        id_type=IdType(resident.id_type) if resident.id_type else None,
+        id_number=id_number,
+        phone=phone,
+    )
+
+
+# ---------------------------------------------------------------- lists and lookup
+
+
+async def list_residents(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    org_unit_id: uuid.UUID | None,
+    population: KeyPopulation | None,
+    q: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[Resident, str]], str | None]:
+    """Residents in scope ordered by name, optionally under one unit (grid, village, town) and in a key population."""
+    stmt = repository.readable(principal).options(selectinload(Resident.tags)).order_by(Resident.name, Resident.id)
+    if org_unit_id is not None:
+        unit_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == org_unit_id))
+        if unit_path is None:
+            return [], None
+        stmt = stmt.where(OrgUnit.path.startswith(unit_path))
+    if population is not None:
+        today = clock.now().date()
+        stmt = stmt.where(
+            select(ResidentTag.id)
+            .where(
+                ResidentTag.resident_id == Resident.id,
+                ResidentTag.population == population.value,
+                ResidentTag.since_on <= today,
+                or_(ResidentTag.until_on.is_(None), ResidentTag.until_on >= today),
+            )
+            .exists()
+        )
+    if q:
+        stmt = stmt.where(Resident.name.startswith(q.strip(), autoescape=True))
+    after = decode_cursor(cursor)
+    if after is not None:
+        name, last_id = _cursor_pair(after, str)
+        stmt = stmt.where(tuple_(Resident.name, Resident.id) > tuple_(_bound(name), _bound(last_id)))
+    rows = [(r[0], r[1]) for r in (await db.execute(stmt.limit(limit + 1))).all()]
+    next_cursor = encode_cursor([rows[limit - 1][0].name, str(rows[limit - 1][0].id)]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _cursor_pair(after: list[Any], kind: type) -> tuple[Any, uuid.UUID]:
+    try:
+        if len(after) != 2 or not isinstance(after[0], kind):
+            raise ValueError
+        return after[0], uuid.UUID(str(after[1]))
+    except ValueError as exc:
+        raise field_error("query.cursor", "not a cursor this API issued") from exc
+
+
+async def lookup(
+    db: AsyncSession, principal: Principal, *, id_type: IdType, id_number: str, pii: PiiCipher
+) -> list[tuple[Resident, str]]:
+    """Exact lookup by identity number through the blind index, within scope."""
+    number, _, _ = check_id_number(id_type, id_number)
+    stmt = (
+        repository.readable(principal)
+        .where(Resident.id_number_bidx == pii.blind_index("id", number))
+        .options(selectinload(Resident.tags))
+    )
+    return [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
+
+
+# ---------------------------------------------------------------- tags
+
+
+def _check_tag(
+    sex: str, birth_on: date, population: KeyPopulation, since_on: date, until_on: date | None, field: str
+) -> None:
+    """Key-population consistency: ages agree with the birth date at ``since``; pregnancy needs a woman."""
+    problems: list[tuple[str, str]] = []
+    if since_on < birth_on:
+        problems.append(("since_on", "before the birth date"))
+    elif since_on > clock.now().date():
+        problems.append(("since_on", "lies in the future"))
+    elif population is KeyPopulation.CHILDREN_0_6 and age_on(birth_on, since_on) > 6:
+        problems.append(("since_on", "the resident is older than 6 at this date"))
+    elif population is KeyPopulation.ELDERLY_65_PLUS and age_on(birth_on, since_on) < 65:
+        problems.append(("since_on", "the resident is younger than 65 at this date"))
+    if until_on is not None and until_on < since_on:
+        problems.append(("until_on", "before since_on"))
+    if population is KeyPopulation.PREGNANT_POSTPARTUM and sex != Sex.FEMALE.value:
+        problems.append(("population", "pregnancy and postpartum apply to women only"))
+    if problems:
+        errors = [{"field": f"{field}.{name}", "message": message} for name, message in problems]
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def _overlaps(a_since: date, a_until: date | None, b_since: date, b_until: date | None) -> bool:
+    return (a_until is None or a_until >= b_since) and (b_until is None or b_until >= a_since)
+
+
+def _no_overlapping_tags(tags: list[TagCreate]) -> None:
+    for i, a in enumerate(tags):
+        for b in tags[:i]:
+            if a.population == b.population and _overlaps(a.since_on, a.until_on, b.since_on, b.until_on):
+                raise field_error(f"body.tags.{i}", "overlaps another tag of the same population")
+
+
+def _new_tag(resident: Resident, tag: TagCreate, principal: Principal | None) -> ResidentTag:
+    return ResidentTag(
+        id=tag.id or uuid.uuid4(),
+        resident_id=resident.id,
+        district_id=resident.district_id,
+        population=tag.population.value,
+        since_on=tag.since_on,
+        until_on=tag.until_on,
+        source=tag.source.value,
+        reported_by=principal.user_id if principal else None,
+    )
+
+
+async def add_tag(
+    db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: TagCreate
+) -> tuple[Resident, str, bool]:
+    """Tag a resident as belonging to a key population; a repeat with the same tag id is answered, not redone."""
+    resident, path = await repository.get_in_scope(db, principal, resident_id, Permission.RESIDENTS_WRITE)
+    if data.id is not None:
+        existing = await db.get(ResidentTag, data.id)
+        if existing is not None:
+            same = existing.resident_id == resident.id and (
+                existing.population,
+                existing.since_on,
+                existing.until_on,
+                existing.source,
+            ) == (data.population.value, data.since_on, data.until_on, data.source.value)
+            if not same:
+                raise Conflict(f"tag {data.id} already exists with different content", existing_id=str(data.id))
+            return resident, path, False
+    _check_tag(resident.sex, resident.birth_on, data.population, data.since_on, data.until_on, "body")
+    for tag in resident.tags:
+        if tag.population == data.population.value and _overlaps(
+            tag.since_on, tag.until_on, data.since_on, data.until_on
+        ):
+            raise AlreadyExists(
+                f"the resident already has an overlapping {data.population.value} tag", existing_id=str(tag.id)
+            )
+    db.add(_new_tag(resident, data, principal))
+    resident.updated_at = clock.now()  # the tags are part of the resident: a new version, a new sync change
+    await db.flush()
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="resident.tag_added",
+        subject_type=SUBJECT,
+        subject_id=resident.id,
+        details={"population": data.population.value, "source": data.source.value},
+    )
+    return await _reload(db, resident.id), path, True
+
+
+async def update_tag(
+    db: AsyncSession,
+    principal: Principal,
+    resident_id: uuid.UUID,
+    tag_id: uuid.UUID,
+    data: TagUpdate,
+    *,
+    expected_version: int,
+) -> tuple[Resident, str]:
+    """Change a tag's period (end it, or correct its start); If-Match names the tag's version."""
+    resident, path, tag = await repository.tag_in_scope(db, principal, resident_id, tag_id, Permission.RESIDENTS_WRITE)
+    check_version(tag.version, expected_version)
+    changes = data.model_dump(exclude_unset=True)
+    if "since_on" in changes and changes["since_on"] is None:
+        raise field_error("body.since_on", "cannot be cleared")
+    since_on = changes.get("since_on", tag.since_on)
+    until_on = changes.get("until_on", tag.until_on)
+    _check_tag(resident.sex, resident.birth_on, KeyPopulation(tag.population), since_on, until_on, "body")
+    for other in resident.tags:
+        if (
+            other.id != tag.id
+            and other.population == tag.population
+            and _overlaps(other.since_on, other.until_on, since_on, until_on)
+        ):
+            raise AlreadyExists("overlaps another tag of the same population", existing_id=str(other.id))
+    if (since_on, until_on) != (tag.since_on, tag.until_on):
+        tag.since_on, tag.until_on = since_on, until_on
+        resident.updated_at = clock.now()
+        await db.flush()
+        await audit.record(
+            db,
+            actor_id=principal.user_id,
+            action="resident.tag_updated",
+            subject_type=SUBJECT,
+            subject_id=resident.id,
+            details={"tag_id": str(tag.id), "population": tag.population, "fields": sorted(changes)},
+        )
+    return await _reload(db, resident.id), path
+
+
+# ---------------------------------------------------------------- delta sync
+
+
+# Only transactions older than every one still running are final: below the snapshot's
+# xmin nothing can commit any more, so a cursor past it never skips a late commit.
+_XMIN: ColumnElement[int] = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
+async def sync(
+    db: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+) -> tuple[list[tuple[Resident, str]], str, bool]:
+    """Residents in the caller's area changed after ``cursor``, in commit-safe order (change_xid, id)."""
+    after = decode_cursor(cursor) or [0, str(uuid.UUID(int=0))]
+    last_xid, last_id = _cursor_pair(after, int)
+    stmt = (
+        repository.readable(principal)
+        .where(
+            tuple_(Resident.change_xid, Resident.id) > tuple_(_bound(last_xid, BigInteger()), _bound(last_id)),
+            Resident.change_xid < _XMIN,
+        )
+        .options(selectinload(Resident.tags))
+        .order_by(Resident.change_xid, Resident.id)
+        .limit(limit + 1)
+        .execution_options(populate_existing=True)
+    )
+    rows = (await db.execute(stmt)).all()
+    page = [(r[0], r[1]) for r in rows[:limit]]
+    if page:
+        tail = page[-1][0]
+        next_cursor = encode_cursor([int(tail.change_xid), str(tail.id)])
+    else:
+        next_cursor = encode_cursor([last_xid, str(last_id)])
+    return page, next_cursor, len(rows) > limit
+
+
+def _bound(value: object, type_: Any = None) -> Any:
+    """A bound parameter usable inside a row-value comparison."""
+    return bindparam(None, value, type_=type_)

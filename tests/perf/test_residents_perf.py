@@ -1,0 +1,158 @@
+"""Resident benchmarks (``make bench``): bulk import rows/s, ID lookup p95 at 1M, one sync page p95 at 1M.
+
+Run against a real server (GRIDCARE_TEST_DATABASE_URL); prints figures, asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from services.core.db import make_engine, make_session_factory, session_scope
+from services.core.residents import imports, service
+from services.core.residents.identity import IdType
+from services.core.security.principal import Grant, Principal
+from services.core.security.roles import Role
+from services.dev.embedded import drop_database
+from tests.conftest import Servers, fresh_database
+from tests.factories import TEST_PII, make_child, make_district
+
+IMPORT_ROWS = 100_000
+TABLE_ROWS = 1_000_000
+SAMPLES = 200
+
+
+def _report(name: str, seconds: list[float]) -> None:
+    ms = sorted(s * 1000 for s in seconds)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    print(f"\n{name}: median {statistics.median(ms):.2f} ms, p95 {p95:.2f} ms over {len(ms)}")  # noqa: T201
+
+
+@pytest.fixture(scope="module")
+async def bench_db(servers: Servers) -> AsyncIterator[str]:
+    url = await fresh_database(servers, "gridcare_bench")
+    yield url
+    await drop_database(servers.server_url, url.rsplit("/", 1)[1])
+
+
+async def test_bench_bulk_import_100k(bench_db: str) -> None:
+    engine = make_engine(bench_db, null_pool=True)
+    factory = make_session_factory(engine)
+    async with session_scope(factory) as db:
+        district = await make_district(db)
+        grid = await make_child(db, await make_child(db, await make_child(db, district, number=1), number=1), number=1)
+    principal = Principal(
+        uuid.uuid4(),
+        "bench",
+        "person",
+        uuid.uuid4(),
+        (Grant(uuid.uuid4(), Role.DISTRICT_ADMIN, district.id, district.path),),
+    )
+    rows = [
+        (
+            i + 1,
+            {
+                "grid_code": grid.code,
+                "name": f"居民{i}",
+                "id_number": _id(i),
+                "phone": f"139{i:08d}",
+                "tags": ["hypertension"] if i % 5 == 0 else [],
+            },
+        )
+        for i in range(IMPORT_ROWS)
+    ]
+    started = time.perf_counter()
+    async with session_scope(factory) as db:
+        summary = await imports.import_rows(db, principal, iter(rows), pii=TEST_PII)
+    elapsed = time.perf_counter() - started
+    assert summary.created == IMPORT_ROWS, summary.errors[:3]
+    print(f"\nbulk import: {IMPORT_ROWS} rows in {elapsed:.1f} s = {IMPORT_ROWS / elapsed:,.0f} rows/s")  # noqa: T201
+    started = time.perf_counter()
+    async with session_scope(factory) as db:
+        again = await imports.import_rows(db, principal, iter(rows), pii=TEST_PII)
+    elapsed = time.perf_counter() - started
+    assert again.unchanged == IMPORT_ROWS
+    print(f"re-import (all unchanged): {IMPORT_ROWS / elapsed:,.0f} rows/s")  # noqa: T201
+    await engine.dispose()
+
+
+def _id(i: int) -> str:
+    birth = date(1940 + i % 60, 1 + i % 12, 1 + i % 28)
+    body = f"5001{i // 1000 % 100:02d}{birth:%Y%m%d}{i % 1000:03d}"
+    from stdnum.cn import ric
+
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def test_bench_lookup_and_sync_at_1m(bench_db: str) -> None:
+    engine = make_engine(bench_db, null_pool=True)
+    factory = make_session_factory(engine)
+    async with session_scope(factory) as db:
+        district_id = await db.scalar(text("select id from org_unit where kind = 'district'"))
+        path = await db.scalar(text("select path from org_unit where kind = 'district'"))
+        grids = (await db.execute(text("select id from org_unit where kind = 'grid'"))).scalars().all()
+        have = await db.scalar(text("select count(*) from resident"))
+        # Set-based fill up to 1M: random blind indexes (the lookup is by digest; the digest is what matters),
+        # ciphertext-sized random blobs, names and birth dates spread.
+        await db.execute(
+            text(
+                """
+                insert into resident (id, district_id, grid_id, name, sex, birth_on, id_type, id_number_enc,
+                    id_number_bidx, id_number_masked, version, created_at, updated_at)
+                select gen_random_uuid(), :district, :grid, '居民' || g,
+                    case when g % 2 = 0 then 'male' else 'female' end,
+                    date '1940-01-01' + (g % 25000), '01', sha512(g::text::bytea), sha256(('x' || g)::bytea),
+                    '5001**********' || lpad((g % 10000)::text, 4, '0'), 1, now(), now()
+                from generate_series(1, :n) g
+                """
+            ),
+            {"district": district_id, "grid": grids[0], "n": TABLE_ROWS - int(have or 0)},
+        )
+    async with session_scope(factory) as db:
+        await db.execute(text("analyze resident"))
+        count = await db.scalar(text("select count(*) from resident"))
+    print(f"\nresidents in table: {count}")  # noqa: T201
+
+    principal = Principal(
+        uuid.uuid4(), "bench", "person", uuid.uuid4(), (Grant(uuid.uuid4(), Role.TEAM_LEADER, district_id, path),)
+    )
+    lookups: list[float] = []
+    for i in range(SAMPLES):
+        number = _id(i * 397 % IMPORT_ROWS)
+        started = time.perf_counter()
+        async with session_scope(factory) as db:
+            found = await service.lookup(db, principal, id_type=IdType.RESIDENT_ID, id_number=number, pii=TEST_PII)
+        lookups.append(time.perf_counter() - started)
+        assert len(found) == 1
+    _report("lookup by ID number at 1M (session + query)", lookups)
+
+    pages: list[float] = []
+    cursor: str | None = None
+    for _ in range(SAMPLES):
+        started = time.perf_counter()
+        async with session_scope(factory) as db:
+            rows, cursor, _more = await service.sync(db, principal, cursor=cursor, limit=100)
+        pages.append(time.perf_counter() - started)
+        assert len(rows) == 100
+    _report("delta-sync page of 100 at 1M (district-wide caller)", pages)
+    mid: list[float] = []
+    async with session_scope(factory) as db:
+        xid = await db.scalar(
+            text("select change_xid from resident order by change_xid desc, id offset 500000 limit 1")
+        )
+    from services.core.pagination import encode_cursor
+
+    deep = encode_cursor([int(xid or 0), str(uuid.UUID(int=0))])
+    for _ in range(SAMPLES // 4):
+        started = time.perf_counter()
+        async with session_scope(factory) as db:
+            rows, _c, _m = await service.sync(db, principal, cursor=deep, limit=100)
+        mid.append(time.perf_counter() - started)
+    _report("delta-sync page of 100 from a cursor deep in 1M", mid)
+    await engine.dispose()
