@@ -41,15 +41,12 @@ def cmd_api(_: argparse.Namespace) -> int:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    from arq.worker import run_worker
-
     from services.core.logging import configure
-    from services.worker.settings import worker_settings
+    from services.worker.run import run_forever
 
     settings = get_settings()
     configure(settings.log_level)
-    run_worker(worker_settings(settings))
-    return 0
+    return run_forever(settings)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
