@@ -204,6 +204,15 @@ def install(app: FastAPI) -> None:
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
         if exc.connection_invalidated or sqlstate.startswith(("08", "57")):
             return database_unavailable(request.url.path)
+        if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: nothing was changed
+            return problem(
+                503,
+                code="retry",
+                title="Try again",
+                detail="the change collided with another one and was not made; retry it",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
         if sqlstate.startswith("22"):  # data exception: a value PostgreSQL cannot take
             return problem(
                 422,

@@ -64,8 +64,11 @@ def async_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
     """An asyncpg engine; ``null_pool`` for code that hops between event loops."""
     if null_pool:
-        return create_async_engine(async_url(url), poolclass=NullPool)
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True)
+    # hide_parameters: a failed statement's values (names, addresses, ciphertext) never reach a log.
+    return create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

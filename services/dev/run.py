@@ -114,5 +114,5 @@ def _banner(base: str, logins: list[DemoLogin]) -> None:
         _say(f"  demo logins: as printed on the first run (e.g. admin / {DEMO_PASSWORD})")
     _say("  get a token:")
     _say(f"    curl -s -X POST {base}/oauth/token -d grant_type=password -d username=admin -d password={DEMO_PASSWORD}")
-    _say("  Ctrl-C stops everything; data stays in .data/ for the next run.")
+    _say(f"  Ctrl-C stops everything; data stays in {get_settings().data_dir} for the next run.")
     _say("")

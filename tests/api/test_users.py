@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.audit.models import AuditEvent
 from services.core.security.roles import Role
 from tests.api.test_auth import assert_problem
-from tests.factories import auth_headers, make_child, make_district, make_user
+from tests.factories import auth_headers, login, make_child, make_district, make_user
 
 
 async def test_admin_creates_an_account_that_can_log_in(client: httpx.AsyncClient, db: AsyncSession) -> None:
@@ -94,3 +94,22 @@ async def test_disabling_an_account_needs_if_match(client: httpx.AsyncClient, db
     assert disabled.status_code == 200
     assert disabled.json()["is_active"] is False
     assert_problem(await client.get("/me", headers=user_headers), 401, "invalid_token")
+
+
+async def test_a_new_secret_ends_every_login_made_with_the_old_one(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    district = await make_district(db)
+    headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, district))
+    user = await make_user(db, Role.SENTINEL, district)
+    user_id = user.id
+    old = await login(client, user)
+    changed = await client.patch(
+        f"/users/{user_id}", headers={**headers, "If-Match": '"1"'}, json={"secret": "a-brand-new-secret"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert_problem(
+        await client.get("/me", headers={"Authorization": f"Bearer {old['access_token']}"}), 401, "invalid_token"
+    )
+    refreshed = await client.post(
+        "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
+    )
+    assert_problem(refreshed, 400, "invalid_grant")

@@ -180,7 +180,7 @@ async def sweep(db: AsyncSession, *, now: datetime | None = None, limit: int = 5
             await db.execute(
                 update(Deadline)
                 .where(Deadline.id == deadline_id)
-                .values(next_step_at=now + RETRY_AFTER, last_error=f"{type(exc).__name__}: {exc}"[:500])
+                .values(next_step_at=now + RETRY_AFTER, last_error=type(exc).__name__)  # no values: may hold PII
             )
     return result
 

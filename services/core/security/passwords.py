@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -21,3 +23,20 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY, secret) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Argon2 is slow on purpose (tens of ms of CPU); run it off the event loop, a few at a time,
+# so a burst of logins cannot stall every other request of the process.
+_hashing = asyncio.Semaphore(4)
+
+
+async def verify_secret_async(stored_hash: str | None, secret: str) -> bool:
+    """``verify_secret`` in a worker thread."""
+    async with _hashing:
+        return await asyncio.to_thread(verify_secret, stored_hash, secret)
+
+
+async def hash_secret_async(secret: str) -> str:
+    """``hash_secret`` in a worker thread."""
+    async with _hashing:
+        return await asyncio.to_thread(hash_secret, secret)

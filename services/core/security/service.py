@@ -16,7 +16,7 @@ from services.core.org.models import OrgUnit
 from services.core.security import tokens
 from services.core.security.errors import RefreshTokenReused
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
-from services.core.security.passwords import verify_secret
+from services.core.security.passwords import verify_secret_async
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 
@@ -31,7 +31,7 @@ class IssuedTokens:
 async def login_with_password(db: AsyncSession, *, settings: Settings, username: str, password: str) -> IssuedTokens:
     """The OAuth2 ``password`` grant for people."""
     user = await _active_user(db, username=username, kind="person")
-    if not verify_secret(user.secret_hash if user else None, password) or user is None:
+    if not await verify_secret_async(user.secret_hash if user else None, password) or user is None:
         raise InvalidGrant("wrong username or password")
     return await _open_session(db, settings=settings, user=user, with_refresh=True)
 
@@ -39,7 +39,7 @@ async def login_with_password(db: AsyncSession, *, settings: Settings, username:
 async def login_client(db: AsyncSession, *, settings: Settings, client_id: str, client_secret: str) -> IssuedTokens:
     """The OAuth2 ``client_credentials`` grant for systems (e.g. a hospital HIS)."""
     user = await _active_user(db, username=client_id, kind="system")
-    if not verify_secret(user.secret_hash if user else None, client_secret) or user is None:
+    if not await verify_secret_async(user.secret_hash if user else None, client_secret) or user is None:
         raise InvalidClient("unknown client or wrong secret")
     return await _open_session(db, settings=settings, user=user, with_refresh=False)
 
@@ -76,6 +76,15 @@ async def logout(db: AsyncSession, *, session_id: uuid.UUID, reason: str = "logo
     await db.execute(
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+
+
+async def revoke_all_sessions(db: AsyncSession, *, user_id: uuid.UUID, reason: str) -> None:
+    """End every login of an account (new secret, disabled account)."""
+    await db.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
     )
 

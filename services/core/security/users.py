@@ -15,8 +15,9 @@ from services.core.errors import AlreadyExists, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
+from services.core.security import service as auth_service
 from services.core.security.models import RoleGrant, User
-from services.core.security.passwords import hash_secret
+from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import SYSTEM_ROLES, Permission, Role
 from services.core.security.schemas import GrantCreate, UserCreate, UserUpdate
@@ -59,7 +60,7 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
         username=username,
         display_name=data.display_name.strip(),
         kind=data.kind,
-        secret_hash=hash_secret(data.secret),
+        secret_hash=await hash_secret_async(data.secret),
         org_unit_id=data.org_unit_id,
     )
     db.add(user)
@@ -163,7 +164,11 @@ async def update_user(
     if data.is_active is not None:
         user.is_active = data.is_active
     if data.secret is not None:
-        user.secret_hash = hash_secret(data.secret)
+        user.secret_hash = await hash_secret_async(data.secret)
+        # A new secret ends every login made with the old one (a leaked password stops working now).
+        await auth_service.revoke_all_sessions(db, user_id=user.id, reason="secret_changed")
+    if data.is_active is False:
+        await auth_service.revoke_all_sessions(db, user_id=user.id, reason="account_disabled")
     await db.flush()
     await audit.record(
         db,
