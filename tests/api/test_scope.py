@@ -398,3 +398,33 @@ def test_every_route_is_in_the_scope_table(settings: Settings) -> None:
 def _template(path: str) -> str:
     """``/users/{user_id}/grants/{grant_id}/end`` -> ``/users/{}/grants/{}/end`` for comparison."""
     return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+async def test_a_team_serving_two_towns_shows_each_town_only_its_own_sentinels(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    ids = await build_world(db)
+    town_a = await _unit(db, ids["town_a"])
+    grid_b = await _unit(db, ids["grid_id"])
+    institution_a = await make_institution(db, town_a)
+    team_a = await make_team(db, institution_a)
+    member_a = await make_member(db, team_a, await make_staff(db, institution_a))
+    assignment = await make_assignment(db, team_a, grid_b)  # town A's team also serves a grid of town B
+    sentinel_b = await make_community_role(db, "sentinel", grid_b)
+    db.add(
+        Pairing(
+            kind="member_sentinel",
+            team_member_id=member_a.id,
+            community_role_id=sentinel_b.id,
+            org_unit_id=grid_b.id,
+            starts_at=assignment.starts_at,
+            district_id=grid_b.district_id,
+        )
+    )
+    await db.flush()
+    supervisor_a = await make_user(db, Role.TOWN_SUPERVISOR, town_a)
+    response = await client.get(
+        f"/team-members/{member_a.id}/sentinels", headers=await auth_headers(client, supervisor_a)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["sentinels"] == []

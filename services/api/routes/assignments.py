@@ -321,4 +321,4 @@ async def list_member_sentinels(
         await teams_repository.get_team(db, principal, member.team_id, Permission.ASSIGNMENTS_READ)
     except NotFound:
         raise NotFound(f"team member {member_id} not found") from None
-    return await queries.member_sentinels(db, member=member, at=at or clock.now())
+    return await queries.member_sentinels(db, member=member, at=at or clock.now(), principal=principal)

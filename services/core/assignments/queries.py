@@ -34,6 +34,8 @@ from services.core.assignments.schemas import (
 from services.core.errors import NotFound
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.periods import active_at
+from services.core.security.principal import Principal, scope_clause
+from services.core.security.roles import Permission
 from services.core.teams.models import (
     Discipline,
     InstitutionSteward,
@@ -201,8 +203,14 @@ async def coverage_gaps(db: AsyncSession, *, unit: OrgUnit, at: datetime) -> Cov
     )
 
 
-async def member_sentinels(db: AsyncSession, *, member: TeamMember, at: datetime) -> MemberSentinels:
-    """The sentinels a team member is paired with at ``at``, with their grids."""
+async def member_sentinels(
+    db: AsyncSession, *, member: TeamMember, at: datetime, principal: Principal
+) -> MemberSentinels:
+    """The sentinels a team member is paired with at ``at``, with their grids, within the caller's scope.
+
+    A team may serve several towns (or sit above the caller's): only sentinels whose grid the
+    caller may read are listed.
+    """
     rows = await db.execute(
         select(Pairing.id, CommunityRole.id, Person, OrgUnit)
         .join(CommunityRole, CommunityRole.id == Pairing.community_role_id)
@@ -212,6 +220,7 @@ async def member_sentinels(db: AsyncSession, *, member: TeamMember, at: datetime
             Pairing.team_member_id == member.id,
             Pairing.kind == PairingKind.MEMBER_SENTINEL.value,
             active_at(Pairing, at),
+            scope_clause(principal, Permission.ASSIGNMENTS_READ, OrgUnit.path),
         )
         .order_by(OrgUnit.path, Person.name)
     )
