@@ -17,7 +17,7 @@ from stdnum.cn import ric
 
 from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
-from services.core.residents.models import Resident
+from services.core.residents.models import KeyPopulation, Resident
 from services.core.security.roles import Role
 from tests.api.test_auth import assert_problem
 from tests.factories import auth_headers, make_child, make_district, make_resident, make_user, resident_id_number
@@ -325,14 +325,57 @@ async def test_key_population_tags_are_checked_and_listed(
     assert listed.json()["items"] == []
 
 
-async def test_lookup_by_id_number(client: httpx.AsyncClient, db: AsyncSession, area: Area) -> None:
-    headers = await headers_for(client, db, Role.TOWN_SUPERVISOR, area.town)
+async def test_lookup_by_id_number_is_for_the_care_team_and_audited(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    member = await make_user(db, Role.TEAM_MEMBER, area.village)
+    member_id = member.id
+    headers = await auth_headers(client, member)
+    supervisor = await headers_for(client, db, Role.TOWN_SUPERVISOR, area.town)
     number = resident_id_number(date(1960, 2, 2))
     rid = await saved(db, await make_resident(db, area.grid, id_number=number))
     found = await client.post("/residents/lookup", json={"id_number": number.lower()}, headers=headers)
     assert [r["id"] for r in found.json()["items"]] == [str(rid)]
+    audited = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "resident.looked_up", AuditEvent.actor_id == member_id)
+    )
+    assert audited == 1
     bad = await client.post("/residents/lookup", json={"id_number": "123"}, headers=headers)
     assert_problem(bad, 422, "validation_error")
+    # A supervisor sees identity masked: a lookup would let it confirm guesses of the hidden digits.
+    refused = await client.post("/residents/lookup", json={"id_number": number}, headers=supervisor)
+    assert_problem(refused, 403, "identity_not_permitted")
+
+
+async def test_masked_roles_get_the_birth_year_not_the_date(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    rid = await saved(db, await make_resident(db, area.grid, birth_on=date(1961, 7, 9)))
+    supervisor = await headers_for(client, db, Role.TOWN_SUPERVISOR, area.town)
+    seen = (await client.get(f"/residents/{rid}", headers=supervisor)).json()
+    assert (seen["birth_on"], seen["birth_year"]) == (None, 1961)
+    member = await headers_for(client, db, Role.TEAM_MEMBER, area.village)
+    assert (await client.get(f"/residents/{rid}", headers=member)).json()["birth_on"] == "1961-07-09"
+
+
+async def test_a_number_held_outside_the_area_is_refused_without_saying_where(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    other_town = await make_child(db, area.district, number=2)
+    other_grid = await make_child(db, await make_child(db, other_town, number=1), number=1)
+    number = resident_id_number(date(1970, 3, 3))
+    holder = await saved(db, await make_resident(db, other_grid, id_number=number))
+    headers = await headers_for(client, db, Role.TEAM_MEMBER, area.village)
+    response = await client.post(
+        "/residents",
+        headers=headers,
+        json={"grid_id": str(area.grid_id), "name": "李四", "id_type": "01", "id_number": number},
+    )
+    body = assert_problem(response, 409, "already_exists")
+    assert str(holder) not in response.text
+    assert "existing_id" not in body
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:
@@ -411,3 +454,17 @@ async def test_auditor_queries_the_trail_by_resident_actor_and_time(
     future = await client.get("/audit-events?occurred_from=2999-01-01T00:00:00Z", headers=auditor)
     assert future.json()["items"] == []
     assert (await client.get("/audit-events", headers=member)).status_code == 403
+
+
+async def test_a_sentinel_cannot_find_residents_by_a_tag_it_did_not_report(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    sentinel = await make_user(db, Role.SENTINEL, area.grid)
+    sentinel_id = sentinel.id
+    await make_resident(db, area.grid, name="甲", tags=(KeyPopulation.HIV_AIDS,))  # a clinic's tag
+    await make_resident(db, area.grid, name="乙", tags=(KeyPopulation.ELDERLY_65_PLUS,), reported_by=sentinel_id)
+    headers = await auth_headers(client, sentinel)
+    hidden = await client.get("/residents?population=hiv_aids", headers=headers)
+    assert hidden.json()["items"] == []
+    own = await client.get("/residents?population=elderly_65_plus", headers=headers)
+    assert [r["name"] for r in own.json()["items"]] == ["乙"]

@@ -201,7 +201,13 @@ LIST_CASES: list[Listing] = [
     Listing("/residents?limit=500", ("resident_b",)),
     Listing("/residents?limit=500&org_unit_id={village_b}", ("resident_b",)),
     Listing("/residents?limit=500&population=hypertension", ("resident_b",)),
-    Listing("/residents/lookup", ("resident_b",), method="POST", body=lambda ids: {"id_number": ids["id_number_b"]}),
+    Listing(
+        "/residents/lookup",
+        ("resident_b",),
+        method="POST",
+        body=lambda ids: {"id_number": ids["id_number_b"]},
+        role=Role.TEAM_MEMBER,
+    ),  # lookup is for roles that may read identity
     Listing("/sync/residents?limit=500", ("resident_b",)),
     Listing("/audit-events?limit=500", ("resident_b",), key="subject_id", role=Role.AUDITOR),
 ]

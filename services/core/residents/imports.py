@@ -246,7 +246,7 @@ async def _import_chunk(
             continue
         if isinstance(found, _OutOfScope) or found.district_id != c.values["district_id"]:
             message = (
-                "matches a resident outside your scope"
+                "this identity number is already registered in the district, outside your area"
                 if isinstance(found, _OutOfScope)
                 else ("belongs to another district")
             )

@@ -6,7 +6,11 @@
   masked values only. Each full read is audited by the service.
 * The sentinel view: a caller whose only covering grants are sentinel or grid-leader
   ones sees name, masked ID, address, grid and the tags it reported itself — never
-  clinical details (other tags), phone, sex, birth date or household.
+  clinical details (other tags), phone, sex, birth date or household. Filters obey the
+  same rule: a sentinel cannot find residents by a tag it did not report.
+* The full birth date, next to a masked ID, would leave only a handful of candidates for
+  the whole number; roles that see identity masked get the birth year only. Lookup by
+  identity number is for the roles that may read identity, and every lookup is audited.
 """
 
 from __future__ import annotations
@@ -34,3 +38,17 @@ def view_for(principal: Principal, grid_path: str) -> ResidentView:
     if covering and all(role in SENTINEL_ROLES for role in covering):
         return ResidentView.SENTINEL
     return ResidentView.CARE
+
+
+def identity_paths(principal: Principal) -> list[str]:
+    """Org-unit paths under which the caller may read full identity (and so look residents up by it)."""
+    return [g.org_path for g in principal.grants if g.role in IDENTITY_ROLES]
+
+
+def care_view_paths(principal: Principal) -> list[str]:
+    """Paths where the caller reads residents with the care view (a read grant that is not a sentinel's)."""
+    return [
+        g.org_path
+        for g in principal.grants
+        if g.role not in SENTINEL_ROLES and Permission.RESIDENTS_READ in ROLE_PERMISSIONS[g.role]
+    ]

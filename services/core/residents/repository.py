@@ -66,6 +66,12 @@ async def id_holder(db: AsyncSession, district_id: uuid.UUID, id_bidx: bytes) ->
     )
 
 
+async def is_readable(db: AsyncSession, principal: Principal, resident_id: uuid.UUID) -> bool:
+    """Whether the resident lies within the caller's read scope."""
+    found = await db.scalar(select(readable(principal).where(Resident.id == resident_id).exists()))
+    return bool(found)
+
+
 async def possible_duplicates(db: AsyncSession, grid_id: uuid.UUID, name: str, birth_on: object) -> list[uuid.UUID]:
     """Residents of the grid with the same name and birth date."""
     rows = await db.scalars(

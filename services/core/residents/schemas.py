@@ -95,7 +95,10 @@ class ResidentRead(BaseModel):
     grid_id: uuid.UUID
     name: str
     sex: Sex | None = Field(description="Absent in the sentinel view.")
-    birth_on: date | None = Field(description="Absent in the sentinel view.")
+    birth_on: date | None = Field(
+        description="Only for roles that may read full identity (with the masked ID it would give the number away)."
+    )
+    birth_year: int | None = Field(default=None, description="Absent in the sentinel view.")
     id_type: IdType | None
     id_number_masked: str | None = Field(description="e.g. `5001**********1234`; full value: GET …/identity.")
     phone_masked: str | None = Field(description="e.g. `138****5678`; absent in the sentinel view.")

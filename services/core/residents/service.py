@@ -76,6 +76,7 @@ def to_read(principal: Principal, resident: Resident, grid_path: str) -> Residen
     if view is ResidentView.SENTINEL:
         tags = [t for t in tags if t.reported_by == principal.user_id]
     sentinel = view is ResidentView.SENTINEL
+    full_birth = policy.may_read_identity(principal, grid_path)
     return ResidentRead(
         id=resident.id,
         view=view,
@@ -83,7 +84,8 @@ def to_read(principal: Principal, resident: Resident, grid_path: str) -> Residen
         grid_id=resident.grid_id,
         name=resident.name,
         sex=None if sentinel else Sex(resident.sex),
-        birth_on=None if sentinel else resident.birth_on,
+        birth_on=resident.birth_on if full_birth else None,
+        birth_year=None if sentinel else resident.birth_on.year,
         id_type=IdType(resident.id_type) if resident.id_type else None,
         id_number_masked=resident.id_number_masked,
         phone_masked=None if sentinel else resident.phone_masked,
@@ -155,7 +157,7 @@ async def _create(db: AsyncSession, principal: Principal, data: ResidentCreate, 
     for i, tag in enumerate(data.tags):
         _check_tag(values["sex"], values["birth_on"], tag.population, tag.since_on, tag.until_on, f"body.tags.{i}")
     _no_overlapping_tags(data.tags)
-    await _refuse_duplicates(db, grid, values, confirmed=data.confirm_not_duplicate)
+    await _refuse_duplicates(db, principal, grid, values, confirmed=data.confirm_not_duplicate)
     resident = Resident(id=resident_id, district_id=grid.district_id, grid_id=grid.id, **values)
     db.add(resident)
     await db.flush()
@@ -283,9 +285,22 @@ def _checked_values(
     return values
 
 
-async def _refuse_duplicates(db: AsyncSession, grid: OrgUnit, values: dict[str, Any], *, confirmed: bool) -> None:
+async def _refuse_duplicates(
+    db: AsyncSession, principal: Principal, grid: OrgUnit, values: dict[str, Any], *, confirmed: bool
+) -> None:
     if values["id_number_bidx"] is not None:
         holder = await repository.id_holder(db, grid.district_id, values["id_number_bidx"])
+        if holder is not None and not await repository.is_readable(db, principal, holder):
+            # Someone else's resident: say only that the number is taken, and keep a trace of the attempt.
+            await audit.record(
+                db,
+                actor_id=principal.user_id,
+                action="resident.identity_conflict",
+                subject_type="resident",
+                subject_id=holder,
+                details={},
+            )
+            raise AlreadyExists("this identity number is already registered in the district, outside your area")
         if holder is not None:
             raise AlreadyExists(
                 "a resident with this identity number already exists in the district",
@@ -351,6 +366,16 @@ async def update(
         sealed = seal_id_number(pii, resident.id, number)
         if sealed.bidx != resident.id_number_bidx:
             holder = await repository.id_holder(db, resident.district_id, sealed.bidx)
+            if holder is not None and holder != resident.id and not await repository.is_readable(db, principal, holder):
+                await audit.record(
+                    db,
+                    actor_id=principal.user_id,
+                    action="resident.identity_conflict",
+                    subject_type="resident",
+                    subject_id=holder,
+                    details={},
+                )
+                raise AlreadyExists("this identity number is already registered in the district, outside your area")
             if holder is not None and holder != resident.id:
                 raise AlreadyExists(
                     "another resident holds this identity number",
@@ -460,6 +485,8 @@ async def list_residents(
         stmt = stmt.where(OrgUnit.path.startswith(unit_path))
     if population is not None:
         today = clock.now().date()
+        # In the sentinel view a tag counts only when this caller reported it (as it is shown).
+        care = [OrgUnit.path.startswith(p) for p in policy.care_view_paths(principal)]
         stmt = stmt.where(
             select(ResidentTag.id)
             .where(
@@ -467,6 +494,7 @@ async def list_residents(
                 ResidentTag.population == population.value,
                 ResidentTag.since_on <= today,
                 or_(ResidentTag.until_on.is_(None), ResidentTag.until_on >= today),
+                or_(ResidentTag.reported_by == principal.user_id, *care),
             )
             .exists()
         )
@@ -495,12 +523,25 @@ async def lookup(
 ) -> list[tuple[Resident, str]]:
     """Exact lookup by identity number through the blind index, within scope."""
     number, _, _ = check_id_number(id_type, id_number)
+    paths = policy.identity_paths(principal)
+    if not paths:
+        raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
         .where(Resident.id_number_bidx == pii.blind_index("id", number))
+        .where(or_(*(OrgUnit.path.startswith(p) for p in paths)))
         .options(selectinload(Resident.tags))
     )
-    return [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
+    rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="resident.looked_up",
+        subject_type="resident",
+        subject_id=rows[0][0].id if rows else None,
+        details={"matches": len(rows)},
+    )
+    return rows
 
 
 # ---------------------------------------------------------------- tags
