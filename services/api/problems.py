@@ -72,6 +72,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "The input is invalid; `errors` names each field",
     428: "If-Match is required for this change",
+    429: "Too many attempts; see Retry-After",
     503: "Not ready",
 }
 
@@ -125,8 +126,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else {}
         extra = dict(exc.extra)
+        if "retry_after_seconds" in extra:
+            headers["Retry-After"] = str(extra["retry_after_seconds"])
         if exc.code in ("invalid_grant", "invalid_client", "refresh_token_reused"):
             extra.setdefault("error", "invalid_client" if exc.code == "invalid_client" else "invalid_grant")
         return problem(

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     pii_blind_index_key: SecretStr | None = None
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    login_failures_allowed: int = Field(default=10, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
     worker_heartbeat_seconds: int = Field(default=5, ge=1)
     worker_stale_after_seconds: int = Field(default=60, ge=5)
     db_pool_size: int = Field(default=10, ge=1)

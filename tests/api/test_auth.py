@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.api.app import create_app
 from services.core import clock
+from services.core.config import Settings
 from services.core.security.roles import Role
 from tests.factories import PASSWORD, login, make_district, make_user
 
@@ -134,3 +139,28 @@ async def test_disabled_account_loses_access_at_once(client: httpx.AsyncClient, 
     user.is_active = False
     await db.flush()
     assert_problem(await client.get("/me", headers=headers), 401, "invalid_token")
+
+
+async def test_repeated_wrong_passwords_lock_the_account_for_a_while(
+    db: AsyncSession, settings: Settings, engine: AsyncEngine, redis: ArqRedis
+) -> None:
+    username = (await make_user(db, Role.DISTRICT_ADMIN, await make_district(db))).username
+    app = create_app(settings.model_copy(update={"login_failures_allowed": 3}), engine=engine, redis=redis)
+
+    @asynccontextmanager
+    async def shared() -> AsyncIterator[AsyncSession]:
+        await db.commit()
+        yield db
+
+    app.state.session_factory = shared
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for _ in range(3):
+            wrong = await client.post(
+                "/oauth/token", data={"grant_type": "password", "username": username, "password": "wrong-one"}
+            )
+            assert_problem(wrong, 400, "invalid_grant")
+        locked = await client.post(
+            "/oauth/token", data={"grant_type": "password", "username": username, "password": PASSWORD}
+        )
+        assert_problem(locked, 429, "too_many_attempts")
+        assert int(locked.headers["retry-after"]) > 0

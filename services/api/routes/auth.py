@@ -6,11 +6,12 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Header, status
+from fastapi import APIRouter, Form, Header, Request, status
 
+from services.api import throttle
 from services.api.deps import CurrentPrincipal, DbSession, SettingsDep
 from services.api.problems import problem_responses
-from services.core.errors import InvalidClient, field_error
+from services.core.errors import InvalidClient, InvalidGrant, field_error
 from services.core.security import service as auth_service
 from services.core.security import users as users_service
 from services.core.security.schemas import GrantRead, MeRead, TokenResponse
@@ -22,9 +23,10 @@ router = APIRouter(tags=["auth"])
 @router.post(
     "/oauth/token",
     summary="Get tokens (OAuth2 password, refresh_token or client_credentials grant)",
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 422, 429),
 )
 async def issue_token(
+    request: Request,
     db: DbSession,
     settings: SettingsDep,
     grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()],
@@ -36,19 +38,30 @@ async def issue_token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenResponse:
     """Form-encoded per RFC 6749; systems may send client credentials as HTTP Basic instead."""
+    redis = request.app.state.redis
     if grant_type == "password":
         if not username or not password:
             raise field_error("body.password", "username and password are required for the password grant")
-        issued = await auth_service.login_with_password(db, settings=settings, username=username, password=password)
+        await throttle.refuse_if_locked(redis, settings, username)
+        try:
+            issued = await auth_service.login_with_password(db, settings=settings, username=username, password=password)
+        except InvalidGrant:
+            await throttle.record_failure(redis, settings, username)
+            raise
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise field_error("body.refresh_token", "required for the refresh_token grant")
         issued = await auth_service.rotate_refresh_token(db, settings=settings, refresh_token=refresh_token)
     else:
         client_id, client_secret = _client_credentials(client_id, client_secret, authorization)
-        issued = await auth_service.login_client(
-            db, settings=settings, client_id=client_id, client_secret=client_secret
-        )
+        await throttle.refuse_if_locked(redis, settings, client_id)
+        try:
+            issued = await auth_service.login_client(
+                db, settings=settings, client_id=client_id, client_secret=client_secret
+            )
+        except InvalidClient:
+            await throttle.record_failure(redis, settings, client_id)
+            raise
     return TokenResponse(
         access_token=issued.access_token,
         expires_in=issued.expires_in,

@@ -22,6 +22,7 @@ from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
 from services.core.replay import same_or_conflict
+from services.core.security import users
 from services.core.security.models import User
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
@@ -264,7 +265,7 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
     if not principal.can_at_institution(Permission.PEOPLE_WRITE, unit.path, data.institution_id):
         raise field_error("body.institution_id", "you manage the staff of one institution only")
     if data.user_id is not None:
-        await _user_linkable(db, data.user_id)
+        await _user_linkable(db, principal, data.user_id)
     person = Person(
         id=data.id or uuid.uuid4(),
         name=data.name.strip(),
@@ -282,12 +283,18 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
     return person, True
 
 
-async def _user_linkable(db: AsyncSession, user_id: uuid.UUID, *, but: uuid.UUID | None = None) -> None:
-    if await db.get(User, user_id) is None:
-        raise field_error("body.user_id", "no such user account")
+async def _user_linkable(
+    db: AsyncSession, principal: Principal, user_id: uuid.UUID, *, but: uuid.UUID | None = None
+) -> None:
+    """Only an account the caller itself manages may be linked, and only to one person."""
+    manageable = await db.scalar(
+        select(users.readable(principal, Permission.USERS_WRITE).where(User.id == user_id).exists())
+    )
+    if not manageable:
+        raise field_error("body.user_id", "no such user account in your area")
     linked = await db.scalar(select(Person.id).where(Person.user_id == user_id))
     if linked is not None and linked != but:
-        raise AlreadyExists("that account is already linked to another person", existing_id=str(linked))
+        raise AlreadyExists("that account is already linked to another person")
 
 
 async def update_person(
@@ -310,7 +317,7 @@ async def update_person(
             raise field_error("body.discipline", "only staff have a discipline")
         person.discipline = data.discipline
     if data.user_id is not None:
-        await _user_linkable(db, data.user_id, but=person.id)
+        await _user_linkable(db, principal, data.user_id, but=person.id)
         person.user_id = data.user_id
     await db.flush()
     await _audit(db, principal, "person.updated", person)
