@@ -25,6 +25,8 @@ def _key(account: str) -> str:
 
 async def refuse_if_locked(redis: Any, settings: Settings, account: str) -> None:
     """429 (with Retry-After) while the account has used up its failed attempts."""
+    if redis is None:
+        return
     try:
         failures = int(await redis.get(_key(account)) or 0)
         if failures < settings.login_failures_allowed:
@@ -41,6 +43,8 @@ async def refuse_if_locked(redis: Any, settings: Settings, account: str) -> None
 
 async def record_failure(redis: Any, settings: Settings, account: str) -> None:
     """Count one failed attempt; the window starts at the first failure."""
+    if redis is None:
+        return
     try:
         key = _key(account)
         if await redis.incr(key) == 1:
