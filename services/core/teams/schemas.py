@@ -17,22 +17,19 @@ from services.core.teams.models import (
     TeamLevel,
     TeamStatus,
 )
+from services.core.text import RequestModel
 
 _CLIENT_ID = Field(default=None, description="Client-chosen id; repeating a create with the same id and body is safe.")
 
 
-class PeriodCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PeriodCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
     starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
     ends_at: AwareDatetime | None = Field(default=None, description="Exclusive; absent means open-ended.")
 
 
-class PeriodUpdate(BaseModel):
+class PeriodUpdate(RequestModel):
     """End a period (or move its end); send If-Match with the version you read."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ends_at: AwareDatetime | None = Field(description="Exclusive end; null reopens the period.")
 
@@ -46,9 +43,7 @@ class PeriodRead(BaseModel):
     version: int
 
 
-class InstitutionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InstitutionCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
     name: str = Field(min_length=1, max_length=100)
     kind: InstitutionKind = Field(description="The level (district, primary, social) follows from the kind.")
@@ -56,9 +51,7 @@ class InstitutionCreate(BaseModel):
     org_unit_id: uuid.UUID = Field(description="The district or town the institution sits in.")
 
 
-class InstitutionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InstitutionUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     credit_code: str | None = Field(default=None, min_length=1, max_length=40)
 
@@ -87,9 +80,7 @@ class StewardRead(PeriodRead):
     person_id: uuid.UUID
 
 
-class PersonCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PersonCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
     name: str = Field(min_length=1, max_length=100)
     kind: PersonKind
@@ -102,9 +93,7 @@ class PersonCreate(BaseModel):
     user_id: uuid.UUID | None = Field(default=None, description="The person's login account, if any.")
 
 
-class PersonUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PersonUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     mobile: str | None = Field(default=None, min_length=1, max_length=30)
     discipline: Discipline | None = None
@@ -126,9 +115,7 @@ class PersonRead(BaseModel):
     version: int
 
 
-class TeamCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TeamCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
     institution_id: uuid.UUID
     name: str = Field(min_length=1, max_length=100)
@@ -142,9 +129,7 @@ class TeamCreate(BaseModel):
     )
 
 
-class TeamUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TeamUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     status: TeamStatus | None = None
     service_phone: str | None = Field(default=None, min_length=3, max_length=20, pattern=r"^[0-9+\- ]+$")
