@@ -7,6 +7,7 @@ Runs only when the database holds no district, so a second ``make run`` changes 
 from __future__ import annotations
 
 import csv
+import functools
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.assignments.models import CommunityRoleKind
+from services.core.audit import service as audit
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
 from services.core.roster import service as roster_service
 from services.core.roster import workbook
 from services.core.security import users
 from services.core.security.models import User
+from services.core.security.passwords import hash_secret
 from services.core.security.principal import Principal
 from services.core.security.roles import Role
-from services.core.security.schemas import GrantCreate, UserCreate
+from services.core.security.schemas import GrantCreate
 from services.core.security.service import active_grants
 from services.core.teams.models import Institution, Person
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster
@@ -117,15 +120,31 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
 async def _login(
     db: AsyncSession, username: str, name: str, role: Role, unit: OrgUnit, *, institution_id: uuid.UUID | None = None
 ) -> User:
-    return await users.create_user(
-        db,
-        None,
-        UserCreate(
-            username=username,
-            display_name=name,
-            secret=DEMO_PASSWORD,
-            kind="system" if role is Role.HIS_CLIENT else "person",
-            org_unit_id=unit.id,
-            grants=[GrantCreate(role=role, org_unit_id=unit.id, institution_id=institution_id)],
-        ),
+    """A demo account with one grant. Every demo login shares one argon2 hash of the printed demo
+    password (hashing is deliberately slow; twelve of them would make up most of ``make run``'s start)."""
+    user = User(
+        username=username,
+        display_name=name,
+        kind="system" if role is Role.HIS_CLIENT else "person",
+        secret_hash=_demo_hash(),
+        org_unit_id=unit.id,
     )
+    db.add(user)
+    await db.flush()
+    await users.add_grant(
+        db, None, user, GrantCreate(role=role, org_unit_id=unit.id, institution_id=institution_id), field="grants.0"
+    )
+    await audit.record(
+        db,
+        actor_id=None,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        details={"username": username, "kind": user.kind},
+    )
+    return user
+
+
+@functools.cache
+def _demo_hash() -> str:
+    return hash_secret(DEMO_PASSWORD)
