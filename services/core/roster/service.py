@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
-from services.core.assignments import repository as assignments_repository
 from services.core.assignments import service as assignments_service
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, PairingKind, Responsibility
 from services.core.assignments.schemas import CommunityRoleCreate, PairingCreate, ResponsibilityCreate
@@ -329,6 +328,7 @@ class _Importer:
         self.planned_people: dict[str, _PlannedPerson] = {}
         self.teams: dict[tuple[str, str], Team] = {}
         self.district_code = ""
+        self._by_id: dict[uuid.UUID, OrgUnit] = {}
 
     def err(self, sheet: str, row: int, header: str, message: str) -> None:
         self.errors.append(CellError(sheet, row, _col(sheet, header), message))
@@ -652,11 +652,67 @@ class _Importer:
                 self.people[mobile] = made_person[0]
                 self.count("people", True)
         self.unchanged["people"] = len({m for m in self.people if m not in self.planned_people} & _mobiles(roster))
+        await self.preload()
         await self.apply_stewards(roster)
         await self.apply_teams(roster)
         await self.apply_members(roster)
         await self.apply_responsibilities(roster)
         await self.apply_community(roster)
+
+    async def preload(self) -> None:
+        """What is in force in the district now, so the apply steps need no query per row."""
+        district_id, at = self.target.district_id, self.at
+        self.responsibility: dict[uuid.UUID, Responsibility] = {
+            r.org_unit_id: r
+            for r in (
+                await self.db.scalars(
+                    select(Responsibility).where(
+                        Responsibility.district_id == district_id, periods.active_at(Responsibility, at)
+                    )
+                )
+            ).all()
+        }
+        self.roles: dict[tuple[uuid.UUID, str, uuid.UUID], CommunityRole] = {
+            (r.org_unit_id, r.role, r.person_id): r
+            for r in (
+                await self.db.scalars(
+                    select(CommunityRole).where(
+                        CommunityRole.district_id == district_id, periods.active_at(CommunityRole, at)
+                    )
+                )
+            ).all()
+        }
+        self.pairings: dict[uuid.UUID, Pairing] = {
+            p.community_role_id: p
+            for p in (
+                await self.db.scalars(
+                    select(Pairing).where(Pairing.district_id == district_id, periods.active_at(Pairing, at))
+                )
+            ).all()
+        }
+        self.memberships: dict[tuple[uuid.UUID, uuid.UUID], TeamMember] = {
+            (m.team_id, m.person_id): m
+            for m in (
+                await self.db.scalars(
+                    select(TeamMember).where(TeamMember.district_id == district_id, periods.active_at(TeamMember, at))
+                )
+            ).all()
+        }
+        self.stewards: dict[uuid.UUID, InstitutionSteward] = {
+            s.institution_id: s
+            for s in (
+                await self.db.scalars(
+                    select(InstitutionSteward).where(
+                        InstitutionSteward.district_id == district_id, periods.active_at(InstitutionSteward, at)
+                    )
+                )
+            ).all()
+        }
+
+    def leader_of(self, team_id: uuid.UUID) -> TeamMember | None:
+        return next(
+            (m for (t, _), m in self.memberships.items() if t == team_id and m.role == MemberRole.LEADER.value), None
+        )
 
     async def apply_stewards(self, roster: Roster) -> None:
         for i in roster.institutions:
@@ -665,11 +721,7 @@ class _Importer:
             if institution is None or person is None:
                 continue
             ref = _Ref(wb.INSTITUTIONS, i.row, _col(wb.INSTITUTIONS, "家医管家手机"))
-            current = await self.db.scalar(
-                select(InstitutionSteward).where(
-                    InstitutionSteward.institution_id == institution.id, periods.active_at(InstitutionSteward, self.at)
-                )
-            )
+            current = self.stewards.get(institution.id)
             if current is not None:
                 if current.person_id == person.id:
                     self.count("stewards", False)
@@ -686,6 +738,7 @@ class _Importer:
                 ),
             )
             if made is not None:
+                self.stewards[institution.id] = made[0]
                 self.count("stewards", True)
 
     async def apply_teams(self, roster: Roster) -> None:
@@ -722,13 +775,7 @@ class _Importer:
             if team is None or person is None:
                 continue
             ref = _Ref(wb.MEMBERS, m.row, _col(wb.MEMBERS, "团队长/成员"))
-            current = await self.db.scalar(
-                select(TeamMember).where(
-                    TeamMember.team_id == team.id,
-                    TeamMember.person_id == person.id,
-                    periods.active_at(TeamMember, self.at),
-                )
-            )
+            current = self.memberships.get((team.id, person.id))
             if current is not None:
                 if current.role == m.role:
                     self.count("members", False)
@@ -747,6 +794,7 @@ class _Importer:
                 ),
             )
             if made is not None:
+                self.memberships[(team.id, person.id)] = made[0]
                 self.count("members", True)
 
     async def apply_responsibilities(self, roster: Roster) -> None:
@@ -759,11 +807,7 @@ class _Importer:
                 if unit is None:
                     continue
                 ref = _Ref(wb.TEAMS, t.row, _col(wb.TEAMS, "负责村(社区)/网格编码"))
-                current = await self.db.scalar(
-                    select(Responsibility).where(
-                        Responsibility.org_unit_id == unit.id, periods.active_at(Responsibility, self.at)
-                    )
-                )
+                current = self.responsibility.get(unit.id)
                 if current is not None and current.team_id == team.id:
                     self.count("responsibilities", False)
                     continue
@@ -776,6 +820,7 @@ class _Importer:
                     ),
                 )
                 if made is not None:
+                    self.responsibility[unit.id] = made[0]
                     self.count("responsibilities", True)
 
     async def apply_community(self, roster: Roster) -> None:
@@ -786,17 +831,9 @@ class _Importer:
             if unit is None or person is None:
                 continue
             ref = _Ref(s, c.row, _col(s, "角色"))
-            current = await self.db.scalar(
-                select(CommunityRole).where(
-                    CommunityRole.org_unit_id == unit.id,
-                    CommunityRole.role == c.role.value,
-                    CommunityRole.person_id == person.id,
-                    periods.active_at(CommunityRole, self.at),
-                )
-            )
-            if current is not None:
+            role: CommunityRole | None = self.roles.get((unit.id, c.role.value, person.id))
+            if role is not None:
                 self.count("community_roles", False)
-                role: CommunityRole | None = current
             else:
                 made = await self.guarded(
                     ref,
@@ -810,14 +847,13 @@ class _Importer:
                 )
                 role = made[0] if made is not None else None
                 if role is not None:
+                    self.roles[(unit.id, c.role.value, person.id)] = role
                     self.count("community_roles", True)
             if role is not None:
                 await self.pair(c, role, _Ref(s, c.row, _col(s, "结对人手机")))
 
     async def pair(self, c: wb.CommunityRow, role: CommunityRole, ref: _Ref) -> None:
-        existing = await self.db.scalar(
-            select(Pairing).where(Pairing.community_role_id == role.id, periods.active_at(Pairing, self.at))
-        )
+        existing = self.pairings.get(role.id)
         medical = await self.medical_side(c, role, ref)
         if medical is None:
             if existing is not None and c.paired_mobile is None:
@@ -845,6 +881,7 @@ class _Importer:
             ),
         )
         if made is not None:
+            self.pairings[role.id] = made[0]
             self.count("pairings", True)
 
     async def medical_side(self, c: wb.CommunityRow, role: CommunityRole, ref: _Ref) -> uuid.UUID | None:
@@ -853,52 +890,49 @@ class _Importer:
         if c.paired_mobile and person is None:
             return None  # the person failed to be created; listed already
         if c.role is CommunityRoleKind.COMMUNITY_STEWARD:
-            stmt = select(InstitutionSteward.id).where(periods.active_at(InstitutionSteward, self.at))
             if person is not None:
-                found = await self.db.scalar(stmt.where(InstitutionSteward.person_id == person.id))
+                found = next((s.id for s in self.stewards.values() if s.person_id == person.id), None)
                 if found is None:
                     self.errors.append(ref.error(f"结对人 {c.paired_mobile} 不是在任的机构家医管家"))
                 return found
-            grids = select(OrgUnit.id).where(OrgUnit.parent_id == role.org_unit_id)
-            serving = (
-                select(Team.institution_id)
-                .join(Responsibility, Responsibility.team_id == Team.id)
-                .where(
-                    (Responsibility.org_unit_id == role.org_unit_id) | Responsibility.org_unit_id.in_(grids),
-                    periods.active_at(Responsibility, self.at),
-                )
-            )
-            rows = await self.db.execute(
-                stmt.add_columns(Institution.level)
-                .join(Institution, Institution.id == InstitutionSteward.institution_id)
-                .where(InstitutionSteward.institution_id.in_(serving))
-                .order_by(Institution.level.desc(), Institution.credit_code)
-            )
-            first = rows.first()
-            return first[0] if first is not None else None
-        responsible = await assignments_repository.responsibility_at(self.db, grid_id=role.org_unit_id, at=self.at)
+            areas = [role.org_unit_id] + [u.id for u in self.units.values() if u.parent_id == role.org_unit_id]
+            candidates: list[tuple[bool, str, uuid.UUID]] = []
+            for area in areas:
+                responsible = self.responsibility.get(area)
+                team = await self.db.get(Team, responsible.team_id) if responsible else None
+                institution = await self.db.get(Institution, team.institution_id) if team else None
+                steward = self.stewards.get(institution.id) if institution else None
+                if institution is not None and steward is not None:
+                    candidates.append(
+                        (institution.level != InstitutionLevel.PRIMARY, institution.credit_code, steward.id)
+                    )
+            return min(candidates)[2] if candidates else None
+        grid = self.units_by_id().get(role.org_unit_id)
+        responsible = self.responsibility.get(role.org_unit_id) or (
+            self.responsibility.get(grid.parent_id) if grid is not None and grid.parent_id else None
+        )
         if responsible is None:
             if person is not None:
                 self.errors.append(ref.error("该网格此时没有负责的家医团队,无法结对"))
             return None
-        stmt = select(TeamMember.id).where(
-            TeamMember.team_id == responsible.team_id, periods.active_at(TeamMember, self.at)
-        )
         if person is not None:
-            found = await self.db.scalar(stmt.where(TeamMember.person_id == person.id))
-            if found is None:
+            member = self.memberships.get((responsible.team_id, person.id))
+            if member is None:
                 self.errors.append(ref.error(f"结对人 {c.paired_mobile} 不是负责该网格的家医团队的成员"))
-            elif c.role is CommunityRoleKind.GRID_LEADER:
-                leader = await self.db.scalar(
-                    stmt.where(TeamMember.id == found, TeamMember.role == MemberRole.LEADER.value)
-                )
-                if leader is None:
-                    self.errors.append(ref.error("网格长与家医团队长结对;结对人不是团队长"))
-                    return None
-            return found
+                return None
+            if c.role is CommunityRoleKind.GRID_LEADER and member.role != MemberRole.LEADER.value:
+                self.errors.append(ref.error("网格长与家医团队长结对;结对人不是团队长"))
+                return None
+            return member.id
         if c.role is CommunityRoleKind.GRID_LEADER:
-            return await self.db.scalar(stmt.where(TeamMember.role == MemberRole.LEADER.value))
+            leader = self.leader_of(responsible.team_id)
+            return leader.id if leader is not None else None
         return None  # a sentinel left unpaired on purpose
+
+    def units_by_id(self) -> dict[uuid.UUID, OrgUnit]:
+        if len(self._by_id) != len(self.units):
+            self._by_id = {u.id: u for u in self.units.values()}
+        return self._by_id
 
 
 def _mobiles(roster: Roster) -> set[str]:
