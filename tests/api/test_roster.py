@@ -265,3 +265,20 @@ def _bytes(wb: Any) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+async def test_records_missing_from_the_file_are_left_and_reported(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    await demo(db)
+    town = await unit(db, DEMO_TOWNS[0] + "000")
+    headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, town))
+    wb = load_workbook(io.BytesIO((await client.get(f"/roster.xlsx?org_unit_id={town.id}", headers=headers)).content))
+    wb["网格人员"].delete_rows(wb["网格人员"].max_row)
+    wb["团队成员"].delete_rows(wb["团队成员"].max_row)
+    before = await counts(db)
+    response = await client.post(f"/roster/imports?org_unit_id={town.id}", headers=headers, files=upload(_bytes(wb)))
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert summary["created"] == 0
+    assert summary["not_in_file"]["community_roles"] == 1
+    assert summary["not_in_file"]["members"] == 1
+    assert await counts(db) == before
