@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.assignments.models import CommunityRole, Pairing, Responsibility
+from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, Responsibility
 from services.core.org.models import OrgUnit
 from services.core.roster import workbook
 from services.core.roster.workbook import XLSX_MEDIA_TYPE
@@ -282,3 +282,28 @@ async def test_records_missing_from_the_file_are_left_and_reported(client: httpx
     assert summary["not_in_file"]["community_roles"] == 1
     assert summary["not_in_file"]["members"] == 1
     assert await counts(db) == before
+
+
+async def test_errors_never_name_people_outside_the_callers_scope(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    await demo(db)
+    town_a = await unit(db, DEMO_TOWNS[0] + "000")
+    other = await db.scalar(
+        select(Person)
+        .where(
+            Person.mobile.in_(select(Person.mobile)),
+            Person.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(f"/500112/{DEMO_TOWNS[1]}000/"))),
+        )
+        .limit(1)
+    )
+    assert other is not None
+    name, phone = other.name, other.mobile
+    headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, town_a))
+    roster = workbook.Roster(
+        community=[workbook.CommunityRow(0, DEMO_TOWNS[0] + "001001", CommunityRoleKind.SENTINEL, "冒名", phone, None)]
+    )
+    response = await client.post(
+        f"/roster/imports?org_unit_id={town_a.id}", headers=headers, files=upload(workbook.write(roster, title="t"))
+    )
+    assert response.status_code == 422, response.text
+    assert name not in response.text
+    assert "不在您的管理范围内" in response.text

@@ -41,6 +41,7 @@ from services.core.roster import workbook as wb
 from services.core.roster.schemas import RosterCounts, RosterImportSummary
 from services.core.roster.workbook import CellError, Roster, RosterInvalid
 from services.core.security.principal import Principal
+from services.core.teams import repository as teams_repository
 from services.core.teams import service as teams_service
 from services.core.teams.models import (
     Discipline,
@@ -329,6 +330,8 @@ class _Importer:
         self.teams: dict[tuple[str, str], Team] = {}
         self.district_code = ""
         self._by_id: dict[uuid.UUID, OrgUnit] = {}
+        self.readable_people: set[uuid.UUID] = set()
+        self.readable_institutions: set[uuid.UUID] = set()
 
     def err(self, sheet: str, row: int, header: str, message: str) -> None:
         self.errors.append(CellError(sheet, row, _col(sheet, header), message))
@@ -351,6 +354,25 @@ class _Importer:
             await self.db.scalars(select(Person).where(Person.district_id == district_id, Person.mobile.in_(mobiles)))
         ).all():
             self.people[p.mobile] = p
+        # Names of records the caller may not read never appear in an error message.
+        self.readable_people = set(
+            (
+                await self.db.scalars(
+                    teams_repository.readable_people(self.principal)
+                    .where(Person.id.in_([p.id for p in self.people.values()]))
+                    .with_only_columns(Person.id)
+                )
+            ).all()
+        )
+        self.readable_institutions = set(
+            (
+                await self.db.scalars(
+                    teams_repository.readable_institutions(self.principal)
+                    .where(Institution.id.in_([i.id for i in self.institutions.values()]))
+                    .with_only_columns(Institution.id)
+                )
+            ).all()
+        )
         inst_by_id = {i.id: code for code, i in self.institutions.items()}
         for t in (await self.db.scalars(select(Team).where(Team.institution_id.in_(list(inst_by_id))))).all():
             self.teams[(inst_by_id[t.institution_id], t.name)] = t
@@ -420,7 +442,9 @@ class _Importer:
         existing = self.people.get(mobile)
         ref = person.ref
         if existing is not None:
-            if existing.name != person.name:
+            if existing.name != person.name and existing.id not in self.readable_people:
+                self.errors.append(ref.error(f"手机 {mobile} 已在本区登记为他人(不在您的管理范围内)"))
+            elif existing.name != person.name:
                 self.errors.append(ref.error(f"手机 {mobile} 已登记为“{existing.name}”,与“{person.name}”不符"))
             elif existing.kind != person.kind:
                 kind = "医务人员" if existing.kind == PersonKind.STAFF else "社区人员"
@@ -452,6 +476,8 @@ class _Importer:
             if existing is not None:
                 if existing.district_id != self.target.district_id:
                     self.err(s, i.row, "统一社会信用代码", "该信用代码已在其他区登记")
+                elif existing.name != i.name and existing.id not in self.readable_institutions:
+                    self.err(s, i.row, "机构名称", "该信用代码已登记为另一机构(不在您的管理范围内)")
                 elif existing.name != i.name:
                     self.err(s, i.row, "机构名称", f"该信用代码已登记为“{existing.name}”")
                 elif existing.kind != i.kind:
