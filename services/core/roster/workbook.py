@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -203,11 +204,9 @@ class Roster:
 
 def write(roster: Roster, *, title: str) -> bytes:
     """The workbook as .xlsx bytes, with a 说明 sheet first."""
-    wb = Workbook(write_only=False)
-    notes = wb.create_sheet("说明", 0)
-    for extra in [ws for ws in wb.worksheets if ws is not notes]:
-        wb.remove(extra)
-    notes.title = "说明"
+    wb = Workbook(write_only=True)
+    notes = wb.create_sheet("说明")
+    notes.column_dimensions["A"].width = 100
     for line in (
         f'家医网格"双向赋能"成员明细表 — {title}',
         "每年7月10日前报送。人员以手机号识别(全区唯一)。",
@@ -273,19 +272,21 @@ def write(roster: Roster, *, title: str) -> bytes:
     bold = Font(bold=True)
     for sheet, headers in HEADERS.items():
         ws = wb.create_sheet(sheet)
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = bold
-        for row in rows[sheet]:
-            ws.append(list(row))
         for index, header in enumerate(headers, start=1):
             ws.column_dimensions[get_column_letter(index)].width = max(12, len(header) * 2 + 4)
-            for cell in ws[get_column_letter(index)]:
-                cell.number_format = "@"  # text: codes and phones keep their leading digits
         ws.freeze_panes = "A2"
+        ws.append([_header_cell(ws, h, bold) for h in headers])
+        for row in rows[sheet]:
+            ws.append(list(row))  # strings: codes and phones keep every digit
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _header_cell(ws: Any, value: str, font: Font) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=value)
+    cell.font = font
+    return cell
 
 
 # --- reading ------------------------------------------------------------------------------
