@@ -91,6 +91,9 @@ async def test_the_roster_round_trips_export_then_import_changes_nothing(
     assert summary["created"] == 0, summary
     assert summary["unchanged"] > 400, summary
     assert set(summary["not_in_file"].values()) == {0}, summary
+    assert summary["by_kind"]["villages"] == {"created": 0, "unchanged": 24}
+    assert summary["by_kind"]["people"] == {"created": 0, "unchanged": 243}
+    assert summary["by_kind"]["pairings"] == {"created": 0, "unchanged": 169}
     assert await counts(db) == before
     # a town's own roster round-trips too, district institutions serving it included
     town = await unit(db, DEMO_TOWNS[0] + "000")

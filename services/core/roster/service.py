@@ -628,11 +628,8 @@ class _Importer:
             if made is not None:
                 self.units[code] = made[0]
                 self.count("villages" if kind is OrgUnitKind.VILLAGE else "grids", True)
-        for g in roster.grids:
-            if g.village_code not in self.planned_units:
-                self.count("villages", False)
-            if g.grid_code and g.grid_code not in self.planned_units:
-                self.count("grids", False)
+        self.unchanged["villages"] = len({g.village_code for g in roster.grids} - set(self.planned_units))
+        self.unchanged["grids"] = len({g.grid_code for g in roster.grids if g.grid_code} - set(self.planned_units))
         # institutions
         for i in roster.institutions:
             ref = _Ref(wb.INSTITUTIONS, i.row, _col(wb.INSTITUTIONS, "统一社会信用代码"))
