@@ -112,7 +112,11 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
             if person is not None:
                 person.user_id = user.id
                 name = f"{person.name}, {name}"
-        out.append(DemoLogin(username=username, role=role.value, where=f"{unit.name} ({name})"))
+        place = unit.name
+        if unit.kind == OrgUnitKind.GRID:
+            village_of = next((u for u in units.values() if u.id == unit.parent_id), None)
+            place = f"{village_of.name if village_of else ''}{unit.name} {unit.code}"
+        out.append(DemoLogin(username=username, role=role.value, where=f"{place} ({name})"))
     await db.flush()
     return out
 
