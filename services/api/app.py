@@ -18,7 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import assignments, audit, auth, health, notifications, org_units, residents, teams, users
+from services.api.routes import (
+    assignments,
+    audit,
+    auth,
+    health,
+    notifications,
+    org_units,
+    residents,
+    roster,
+    teams,
+    users,
+)
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
@@ -30,6 +41,7 @@ ROUTERS = (
     users.router,
     teams.router,
     assignments.router,
+    roster.router,
     notifications.router,
     residents.router,
     residents.sync_router,
@@ -37,7 +49,10 @@ ROUTERS = (
 )
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token"})
+# The team directory is public on purpose: the plan (seed 003 §二(一)2) asks towns to publish
+# their family doctor teams to residents. It shows team, institution, the leader's name, the
+# service phone and the grids served, and nothing else personal (tests/api/test_roster.py).
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token", "/directory/villages/{village_id}/teams"})
 
 DESCRIPTION = """\
 gridcare runs a district's **family doctor × grid** loop: grid sentinels report, the
@@ -104,6 +119,12 @@ def create_app(
                 "name": "assignments",
                 "description": "Who is responsible where and when: team areas, community roles, pairings, gaps.",
             },
+            {
+                "name": "roster",
+                "description": 'The member roster (家医网格"双向赋能"成员明细表): .xlsx export per town or district, '
+                "and import of the same file, all or nothing.",
+            },
+            {"name": "directory", "description": "Public, no login: the teams serving a village/community."},
             {"name": "inbox", "description": "The caller's own notifications: list, mark read, delta sync."},
             {
                 "name": "residents",

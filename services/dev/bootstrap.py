@@ -1,4 +1,5 @@
-"""The development district: Yubei (500112) with its 30 towns and an administrator.
+"""The development district: Yubei (500112) with its 30 towns, a demo roster imported
+through the roster import (services/dev/demo_roster.py), and one demo login per role.
 
 Runs only when the database holds no district, so a second ``make run`` changes nothing.
 """
@@ -6,17 +7,29 @@ Runs only when the database holds no district, so a second ``make run`` changes 
 from __future__ import annotations
 
 import csv
+import functools
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.assignments.models import CommunityRoleKind
+from services.core.audit import service as audit
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
+from services.core.roster import service as roster_service
+from services.core.roster import workbook
 from services.core.security import users
+from services.core.security.models import User
+from services.core.security.passwords import hash_secret
+from services.core.security.principal import Principal
 from services.core.security.roles import Role
-from services.core.security.schemas import GrantCreate, UserCreate
+from services.core.security.schemas import GrantCreate
+from services.core.security.service import active_grants
+from services.core.teams.models import Institution, Person
+from services.dev.demo_roster import DEMO_TOWNS, demo_roster
 
 TOWNS_CSV = Path(__file__).parent / "data" / "yubei-towns.csv"
 DEMO_PASSWORD = "gridcare-demo-2026"  # noqa: S105 - printed demo login, dev only
@@ -34,7 +47,7 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
     if await db.scalar(select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.DISTRICT).limit(1)):
         return []
     district = await org_service.create_district(db, code="500112", name="渝北区")
-    towns: list[OrgUnit] = []
+    towns: dict[str, OrgUnit] = {}
     with TOWNS_CSV.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             code = row["code"] + "000"
@@ -49,25 +62,93 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
                 path=f"{district.path}{code}/",
             )
             db.add(town)
-            towns.append(town)
+            towns[row["code"]] = town
     await db.flush()
-    logins = [
-        (Role.DISTRICT_ADMIN, "admin", "渝北区卫健委 管理员", district),
-        (Role.DISTRICT_COMMISSION, "commission", "渝北区卫健委 督导", district),
-        (Role.AUDITOR, "auditor", "数据安全审计员", district),
-        (Role.TOWN_SUPERVISOR, "town1", f"{towns[0].name} 督导", towns[0]),
-        (Role.TOWN_SUPERVISOR, "town2", f"{towns[1].name} 督导", towns[1]),
+    admin = await _login(db, "admin", "渝北区卫健委 管理员", Role.DISTRICT_ADMIN, district)
+    principal = Principal(
+        user_id=admin.id,
+        username="admin",
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=tuple(await active_grants(db, user_id=admin.id)),
+    )
+    roster = demo_roster({code: town.name for code, town in towns.items()})
+    content = workbook.write(roster, title="渝北区(演示)")
+    await roster_service.import_roster(db, principal=principal, target=district, content=content)
+
+    town = towns[DEMO_TOWNS[0]]
+    centre = roster.institutions[5]  # the first town's health centre
+    team_leader, team_member = roster.members[12], roster.members[13]  # its first team
+    village = next(c for c in roster.community if c.role is CommunityRoleKind.COMMUNITY_STEWARD)
+    grid_leader = next(c for c in roster.community if c.role is CommunityRoleKind.GRID_LEADER)
+    sentinel = next(c for c in roster.community if c.role is CommunityRoleKind.SENTINEL)
+    institution = await db.scalar(select(Institution).where(Institution.credit_code == centre.credit_code))
+    units = {u.code: u for u in (await db.scalars(select(OrgUnit).where(OrgUnit.district_id == district.id))).all()}
+    logins: list[tuple[str, Role, str, OrgUnit, str | None, uuid.UUID | None]] = [
+        ("commission", Role.DISTRICT_COMMISSION, "渝北区卫健委 督导", district, None, None),
+        ("auditor", Role.AUDITOR, "数据安全审计员", district, None, None),
+        ("town1", Role.TOWN_SUPERVISOR, f"{town.name} 督导", town, None, None),
+        ("town2", Role.TOWN_SUPERVISOR, f"{towns[DEMO_TOWNS[1]].name} 督导", towns[DEMO_TOWNS[1]], None, None),
+        (
+            "steward",
+            Role.INSTITUTION_STEWARD,
+            f"{centre.name} 家医管家",
+            town,
+            centre.steward_mobile,
+            institution.id if institution else None,
+        ),
+        ("leader", Role.TEAM_LEADER, f"{team_leader.team_name} 团队长", town, team_leader.mobile, None),
+        ("member", Role.TEAM_MEMBER, f"{team_member.team_name} 成员", town, team_member.mobile, None),
+        ("cstew", Role.COMMUNITY_STEWARD, "社区健康管家", units[village.unit_code], village.mobile, None),
+        ("gridlead", Role.GRID_LEADER, "网格长", units[grid_leader.unit_code], grid_leader.mobile, None),
+        ("sentinel", Role.SENTINEL, "健康哨兵", units[sentinel.unit_code], sentinel.mobile, None),
+        ("his", Role.HIS_CLIENT, "区全民健康信息平台", district, None, None),
     ]
-    for role, username, name, unit in logins:
-        await users.create_user(
-            db,
-            None,
-            UserCreate(
-                username=username,
-                display_name=name,
-                secret=DEMO_PASSWORD,
-                org_unit_id=unit.id,
-                grants=[GrantCreate(role=role, org_unit_id=unit.id)],
-            ),
-        )
-    return [DemoLogin(username=u, role=r.value, where=unit.name) for r, u, _, unit in logins]
+    out = [DemoLogin(username="admin", role=Role.DISTRICT_ADMIN.value, where=district.name)]
+    for username, role, name, unit, mobile, institution_id in logins:
+        user = await _login(db, username, name, role, unit, institution_id=institution_id)
+        if mobile is not None:
+            person = await db.scalar(select(Person).where(Person.district_id == district.id, Person.mobile == mobile))
+            if person is not None:
+                person.user_id = user.id
+                name = f"{person.name}, {name}"
+        place = unit.name
+        if unit.kind == OrgUnitKind.GRID:
+            village_of = next((u for u in units.values() if u.id == unit.parent_id), None)
+            place = f"{village_of.name if village_of else ''}{unit.name} {unit.code}"
+        out.append(DemoLogin(username=username, role=role.value, where=f"{place} ({name})"))
+    await db.flush()
+    return out
+
+
+async def _login(
+    db: AsyncSession, username: str, name: str, role: Role, unit: OrgUnit, *, institution_id: uuid.UUID | None = None
+) -> User:
+    """A demo account with one grant. Every demo login shares one argon2 hash of the printed demo
+    password (hashing is deliberately slow; twelve of them would make up most of ``make run``'s start)."""
+    user = User(
+        username=username,
+        display_name=name,
+        kind="system" if role is Role.HIS_CLIENT else "person",
+        secret_hash=_demo_hash(),
+        org_unit_id=unit.id,
+    )
+    db.add(user)
+    await db.flush()
+    await users.add_grant(
+        db, None, user, GrantCreate(role=role, org_unit_id=unit.id, institution_id=institution_id), field="grants.0"
+    )
+    await audit.record(
+        db,
+        actor_id=None,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        details={"username": username, "kind": user.kind},
+    )
+    return user
+
+
+@functools.cache
+def _demo_hash() -> str:
+    return hash_secret(DEMO_PASSWORD)

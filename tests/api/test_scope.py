@@ -21,10 +21,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
-from services.core.assignments.models import Pairing
+from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
 from services.core.residents.models import KeyPopulation, ResidentTag
+from services.core.roster import workbook
 from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 from services.core.teams.models import InstitutionSteward, TeamBacking
@@ -171,9 +172,24 @@ CASES: list[tuple[str, str, Body]] = [
         lambda _: {"population": "hypertension", "since_on": "2024-01-01", "source": "clinic"},
     ),
     ("PATCH", "/residents/{resident_b}/tags/{tag_b}", lambda _: {"until_on": "2025-01-01"}),
+    # the member roster
+    ("GET", "/roster.xlsx?org_unit_id={town_b}", None),
 ]
 
+
+def _roster_naming_town_b(ids: Ids) -> dict[str, Any]:
+    """A roster adding a sentinel to town B's grid and a grid under town B's village."""
+    roster = workbook.Roster(
+        grids=[workbook.GridRow(0, ids["town_b_code"], "", ids["village_b_code"], "village", "village", None, None)],
+        community=[workbook.CommunityRow(0, ids["grid_code"], CommunityRoleKind.SENTINEL, "越权", "13912345678", None)],
+    )
+    return {"file": ("roster.xlsx", workbook.write(roster, title="t"), workbook.XLSX_MEDIA_TYPE)}
+
+
 UPLOADS: dict[tuple[str, str], Upload] = {
+    # all or nothing: refused whole (404 for town B as the target, 422 naming the rows outside town A)
+    ("POST", "/roster/imports?org_unit_id={town_b}"): Upload(files=_roster_naming_town_b, allowed=(403, 404)),
+    ("POST", "/roster/imports?org_unit_id={town_a}"): Upload(files=_roster_naming_town_b, allowed=(403, 422)),
     ("POST", "/residents/imports"): Upload(
         files=lambda ids: {
             "file": (
@@ -268,6 +284,7 @@ async def build_world(db: AsyncSession) -> Ids:
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
+        "town_b_code": town_b.code,
         "grid_code": grid_b.code,
         "town_b_path": town_b.path,
         "id_number_b": id_number_b,
@@ -390,7 +407,7 @@ def test_every_route_is_in_the_scope_table(settings: Settings) -> None:
     app = create_app(settings)
     covered = {(method, _template(path.split("?")[0])) for method, path, _ in CASES}
     covered |= {(c.method, _template(c.path.split("?")[0])) for c in LIST_CASES}
-    covered |= {(method, _template(path)) for method, path in UPLOADS}
+    covered |= {(method, _template(path.split("?")[0])) for method, path in UPLOADS}
     missing = []
     for route in app.routes:
         if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:
