@@ -18,7 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import assignments, audit, auth, health, notifications, org_units, residents, teams, users
+from services.api.routes import (
+    assignments,
+    audit,
+    auth,
+    health,
+    notifications,
+    org_units,
+    residents,
+    signing,
+    teams,
+    users,
+)
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
@@ -33,6 +44,7 @@ ROUTERS = (
     notifications.router,
     residents.router,
     residents.sync_router,
+    signing.router,
     audit.router,
 )
 
@@ -110,6 +122,12 @@ def create_app(
                 "description": "Residents, key-population tags and bulk import. Identity numbers and phones are "
                 "encrypted at rest and masked in every answer; `GET /residents/{id}/identity` reveals them to "
                 "care-team roles only, and every such read is audited.",
+            },
+            {
+                "name": "signing",
+                "description": "Family-doctor signing (签约) with a team for a service package (basic, "
+                "chronic_disease, maternal_child, elderly, rehabilitation, tcm), renewal and termination; "
+                "contacts with signed residents; coverage per team and village; the quarterly-contact duty.",
             },
             {"name": "sync", "description": "Delta sync for the mobile apps."},
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
