@@ -2,7 +2,7 @@
 
 ``signing``: a resident's period with a team and a service package, ``[starts_on, ends_on)`` in China
 time; one per resident per day (checked under the resident row's lock); renewals point at what they
-renew (unique: renewed once); terminations keep the contracted end and record the reason.
+renew (unique: renewed once, a renewal cancelled before it began aside); terminations keep the contracted end and record the reason.
 ``resident_contact``: a contact by a member of the signing team; notes are AES-GCM ciphertext.
 
 Revision ID: 0005
@@ -54,7 +54,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_signing_district_id'), 'signing', ['district_id'], unique=False)
     op.create_index('ix_signing_resident_id_starts_on', 'signing', ['resident_id', 'starts_on'], unique=False)
     op.create_index('ix_signing_team_id_ends_on', 'signing', ['team_id', 'ends_on'], unique=False)
-    op.create_index('uq_signing_renews_id', 'signing', ['renews_id'], unique=True, postgresql_where=sa.text('renews_id is not null'))
+    op.create_index('uq_signing_renews_id', 'signing', ['renews_id'], unique=True, postgresql_where=sa.text('renews_id is not null and ends_on > starts_on'))
     op.create_table('resident_contact',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('district_id', sa.Uuid(), nullable=False),
@@ -91,7 +91,7 @@ def downgrade() -> None:
     op.drop_index('ix_resident_contact_resident_id_contacted_at', table_name='resident_contact')
     op.drop_index(op.f('ix_resident_contact_district_id'), table_name='resident_contact')
     op.drop_table('resident_contact')
-    op.drop_index('uq_signing_renews_id', table_name='signing', postgresql_where=sa.text('renews_id is not null'))
+    op.drop_index('uq_signing_renews_id', table_name='signing', postgresql_where=sa.text('renews_id is not null and ends_on > starts_on'))
     op.drop_index('ix_signing_team_id_ends_on', table_name='signing')
     op.drop_index('ix_signing_resident_id_starts_on', table_name='signing')
     op.drop_index(op.f('ix_signing_district_id'), table_name='signing')

@@ -182,6 +182,17 @@ async def test_renewal_starts_where_the_old_contract_ends(
     )
     assert other.status_code == 422, other.text
     assert other.json()["errors"][0]["field"] == "body.team_id"
+    # An upcoming renewal is cancelled by ending it where it starts; the old signing may be renewed again.
+    cancel = await client.post(
+        f"/signings/{new['id']}/termination",
+        json={"reason": "resident_request", "ends_on": new["starts_on"]},
+        headers=headers | {"If-Match": '"1"'},
+    )
+    assert cancel.status_code == 200, cancel.text
+    assert cancel.json()["status"] == "terminated"
+    again = await client.post(f"/signings/{old['id']}/renewals", json={"package": "elderly"}, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["starts_on"] == "2027-05-15"
 
 
 async def test_termination_takes_a_reason_from_the_list_an_end_date_and_if_match(

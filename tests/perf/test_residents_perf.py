@@ -9,19 +9,31 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.core.db import make_engine, make_session_factory, session_scope
+from services.core.org.models import OrgUnit
 from services.core.residents import imports, service
 from services.core.residents.identity import IdType
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
+from services.core.signing import service as signing_service
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
-from tests.factories import TEST_PII, make_child, make_district
+from tests.factories import (
+    TEST_PII,
+    make_assignment,
+    make_child,
+    make_district,
+    make_institution,
+    make_member,
+    make_staff,
+    make_team,
+    make_user,
+)
 
 IMPORT_ROWS = 100_000
 IMPORT_CHUNK = 10_000
@@ -139,6 +151,10 @@ async def test_bench_lookup_and_sync_at_1m(bench_db: str) -> None:
         await db.execute(text("analyze resident"))
         count = await db.scalar(text("select count(*) from resident"))
     print(f"\nresidents in table: {count}")  # noqa: T201
+    await engine.dispose()
+    # Timings through a pooled engine, as the API runs (a fresh connection per request would time the handshake).
+    engine = make_engine(bench_db, pool_size=2)
+    factory = make_session_factory(engine)
 
     principal = Principal(
         uuid.uuid4(), "bench", "person", uuid.uuid4(), (Grant(uuid.uuid4(), Role.TEAM_LEADER, district_id, path),)
@@ -176,4 +192,80 @@ async def test_bench_lookup_and_sync_at_1m(bench_db: str) -> None:
             rows, _c, _m = await service.sync(db, principal, cursor=deep, limit=100)
         mid.append(time.perf_counter() - started)
     _report("delta-sync page of 100 from a cursor deep in 1M", mid)
+    await engine.dispose()
+
+
+SIGNED = 100_000
+CONTACTED = 50_000
+
+
+async def test_bench_signing_duty_and_coverage_at_1m(bench_db: str) -> None:
+    """Issue 4 items 5-6 at scale: 100k of the 1M residents signed with one team, half of them reached
+    this quarter; the duty list's first page and the team's coverage, through the service functions."""
+    engine = make_engine(bench_db, null_pool=True)
+    factory = make_session_factory(engine)
+    async with session_scope(factory) as db:
+        district = await db.scalar(select(OrgUnit).where(OrgUnit.kind == "district"))
+        assert district is not None
+        grid = await db.scalar(select(OrgUnit).where(OrgUnit.kind == "grid"))
+        assert grid is not None
+        town = await db.scalar(select(OrgUnit).where(OrgUnit.kind == "town"))
+        assert town is not None
+        institution = await make_institution(db, town)
+        team = await make_team(db, institution)
+        await make_assignment(db, team, grid, starts_at=datetime(2020, 1, 1, tzinfo=UTC))
+        user = await make_user(db, Role.TEAM_LEADER, town)
+        member = await make_member(db, team, await make_staff(db, institution))
+        team_id, user_id, member_id, district_id, path = team.id, user.id, member.id, district.id, district.path
+    today = signing_service.today()
+    async with session_scope(factory) as db:  # one short set-based transaction each
+        await db.execute(
+            text(
+                """
+                insert into signing (id, district_id, resident_id, team_id, package, starts_on, ends_on,
+                    contracted_ends_on, signed_by, version, created_at, updated_at)
+                select gen_random_uuid(), district_id, id, :team, 'basic', :start, :end, :end, :user, 1, now(), now()
+                from resident order by id limit :n
+                """
+            ),
+            {"team": team_id, "start": today, "end": today.replace(year=today.year + 1), "user": user_id, "n": SIGNED},
+        )
+    async with session_scope(factory) as db:
+        await db.execute(
+            text(
+                """
+                insert into resident_contact (id, district_id, resident_id, signing_id, team_id, channel, outcome,
+                    contacted_at, recorded_by, team_member_id, version, created_at, updated_at)
+                select gen_random_uuid(), district_id, resident_id, id, team_id, 'phone', 'reached',
+                    now() - interval '1 minute', :user, :member, 1, now(), now()
+                from signing order by resident_id limit :n
+                """
+            ),
+            {"user": user_id, "member": member_id, "n": CONTACTED},
+        )
+    async with session_scope(factory) as db:
+        await db.execute(text("analyze signing"))
+        await db.execute(text("analyze resident_contact"))
+    await engine.dispose()
+    engine = make_engine(bench_db, pool_size=2)
+    factory = make_session_factory(engine)
+    principal = Principal(
+        user_id, "bench", "person", uuid.uuid4(), (Grant(uuid.uuid4(), Role.TEAM_LEADER, district_id, path),)
+    )
+    due: list[float] = []
+    for _ in range(SAMPLES // 4):
+        started = time.perf_counter()
+        async with session_scope(factory) as db:
+            page = await signing_service.due_contacts(db, principal, team_id, cursor=None, limit=100)
+        due.append(time.perf_counter() - started)
+        assert len(page.items) == 100
+    _report(f"quarterly-contact duty, first page of 100 ({SIGNED} signed, {CONTACTED} reached)", due)
+    coverage: list[float] = []
+    for _ in range(10):
+        started = time.perf_counter()
+        async with session_scope(factory) as db:
+            figures = await signing_service.team_coverage(db, principal, team_id)
+        coverage.append(time.perf_counter() - started)
+    assert figures.signed == SIGNED
+    _report(f"team signing coverage over {figures.residents} residents in its area", coverage)
     await engine.dispose()

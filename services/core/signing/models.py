@@ -4,7 +4,8 @@ A signing is a period ``[starts_on, ends_on)`` of whole days (China time): ``end
 day no longer covered. ``contracted_ends_on`` keeps the agreed end; a termination moves ``ends_on``
 earlier and records the reason. One signing per resident covers any day (checked under a lock on
 the resident row). A renewal is a new signing starting where the old one's contract ends
-(``renews_id``; a signing is renewed at most once).
+(``renews_id``; a signing is renewed at most once, unless that renewal is cancelled before it
+begins).
 
 A contact's notes are confidential: stored encrypted (AES-GCM, the PII key) and never shown to
 sentinels.
@@ -72,7 +73,13 @@ class Signing(TimestampMixin, Base):
         CheckConstraint("(termination_reason is null) = (terminated_at is null)", name="termination_complete"),
         Index("ix_signing_resident_id_starts_on", "resident_id", "starts_on"),
         Index("ix_signing_team_id_ends_on", "team_id", "ends_on"),
-        Index("uq_signing_renews_id", "renews_id", unique=True, postgresql_where=text("renews_id is not null")),
+        # Renewed at most once; a renewal cancelled before it began (an empty period) does not count.
+        Index(
+            "uq_signing_renews_id",
+            "renews_id",
+            unique=True,
+            postgresql_where=text("renews_id is not null and ends_on > starts_on"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -94,8 +94,8 @@ def add_years(day: date, years: int) -> date:
 
 def status_of(signing: Signing, on: date) -> SigningStatus:
     """Where ``signing`` stands on ``on``."""
-    if signing.termination_reason is not None and signing.ends_on <= on:
-        return SigningStatus.TERMINATED
+    if signing.termination_reason is not None and (signing.ends_on <= on or signing.ends_on == signing.starts_on):
+        return SigningStatus.TERMINATED  # ended early, or cancelled before it began
     if on < signing.starts_on:
         return SigningStatus.UPCOMING
     if on < signing.ends_on:
@@ -272,7 +272,9 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
     await db.refresh(old)  # the state after the lock: a concurrent renewal or termination has committed
     if old.termination_reason is not None:
         raise IllegalTransition(f"signing {old.id} was terminated ({old.termination_reason}); sign anew instead")
-    renewal = await db.scalar(select(Signing.id).where(Signing.renews_id == old.id))
+    renewal = await db.scalar(
+        select(Signing.id).where(Signing.renews_id == old.id, Signing.ends_on > Signing.starts_on)
+    )
     if renewal is not None:
         raise AlreadyExists(
             f"signing {old.id} is already renewed by {renewal}",
