@@ -5,6 +5,7 @@ Run against a real server (GRIDCARE_TEST_DATABASE_URL); prints figures, asserts 
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
@@ -52,6 +53,9 @@ def _report(name: str, seconds: list[float]) -> None:
 async def bench_db(servers: Servers) -> AsyncIterator[str]:
     url = await fresh_database(servers, "gridcare_bench")
     yield url
+    if os.environ.get("GRIDCARE_BENCH_KEEP") == "1":  # to EXPLAIN afterwards; drop it by hand
+        print(f"\nkept {url}")  # noqa: T201
+        return
     await drop_database(servers.server_url, url.rsplit("/", 1)[1])
 
 

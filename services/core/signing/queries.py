@@ -65,26 +65,49 @@ def _tag_on(on: date) -> ColumnElement[bool]:
     )
 
 
+def _signed_ids(on: date, *, team_id: uuid.UUID | None = None) -> Any:
+    """Residents with a signing covering ``on`` (with ``team_id`` when given), as a derived table."""
+    stmt = select(Signing.resident_id).where(Signing.starts_on <= on, Signing.ends_on > on)
+    if team_id is not None:
+        stmt = stmt.where(Signing.team_id == team_id)
+    return stmt.distinct().subquery("signed")
+
+
 async def team_coverage(
     db: AsyncSession, *, team_id: uuid.UUID, on: date, at: datetime, scope: ColumnElement[bool]
 ) -> TeamCoverage:
-    """Residents in the team's area at ``at`` and those signed with it on ``on``: two grouped queries."""
-    area = in_team_area(team_id, at)
-    signed = signed_on(on, team_id=team_id)
-    base = select(Resident.id).join(OrgUnit, OrgUnit.id == Resident.grid_id).where(scope, or_(area, signed))
-    counts = base.with_only_columns(
-        func.count().filter(area),
-        func.count().filter(and_(area, signed)),
-        func.count().filter(signed),
+    """Residents in the team's area at ``at`` and those signed with it on ``on``: two statements.
+
+    The area is decided per grid (thousands of rows), then residents are counted by grid id and
+    joined to the day's signings: no per-resident subplans.
+    """
+    area_grids = select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.GRID.value, scope, in_team_area(team_id, at))
+    signed = _signed_ids(on, team_id=team_id)
+    in_area = Resident.grid_id.in_(area_grids)
+    counts = select(
+        select(func.count()).select_from(Resident).where(in_area).scalar_subquery(),
+        select(func.count())
+        .select_from(Resident)
+        .join(signed, signed.c.resident_id == Resident.id)
+        .where(in_area)
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(Resident)
+        .join(signed, signed.c.resident_id == Resident.id)
+        .join(OrgUnit, OrgUnit.id == Resident.grid_id)
+        .where(scope)
+        .scalar_subquery(),
     )
     residents, signed_in_area, signed_total = (await db.execute(counts)).one()
     by_population = await db.execute(
-        base.join(ResidentTag, _tag_on(on))
-        .with_only_columns(
+        select(
             ResidentTag.population,
-            func.count(func.distinct(Resident.id)).filter(area),
-            func.count(func.distinct(Resident.id)).filter(and_(area, signed)),
+            func.count(func.distinct(Resident.id)),
+            func.count(func.distinct(signed.c.resident_id)),
         )
+        .join(Resident, _tag_on(on))
+        .outerjoin(signed, signed.c.resident_id == Resident.id)
+        .where(in_area)
         .group_by(ResidentTag.population)
         .order_by(ResidentTag.population)
     )
@@ -108,26 +131,32 @@ async def village_coverage(
     """Per village under ``unit`` (itself when a village): residents and those signed with any team on ``on``."""
     village = aliased(OrgUnit)
     grid = OrgUnit  # ``scope`` filters on the grid's path
-    signed = signed_on(on)
-    villages = (
+    signed = _signed_ids(on)
+    under = and_(village.kind == OrgUnitKind.VILLAGE.value, village.path.startswith(unit.path), scope)
+    totals = await db.execute(
         select(village.id, village.code, village.name)
+        .add_columns(func.count(Resident.id), func.count(signed.c.resident_id))
         .join(grid, grid.parent_id == village.id)
         .outerjoin(Resident, Resident.grid_id == grid.id)
-        .where(village.kind == OrgUnitKind.VILLAGE.value, village.path.startswith(unit.path), scope)
+        .outerjoin(signed, signed.c.resident_id == Resident.id)
+        .where(under)
         .group_by(village.id, village.code, village.name, village.path)
         .order_by(village.path)
-    )
-    totals = await db.execute(
-        villages.add_columns(func.count(Resident.id), func.count(Resident.id).filter(signed)).limit(5000)
+        .limit(5000)
     )
     by_population: dict[uuid.UUID, list[PopulationCoverage]] = {}
     rows = await db.execute(
-        select(village.id, ResidentTag.population, func.count(func.distinct(Resident.id)))
-        .add_columns(func.count(func.distinct(Resident.id)).filter(signed))
+        select(
+            village.id,
+            ResidentTag.population,
+            func.count(func.distinct(Resident.id)),
+            func.count(func.distinct(signed.c.resident_id)),
+        )
         .join(grid, grid.parent_id == village.id)
         .join(Resident, Resident.grid_id == grid.id)
         .join(ResidentTag, _tag_on(on))
-        .where(village.kind == OrgUnitKind.VILLAGE.value, village.path.startswith(unit.path), scope)
+        .outerjoin(signed, signed.c.resident_id == Resident.id)
+        .where(under)
         .group_by(village.id, ResidentTag.population)
         .order_by(village.id, ResidentTag.population)
     )
