@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_signing_district_id'), 'signing', ['district_id'], unique=False)
     op.create_index('ix_signing_resident_id_starts_on', 'signing', ['resident_id', 'starts_on'], unique=False)
-    op.create_index('ix_signing_team_id_ends_on', 'signing', ['team_id', 'ends_on'], unique=False)
+    op.create_index('ix_signing_team_id_resident_id', 'signing', ['team_id', 'resident_id'], unique=False)
     op.create_index('uq_signing_renews_id', 'signing', ['renews_id'], unique=True, postgresql_where=sa.text('renews_id is not null and ends_on > starts_on'))
     op.create_table('resident_contact',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -92,7 +92,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_resident_contact_district_id'), table_name='resident_contact')
     op.drop_table('resident_contact')
     op.drop_index('uq_signing_renews_id', table_name='signing', postgresql_where=sa.text('renews_id is not null and ends_on > starts_on'))
-    op.drop_index('ix_signing_team_id_ends_on', table_name='signing')
+    op.drop_index('ix_signing_team_id_resident_id', table_name='signing')
     op.drop_index('ix_signing_resident_id_starts_on', table_name='signing')
     op.drop_index(op.f('ix_signing_district_id'), table_name='signing')
     op.drop_table('signing')

@@ -72,7 +72,8 @@ class Signing(TimestampMixin, Base):
         CheckConstraint("ends_on >= starts_on and contracted_ends_on >= ends_on", name="period"),
         CheckConstraint("(termination_reason is null) = (terminated_at is null)", name="termination_complete"),
         Index("ix_signing_resident_id_starts_on", "resident_id", "starts_on"),
-        Index("ix_signing_team_id_ends_on", "team_id", "ends_on"),
+        # A team's signings in resident order: the duty list and team lists page on the resident id.
+        Index("ix_signing_team_id_resident_id", "team_id", "resident_id"),
         # Renewed at most once; a renewal cancelled before it began (an empty period) does not count.
         Index(
             "uq_signing_renews_id",

@@ -76,36 +76,41 @@ def _signed_ids(on: date, *, team_id: uuid.UUID | None = None) -> Any:
 async def team_coverage(
     db: AsyncSession, *, team_id: uuid.UUID, on: date, at: datetime, scope: ColumnElement[bool]
 ) -> TeamCoverage:
-    """Residents in the team's area at ``at`` and those signed with it on ``on``: two statements.
+    """Residents in the team's area at ``at`` and those signed with it on ``on``: four set-based statements.
 
-    The area is decided per grid (thousands of rows), then residents are counted by grid id and
-    joined to the day's signings: no per-resident subplans.
+    The area is decided per grid, then residents are counted by grid id, signings from the team's
+    index: no per-resident subplans.
     """
-    area_grids = select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.GRID.value, scope, in_team_area(team_id, at))
-    signed = _signed_ids(on, team_id=team_id)
-    in_area = Resident.grid_id.in_(area_grids)
-    counts = select(
-        select(func.count()).select_from(Resident).where(in_area).scalar_subquery(),
-        select(func.count())
-        .select_from(Resident)
-        .join(signed, signed.c.resident_id == Resident.id)
-        .where(in_area)
-        .scalar_subquery(),
-        select(func.count())
-        .select_from(Resident)
-        .join(signed, signed.c.resident_id == Resident.id)
-        .join(OrgUnit, OrgUnit.id == Resident.grid_id)
-        .where(scope)
-        .scalar_subquery(),
+    # The team's grids first (a handful to hundreds): the planner then estimates residents per grid
+    # from the column statistics instead of guessing through a subquery.
+    grid_ids = list(
+        (
+            await db.scalars(
+                select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.GRID.value, scope, in_team_area(team_id, at))
+            )
+        ).all()
     )
-    residents, signed_in_area, signed_total = (await db.execute(counts)).one()
+    in_area = Resident.grid_id.in_(grid_ids)
+    residents = int(await db.scalar(select(func.count()).select_from(Resident).where(in_area)) or 0)
+    # Driven from the team's signings (index on team_id): one row per signed resident on ``on``.
+    signed_total, signed_in_area = (
+        await db.execute(
+            select(func.count(), func.count().filter(in_area))
+            .select_from(Signing)
+            .join(Resident, Resident.id == Signing.resident_id)
+            .join(OrgUnit, OrgUnit.id == Resident.grid_id)
+            .where(Signing.team_id == team_id, Signing.starts_on <= on, Signing.ends_on > on, scope)
+        )
+    ).one()
+    signed = _signed_ids(on, team_id=team_id)
     by_population = await db.execute(
         select(
             ResidentTag.population,
             func.count(func.distinct(Resident.id)),
             func.count(func.distinct(signed.c.resident_id)),
         )
-        .join(Resident, _tag_on(on))
+        .select_from(Resident)
+        .join(ResidentTag, _tag_on(on))
         .outerjoin(signed, signed.c.resident_id == Resident.id)
         .where(in_area)
         .group_by(ResidentTag.population)
@@ -236,8 +241,9 @@ async def uncontacted(
             last_id = uuid.UUID(str(after[0]))
         except ValueError as exc:
             raise field_error("query.cursor", "not a cursor this API issued") from exc
-        stmt = stmt.where(Resident.id > last_id)
-    rows = (await db.execute(stmt.order_by(Resident.id).limit(limit + 1))).all()
+        stmt = stmt.where(Signing.resident_id > last_id)
+    # Ordered on the signing's side: ix_signing_team_id_resident_id walks the team's signings in this order.
+    rows = (await db.execute(stmt.order_by(Signing.resident_id).limit(limit + 1))).all()
     items = [
         DueContact(resident_id=r, name=n, grid_id=g, signing_id=s, last_contacted_at=lc)
         for r, n, g, s, lc in rows[:limit]
