@@ -293,6 +293,7 @@ async def _signing_scenario(bench_db: str, *, area: int, signed: int, reached: i
         await db.execute(text("analyze resident"))
         await db.execute(text("analyze signing"))
         await db.execute(text("analyze resident_contact"))
+        await db.execute(text("analyze resident_tag"))
     await engine.dispose()
     engine = make_engine(bench_db, pool_size=2)
     factory = make_session_factory(engine)
