@@ -24,6 +24,7 @@ from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role
+from services.core.signing.models import Signing
 from services.core.teams.models import (
     LEVEL_OF_KIND,
     Institution,
@@ -295,3 +296,33 @@ async def make_resident(
         )
     await db.flush()
     return resident
+
+
+# ---------------------------------------------------------------- signings
+
+
+async def make_signing(
+    db: AsyncSession,
+    resident: Any,
+    team: Any,
+    *,
+    signed_by: uuid.UUID,
+    starts_on: date,
+    ends_on: date | None = None,
+    package: str = "basic",
+) -> Any:
+    """A signing stored as the service stores one (no responsibility check: set the world up right)."""
+    end = ends_on or starts_on.replace(year=starts_on.year + 1)
+    row = Signing(
+        district_id=resident.district_id,
+        resident_id=resident.id,
+        team_id=team.id,
+        package=package,
+        starts_on=starts_on,
+        ends_on=end,
+        contracted_ends_on=end,
+        signed_by=signed_by,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)

@@ -27,6 +27,7 @@ from services.api.routes import (
     org_units,
     residents,
     roster,
+    signing,
     teams,
     users,
 )
@@ -45,6 +46,7 @@ ROUTERS = (
     notifications.router,
     residents.router,
     residents.sync_router,
+    signing.router,
     audit.router,
 )
 
@@ -131,6 +133,12 @@ def create_app(
                 "description": "Residents, key-population tags and bulk import. Identity numbers and phones are "
                 "encrypted at rest and masked in every answer; `GET /residents/{id}/identity` reveals them to "
                 "care-team roles only, and every such read is audited.",
+            },
+            {
+                "name": "signing",
+                "description": "Family-doctor signing (签约) with a team for a service package (basic, "
+                "chronic_disease, maternal_child, elderly, rehabilitation, tcm), renewal and termination; "
+                "contacts with signed residents; coverage per team and village; the quarterly-contact duty.",
             },
             {"name": "sync", "description": "Delta sync for the mobile apps."},
             {"name": "audit", "description": "The append-only audit trail, for auditors."},

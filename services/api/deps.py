@@ -90,6 +90,7 @@ AssignmentsWrite = Annotated[Principal, Depends(require(Permission.ASSIGNMENTS_W
 ResidentsRead = Annotated[Principal, Depends(require(Permission.RESIDENTS_READ))]
 ResidentsWrite = Annotated[Principal, Depends(require(Permission.RESIDENTS_WRITE))]
 ResidentsImport = Annotated[Principal, Depends(require(Permission.RESIDENTS_IMPORT))]
+SigningsWrite = Annotated[Principal, Depends(require(Permission.SIGNINGS_WRITE))]
 AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 
 

@@ -8,6 +8,7 @@ from services.core.notifications.models import InboxCounter, Notification, Outbo
 from services.core.org.models import OrgUnit
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
+from services.core.signing.models import Contact, Signing
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import Institution, InstitutionSteward, Person, Team, TeamBacking, TeamMember
 
@@ -17,6 +18,7 @@ __all__ = [
     "IdempotencyKey",
     "Base",
     "CommunityRole",
+    "Contact",
     "Deadline",
     "DeadlineStep",
     "InboxCounter",
@@ -32,6 +34,7 @@ __all__ = [
     "ResidentTag",
     "Responsibility",
     "RoleGrant",
+    "Signing",
     "Team",
     "TeamBacking",
     "TeamMember",

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
+from services.core import clock
 from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
@@ -28,6 +29,8 @@ from services.core.residents.models import KeyPopulation, ResidentTag
 from services.core.roster import workbook
 from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
+from services.core.signing import service as signing_service
+from services.core.signing.models import Contact
 from services.core.teams.models import InstitutionSteward, TeamBacking
 from tests.factories import (
     auth_headers,
@@ -38,6 +41,7 @@ from tests.factories import (
     make_institution,
     make_member,
     make_resident,
+    make_signing,
     make_staff,
     make_team,
     make_user,
@@ -174,6 +178,27 @@ CASES: list[tuple[str, str, Body]] = [
     ("PATCH", "/residents/{resident_b}/tags/{tag_b}", lambda _: {"until_on": "2025-01-01"}),
     # the member roster
     ("GET", "/roster.xlsx?org_unit_id={town_b}", None),
+    # signing, contacts, coverage and the quarterly-contact duty
+    (
+        "POST",
+        "/residents/{resident_b}/signings",
+        lambda ids: {"team_id": ids["team_id"], "package": "basic", "starts_on": ids["today"]},
+    ),
+    ("GET", "/residents/{resident_b}/signings", None),
+    ("GET", "/signings/{signing_b}", None),
+    ("POST", "/signings/{signing_b}/renewals", lambda _: {"package": "tcm"}),
+    ("POST", "/signings/{signing_b}/termination", lambda ids: {"reason": "other", "ends_on": ids["today"]}),
+    (
+        "POST",
+        "/residents/{resident_b}/contacts",
+        lambda _: {"channel": "phone", "outcome": "reached", "contacted_at": "2026-01-01T00:00:00+08:00"},
+    ),
+    ("GET", "/residents/{resident_b}/contacts", None),
+    ("GET", "/contacts/{contact_b}", None),
+    ("GET", "/teams/{team_id}/signing-coverage", None),
+    ("GET", "/signing-coverage/villages?org_unit_id={town_b}", None),
+    ("GET", "/teams/{team_id}/residents", None),
+    ("GET", "/teams/{team_id}/contacts-due", None),
 ]
 
 
@@ -257,6 +282,21 @@ async def build_world(db: AsyncSession) -> Ids:
         db, grid_b, id_number=id_number_b, tags=(KeyPopulation.HYPERTENSION,), reported_by=user_b.id
     )
     tag_b = await db.scalar(select(ResidentTag.id).where(ResidentTag.resident_id == resident.id))
+    today = signing_service.today()
+    signing = await make_signing(db, resident, team, signed_by=user_b.id, starts_on=today)
+    contact = Contact(
+        district_id=district.id,
+        resident_id=resident.id,
+        signing_id=signing.id,
+        team_id=team.id,
+        channel="home_visit",
+        outcome="reached",
+        notes_enc=None,
+        contacted_at=clock.now(),
+        recorded_by=user_b.id,
+        team_member_id=member.id,
+    )
+    db.add(contact)
     await audit.record(
         db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
     )
@@ -281,6 +321,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "pairing_id": pairing.id,
         "resident_b": resident.id,
         "tag_b": tag_b,
+        "signing_b": signing.id,
+        "contact_b": contact.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -288,6 +330,7 @@ async def build_world(db: AsyncSession) -> Ids:
         "grid_code": grid_b.code,
         "town_b_path": town_b.path,
         "id_number_b": id_number_b,
+        "today": today.isoformat(),
     }
 
 
@@ -307,6 +350,10 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "community_role",
         "pairing",
         "institution_steward",
+        "resident",
+        "resident_tag",
+        "signing",
+        "resident_contact",
     ):
         rows += (await db.execute(text(f"select * from {table} order by id"))).all()  # noqa: S608 - fixed names
     return rows

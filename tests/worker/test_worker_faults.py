@@ -131,8 +131,9 @@ async def test_worker_survives_a_redis_restart_and_takes_jobs_again(own_redis: O
     try:
         await _until(lambda: _ok(_heartbeats(own_database)), timeout=30)
 
-        own_redis.stop()  # the outage
-        await asyncio.sleep(0.3)
+        own_redis.stop()  # the outage: long enough for the worker's polling to notice (it polls every 0.5 s)
+        for _ in range(15):
+            await asyncio.sleep(0.2)
         await _until(lambda: _ok(_done(worker, alive=True)), timeout=1)  # still running during the outage
         own_redis.start()  # and back, empty
 

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     RESIDENTS_READ = "residents:read"
     RESIDENTS_WRITE = "residents:write"
     RESIDENTS_IMPORT = "residents:import"
+    SIGNINGS_WRITE = "signings:write"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -52,8 +53,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_COMMISSION: _EVERYONE | _READ | {Permission.USERS_READ},
     Role.TOWN_SUPERVISOR: _EVERYONE | _READ | {Permission.USERS_READ},
     Role.INSTITUTION_STEWARD: _EVERYONE | _READ | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
-    Role.TEAM_LEADER: _EVERYONE | _CARE | {Permission.RESIDENTS_IMPORT},
-    Role.TEAM_MEMBER: _EVERYONE | _CARE,
+    Role.TEAM_LEADER: _EVERYONE | _CARE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
+    Role.TEAM_MEMBER: _EVERYONE | _CARE | {Permission.SIGNINGS_WRITE},
     Role.COMMUNITY_STEWARD: _EVERYONE | _CARE,
     Role.GRID_LEADER: _EVERYONE | _CARE,
     Role.SENTINEL: _EVERYONE | _CARE,
