@@ -18,7 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from services.api.routes import assignments, audit, auth, health, notifications, org_units, residents, teams, users
+from services.api.routes import (
+    assignments,
+    audit,
+    auth,
+    health,
+    notifications,
+    org_units,
+    reports,
+    residents,
+    teams,
+    users,
+)
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
@@ -33,6 +44,7 @@ ROUTERS = (
     notifications.router,
     residents.router,
     residents.sync_router,
+    reports.router,
     audit.router,
 )
 
@@ -112,6 +124,12 @@ def create_app(
                 "care-team roles only, and every such read is audited.",
             },
             {"name": "sync", "description": "Delta sync for the mobile apps."},
+            {
+                "name": "reports",
+                "description": "Sentinel reports (网格吹哨、家医报到): submit (alone or a phone's queue of up to 100), "
+                "report in, follow up within 48 hours, intervene, close. The sentinel sees where a report stands "
+                "(`view: status`), the team and supervisors the whole report (`view: care`).",
+            },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],
     )

@@ -91,6 +91,9 @@ ResidentsRead = Annotated[Principal, Depends(require(Permission.RESIDENTS_READ))
 ResidentsWrite = Annotated[Principal, Depends(require(Permission.RESIDENTS_WRITE))]
 ResidentsImport = Annotated[Principal, Depends(require(Permission.RESIDENTS_IMPORT))]
 AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+ReportsRead = Annotated[Principal, Depends(require(Permission.REPORTS_READ))]
+ReportsSubmit = Annotated[Principal, Depends(require(Permission.REPORTS_SUBMIT))]
+ReportsHandle = Annotated[Principal, Depends(require(Permission.REPORTS_HANDLE))]
 
 
 def get_pii(settings: SettingsDep) -> PiiCipher:
