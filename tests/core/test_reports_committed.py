@@ -68,7 +68,9 @@ async def test_ten_concurrent_replays_make_one_report_and_one_deadline(
             == 1
         )
         told = await db.scalars(
-            select(Notification.kind).where(Notification.user_id == world.paired.id, Notification.subject_id == report_id)
+            select(Notification.kind).where(
+                Notification.user_id == world.paired.id, Notification.subject_id == report_id
+            )
         )
         assert sorted(told) == (
             ["deadline.at_start", "report.submitted"] if make_body is urgent_risk else ["report.submitted"]
