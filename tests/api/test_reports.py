@@ -4,14 +4,19 @@ report, what a sentinel may see, replays, batches and bad input. Time moves thro
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.api.app import create_app
 from services.core import clock
+from services.core.config import Settings
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline, DeadlineState
 from services.core.notifications.models import Notification
@@ -20,6 +25,24 @@ from tests.factories import auth_headers, resident_id_number
 from tests.report_world import ReportWorld, build_report_world, health_need, urgent_risk
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The shared-session client without Redis: these tests move the clock and open clocks whose
+    step jobs would be deferred hours into the shared Redis (a burst worker elsewhere would wait
+    for them). The sweeper is what these tests drive; the deferred jobs have their own tests."""
+    app = create_app(settings, engine=engine, redis=None)
+
+    @asynccontextmanager
+    async def shared_session() -> AsyncIterator[AsyncSession]:
+        await db.commit()
+        yield db
+
+    app.state.session_factory = shared_session
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+        yield c
 
 
 async def world_at_t0(db: AsyncSession) -> ReportWorld:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,8 +29,8 @@ from tests.conftest import Servers, fresh_database, make_settings
 from tests.factories import auth_headers
 from tests.report_world import build_report_world, health_need
 
-N = 2_000
-CONCURRENCY = 8
+N = int(os.environ.get("GRIDCARE_BENCH_REPORTS", "2000"))
+CONCURRENCY = int(os.environ.get("GRIDCARE_BENCH_CONCURRENCY", "8"))
 
 
 @pytest.fixture

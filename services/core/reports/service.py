@@ -226,7 +226,7 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     responsible = await responsible_for(db, grid_id=grid.id, at=now)
     reporter_person = await db.scalar(select(Person.id).where(Person.user_id == principal.user_id))
     team_id = responsible.team.id if responsible.team else None
-    inserted = await db.scalar(
+    report = await db.scalar(
         insert(SentinelReport)
         .values(
             id=data.id,
@@ -253,14 +253,13 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(SentinelReport.id)
+        .returning(SentinelReport),
+        execution_options={"populate_existing": True},
     )
-    if inserted is None:  # a concurrent replay committed first
+    if report is None:  # a concurrent replay committed first
         raced = await db.get(SentinelReport, data.id, populate_existing=True)
         assert raced is not None  # noqa: S101 - the conflict says it exists
         return await _replay(db, principal, raced, body_digest)
-    report = await db.get(SentinelReport, data.id, populate_existing=True)
-    assert report is not None  # noqa: S101 - just inserted
     db.add(_transition(report, None, ReportStatus.SUBMITTED, principal.user_id, now))
     await db.flush()
     await _route(db, report, responsible.sentinels, responsible.members, reporter_person, grid.path, now)
