@@ -21,8 +21,9 @@ from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline, DeadlineState
 from services.core.notifications.models import Notification
 from services.core.reports.models import SentinelReport
-from tests.factories import auth_headers, resident_id_number
-from tests.report_world import ReportWorld, build_report_world, health_need, urgent_risk
+from services.core.security.roles import Role
+from tests.factories import auth_headers, make_member, make_staff, make_team, make_user, resident_id_number, snapshot
+from tests.report_world import ReportWorld, build_report_world, health_need, linked, urgent_risk
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -302,6 +303,20 @@ async def test_a_sentinel_sees_where_the_report_stands_never_the_notes(
     community = await client.get(f"/reports/{rid}", headers=await auth_headers(client, world.community))
     assert community.json()["view"] == "status"
     assert secret not in community.text
+
+    # A member of another team in the same town sees nothing of it.
+    other_team = await make_team(db, world.institution)
+    outsider_person = await make_staff(db, world.institution)
+    outsider = snapshot(await make_user(db, Role.TEAM_MEMBER, await _unit(db, world.town.id)))
+    await linked(db, outsider_person, outsider)
+    await make_member(db, other_team, outsider_person, starts_at=T0 - timedelta(days=1))
+    hidden = await client.get(f"/reports/{rid}", headers=await auth_headers(client, outsider))
+    assert hidden.status_code == 404
+    assert (
+        await change(client, outsider, rid, "follow-ups", {"channel": "sms", "outcome": "reached"}, 3)
+    ).status_code == 404
+    listed_for_outsider = await client.get("/reports", headers=await auth_headers(client, outsider))
+    assert listed_for_outsider.json()["items"] == []
 
     for user in (world.leader, world.unpaired, world.steward, world.supervisor):
         full = await client.get(f"/reports/{rid}", headers=await auth_headers(client, user))

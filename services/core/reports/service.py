@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -376,6 +377,9 @@ async def create_batch(
                     {**e, "field": e["field"].replace("body.", f"body.reports.{index}.", 1)} for e in problem["errors"]
                 ]
             results.append(BatchItem(index, item.id, exc.status, problem))
+        except IntegrityError:  # a row it names vanished meanwhile: this item only
+            problem = {"code": "conflict", "title": "Conflict", "status": 409, "detail": "conflicts with existing data"}
+            results.append(BatchItem(index, item.id, 409, problem))
         else:
             results.append(BatchItem(index, item.id, result.status_code, None, result))
     return results
