@@ -52,6 +52,7 @@ class ReportWorld:
     commission: Any
     sentinel: Any
     other_sentinel: Any
+    bare_sentinel: Any  # the sentinel of the grid without a team
     resident: Any
 
 
@@ -99,6 +100,7 @@ async def build_report_world(db: AsyncSession, *, at: datetime) -> ReportWorld:
     community, _ = await community_person(Role.COMMUNITY_STEWARD, village, "community_steward")
     sentinel, sentinel_role = await community_person(Role.SENTINEL, grid, "sentinel")
     other_sentinel, _ = await community_person(Role.SENTINEL, grid, "sentinel")
+    bare_sentinel, _ = await community_person(Role.SENTINEL, bare_grid, "sentinel")
     db.add(
         Pairing(
             kind="member_sentinel",
@@ -130,6 +132,7 @@ async def build_report_world(db: AsyncSession, *, at: datetime) -> ReportWorld:
         commission=snapshot(commission),
         sentinel=snapshot(sentinel),
         other_sentinel=snapshot(other_sentinel),
+        bare_sentinel=snapshot(bare_sentinel),
         resident=snapshot(resident),
     )
 

@@ -187,10 +187,7 @@ async def test_a_grid_without_a_team_goes_to_the_town_and_is_flagged_unrouted(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     world = await world_at_t0(db)
-    from services.core.security.roles import Role
-    from tests.factories import make_user
-
-    lone = await make_user(db, Role.SENTINEL, await _unit(db, world.bare_grid.id))
+    lone = world.bare_sentinel
     body = health_need(world.bare_grid.id, None, new_resident={"name": "李四", "birth_on": "1950-02-03"})
     response = await client.post("/reports", json=body, headers=await auth_headers(client, lone))
     assert response.status_code == 201, response.text
@@ -207,6 +204,21 @@ async def test_a_grid_without_a_team_goes_to_the_town_and_is_flagged_unrouted(
     assert taken.status_code == 200, taken.text
     assert taken.json()["team"]["id"] == str(world.team.id)
     assert taken.json()["unrouted"] is True  # the fact stays for the supervision bulletin
+
+
+async def test_a_sentinel_grant_without_the_sentinel_role_in_the_grid_may_not_report(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await world_at_t0(db)
+    grant_only = snapshot(await make_user(db, Role.SENTINEL, await _unit(db, world.grid.id)))
+    response = await client.post(
+        "/reports", json=health_need(world.grid.id, world.resident.id), headers=await auth_headers(client, grant_only)
+    )
+    assert response.status_code == 403, response.text
+    # A grid outside the sentinel's grants stays 404.
+    assert (
+        await submit(client, world, health_need(world.bare_grid.id, None, new_resident={"name": "x"}))
+    ).status_code == 404
 
 
 # ---------------------------------------------------------------- the life of a report

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
@@ -32,7 +32,7 @@ from services.core.residents.models import KeyPopulation, ResidentTag
 from services.core.security.models import RoleGrant
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
-from services.core.teams.models import InstitutionSteward, TeamBacking
+from services.core.teams.models import InstitutionSteward, Person, TeamBacking
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -257,6 +257,7 @@ async def build_world(db: AsyncSession) -> Ids:
     member = await make_member(db, team, person)
     assignment = await make_assignment(db, team, grid_b)
     sentinel = await make_community_role(db, "sentinel", grid_b)
+    await db.execute(update(Person).where(Person.id == sentinel.person_id).values(user_id=user_b.id))
     common = {"starts_at": assignment.starts_at, "district_id": district.id}
     steward = InstitutionSteward(institution_id=institution.id, person_id=person.id, **common)
     backing = TeamBacking(backing_team_id=upper.id, backed_team_id=team.id, **common)

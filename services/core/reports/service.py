@@ -72,7 +72,7 @@ from services.core.residents.identity import IdType, check_id_number, normalise_
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import Permission
+from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
 from services.core.teams.models import Person, Team
 from services.core.versioning import check_version
 
@@ -202,6 +202,17 @@ async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid
     return grid
 
 
+def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
+    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
+    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
+    covering = [
+        g.role
+        for g in principal.grants
+        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
+    ]
+    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+
+
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
     """Store a report, route it, start its clock; a replay of the same id and body answers the original."""
     body_digest = digest(pii, data)
@@ -226,6 +237,8 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     now = clock.now()
     responsible = await responsible_for(db, grid_id=grid.id, at=now)
     reporter_person = await db.scalar(select(Person.id).where(Person.user_id == principal.user_id))
+    if _only_as_sentinel(principal, grid.path) and reporter_person not in {s.person_id for s in responsible.sentinels}:
+        raise Forbidden("you are not an active sentinel of this grid (no current sentinel role here)")
     team_id = responsible.team.id if responsible.team else None
     report = await db.scalar(
         insert(SentinelReport)
