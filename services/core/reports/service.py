@@ -276,7 +276,6 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         return await _replay(db, principal, raced, body_digest)
     db.add(_transition(report, None, ReportStatus.SUBMITTED, principal.user_id, now))
     await db.flush()
-    await _route(db, report, responsible.sentinels, responsible.members, reporter_person, grid.path, now)
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -285,6 +284,8 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         subject_id=report.id,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
+    # Last: notifying takes each recipient's inbox-counter row lock until commit.
+    await _route(db, report, responsible.sentinels, responsible.members, reporter_person, grid.path, now)
     return CreateResult(report, grid.path, 201)
 
 
