@@ -25,6 +25,7 @@ from services.api.routes import (
     health,
     notifications,
     org_units,
+    reports,
     residents,
     roster,
     signing,
@@ -47,6 +48,7 @@ ROUTERS = (
     residents.router,
     residents.sync_router,
     signing.router,
+    reports.router,
     audit.router,
 )
 
@@ -141,6 +143,12 @@ def create_app(
                 "contacts with signed residents; coverage per team and village; the quarterly-contact duty.",
             },
             {"name": "sync", "description": "Delta sync for the mobile apps."},
+            {
+                "name": "reports",
+                "description": "Sentinel reports (网格吹哨、家医报到): submit (alone or a phone's queue of up to 100), "
+                "report in, follow up within 48 hours, intervene, close. The sentinel sees where a report stands "
+                "(`view: status`), the team and supervisors the whole report (`view: care`).",
+            },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],
     )

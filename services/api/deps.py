@@ -92,6 +92,9 @@ ResidentsWrite = Annotated[Principal, Depends(require(Permission.RESIDENTS_WRITE
 ResidentsImport = Annotated[Principal, Depends(require(Permission.RESIDENTS_IMPORT))]
 SigningsWrite = Annotated[Principal, Depends(require(Permission.SIGNINGS_WRITE))]
 AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+ReportsRead = Annotated[Principal, Depends(require(Permission.REPORTS_READ))]
+ReportsSubmit = Annotated[Principal, Depends(require(Permission.REPORTS_SUBMIT))]
+ReportsHandle = Annotated[Principal, Depends(require(Permission.REPORTS_HANDLE))]
 
 
 def get_pii(settings: SettingsDep) -> PiiCipher:

@@ -6,6 +6,7 @@ from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import OrgUnit
+from services.core.reports.models import ReportFollowUp, ReportTransition, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.signing.models import Contact, Signing
@@ -30,10 +31,13 @@ __all__ = [
     "Pairing",
     "Person",
     "RefreshToken",
+    "ReportFollowUp",
+    "ReportTransition",
     "Resident",
     "ResidentTag",
     "Responsibility",
     "RoleGrant",
+    "SentinelReport",
     "Signing",
     "Team",
     "TeamBacking",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
@@ -25,14 +26,19 @@ from services.core import clock
 from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
+from services.core.jobs import drop_job_intents
+from services.core.reports import service as reports
+from services.core.reports.schemas import ReportCreate
 from services.core.residents.models import KeyPopulation, ResidentTag
 from services.core.roster import workbook
 from services.core.security.models import RoleGrant
+from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
-from services.core.teams.models import InstitutionSteward, TeamBacking
+from services.core.teams.models import InstitutionSteward, Person, TeamBacking
 from tests.factories import (
+    TEST_PII,
     auth_headers,
     make_assignment,
     make_child,
@@ -199,6 +205,15 @@ CASES: list[tuple[str, str, Body]] = [
     ("GET", "/signing-coverage/villages?org_unit_id={town_b}", None),
     ("GET", "/teams/{team_id}/residents", None),
     ("GET", "/teams/{team_id}/contacts-due", None),
+    # sentinel reports
+    ("GET", "/reports/{report_b}", None),
+    ("GET", "/reports/metrics?org_unit_id={town_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+    ("POST", "/reports", lambda ids: _report_body(ids)),
+    ("POST", "/reports/{report_b}/report-in", lambda _: {}),
+    ("POST", "/reports/{report_b}/follow-ups", lambda _: {"channel": "phone", "outcome": "reached", "notes": "x"}),
+    ("POST", "/reports/{report_b}/intervention", lambda _: {"plan": "x"}),
+    ("POST", "/reports/{report_b}/close", lambda _: {"outcome": "resolved"}),
+    ("POST", "/reports/{report_b}/cancel", lambda _: {}),
 ]
 
 
@@ -209,6 +224,23 @@ def _roster_naming_town_b(ids: Ids) -> dict[str, Any]:
         community=[workbook.CommunityRow(0, ids["grid_code"], CommunityRoleKind.SENTINEL, "越权", "13912345678", None)],
     )
     return {"file": ("roster.xlsx", workbook.write(roster, title="t"), workbook.XLSX_MEDIA_TYPE)}
+
+
+def _report_body(ids: Ids) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "grid_id": ids["grid_id"],
+        "resident_id": ids["resident_b"],
+        "details": {"category": "health_need", "needs": ["home_visit"], "description": "越权上报"},
+    }
+
+
+# Per-item JSON batches: 200 with each out-of-scope item refused (or 403 for a reader); town B must not move.
+BATCHES: dict[tuple[str, str], Callable[[Ids], dict[str, Any]]] = {
+    ("POST", "/reports/batch"): lambda ids: {
+        "reports": [_report_body(ids), _report_body(ids) | {"id": ids["report_b"]}]
+    },
+}
 
 
 UPLOADS: dict[tuple[str, str], Upload] = {
@@ -251,6 +283,8 @@ LIST_CASES: list[Listing] = [
     ),  # lookup is for roles that may read identity
     Listing("/sync/residents?limit=500", ("resident_b",)),
     Listing("/audit-events?limit=500", ("resident_b",), key="subject_id", role=Role.AUDITOR),
+    Listing("/reports?limit=500", ("report_b",)),
+    Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
 ]
 
 
@@ -270,6 +304,7 @@ async def build_world(db: AsyncSession) -> Ids:
     member = await make_member(db, team, person)
     assignment = await make_assignment(db, team, grid_b)
     sentinel = await make_community_role(db, "sentinel", grid_b)
+    await db.execute(update(Person).where(Person.id == sentinel.person_id).values(user_id=user_b.id))
     common = {"starts_at": assignment.starts_at, "district_id": district.id}
     steward = InstitutionSteward(institution_id=institution.id, person_id=person.id, **common)
     backing = TeamBacking(backing_team_id=upper.id, backed_team_id=team.id, **common)
@@ -297,6 +332,20 @@ async def build_world(db: AsyncSession) -> Ids:
         team_member_id=member.id,
     )
     db.add(contact)
+    sentinel_b = Principal(
+        user_id=user_b.id,
+        username=user_b.username,
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=(Grant(grant_b, Role.SENTINEL, grid_b.id, grid_b.path),),
+    )
+    report = await reports.create(
+        db,
+        sentinel_b,
+        ReportCreate.model_validate(_report_body({"grid_id": grid_b.id, "resident_b": resident.id})),
+        pii=TEST_PII,
+    )
+    drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
         db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
     )
@@ -323,6 +372,7 @@ async def build_world(db: AsyncSession) -> Ids:
         "tag_b": tag_b,
         "signing_b": signing.id,
         "contact_b": contact.id,
+        "report_b": report.report.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -354,6 +404,10 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "resident_tag",
         "signing",
         "resident_contact",
+        "sentinel_report",
+        "report_transition",
+        "report_follow_up",
+        "deadline",
     ):
         rows += (await db.execute(text(f"select * from {table} order by id"))).all()  # noqa: S608 - fixed names
     return rows
@@ -402,6 +456,26 @@ async def test_town_a_uploads_cannot_touch_town_b(
         summary = response.json()
         assert summary["created"] == summary["updated"] == 0, summary
         assert ids["resident_b"] not in response.text
+    assert await town_b_state(db, ids) == before
+
+
+@pytest.mark.parametrize("role", CALLERS, ids=lambda r: r.value)
+@pytest.mark.parametrize("route", list(BATCHES), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_town_a_batches_cannot_touch_town_b(
+    client: httpx.AsyncClient, db: AsyncSession, role: Role, route: tuple[str, str]
+) -> None:
+    ids = await build_world(db)
+    caller = await make_user(db, role, await _unit(db, ids["town_a"]))
+    before = await town_b_state(db, ids)
+    response = await client.request(
+        route[0], route[1].format(**ids), headers=await auth_headers(client, caller), json=BATCHES[route](ids)
+    )
+    if role is Role.DISTRICT_ADMIN:
+        assert response.status_code == 200, response.text
+        assert response.json()["refused"] == len(response.json()["items"]), response.text
+        assert {i["status"] for i in response.json()["items"]} <= {404, 409}
+    else:
+        assert response.status_code == 403, response.text
     assert await town_b_state(db, ids) == before
 
 
@@ -455,6 +529,7 @@ def test_every_route_is_in_the_scope_table(settings: Settings) -> None:
     covered = {(method, _template(path.split("?")[0])) for method, path, _ in CASES}
     covered |= {(c.method, _template(c.path.split("?")[0])) for c in LIST_CASES}
     covered |= {(method, _template(path.split("?")[0])) for method, path in UPLOADS}
+    covered |= {(method, _template(path)) for method, path in BATCHES}
     missing = []
     for route in app.routes:
         if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:

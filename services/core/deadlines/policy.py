@@ -63,12 +63,26 @@ class Policy(BaseModel):
         return sorted(timed, key=lambda pair: pair[1])
 
 
+# Built-in per-kind (and per-category) defaults, used when configuration names none.
+# Sentinel reports: when the sentinel's paired members have not reported in two hours after
+# submission, the rest of the team is told (``team_if_waiting``); an urgent risk tells the
+# village's community steward and the whole team at once (``at_start``).
+TEAM_IF_WAITING = Step(name="team_if_waiting", offset_hours=2, anchor="start", audience=("team_if_waiting",))
+DEFAULT_POLICIES: dict[str, Policy] = {
+    "report.follow_up": Policy(steps=(TEAM_IF_WAITING, *DEFAULT_STEPS)),
+    "report.follow_up:urgent_risk": Policy(steps=(AT_START, *DEFAULT_STEPS)),
+}
+
+
 def policy_for(settings: Settings, kind: str, category: str | None = None) -> Policy:
-    """The policy for ``kind`` (and ``category``): the most specific configured one, else the default."""
+    """The policy for ``kind`` (and ``category``): the most specific key wins (``kind:category``
+    before ``kind``); for one key, configuration before the built-in ``DEFAULT_POLICIES``."""
     overrides = settings.deadline_policies
     for key in ([f"{kind}:{category}"] if category else []) + [kind]:
         if key in overrides:
             return Policy.model_validate(overrides[key])
+        if key in DEFAULT_POLICIES:
+            return DEFAULT_POLICIES[key]
     return Policy()
 
 

@@ -36,6 +36,9 @@ class Permission(StrEnum):
     RESIDENTS_WRITE = "residents:write"
     RESIDENTS_IMPORT = "residents:import"
     SIGNINGS_WRITE = "signings:write"
+    REPORTS_READ = "reports:read"
+    REPORTS_SUBMIT = "reports:submit"
+    REPORTS_HANDLE = "reports:handle"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -46,18 +49,24 @@ class Permission(StrEnum):
 _EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
 _READ = frozenset({Permission.RESIDENTS_READ})
 _CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
+# Sentinel reports: sentinels and grid leaders submit (and see their own, status only); the
+# family doctor team handles them (reports in, follows up, closes); everyone else in scope reads.
+# What of a report a reader sees is decided per row in core/reports/access.py.
+_REPORTS_READ = frozenset({Permission.REPORTS_READ})
+_WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
+_HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
-    Role.AUDITOR: _EVERYONE | _READ | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | {Permission.USERS_READ},
-    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | {Permission.USERS_READ},
-    Role.INSTITUTION_STEWARD: _EVERYONE | _READ | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
-    Role.TEAM_LEADER: _EVERYONE | _CARE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
-    Role.TEAM_MEMBER: _EVERYONE | _CARE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE,
-    Role.GRID_LEADER: _EVERYONE | _CARE,
-    Role.SENTINEL: _EVERYONE | _CARE,
+    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ},
+    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ},
+    Role.INSTITUTION_STEWARD: _EVERYONE | _READ | _REPORTS_READ | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
+    Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
+    Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
+    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
+    Role.GRID_LEADER: _EVERYONE | _CARE | _WHISTLE,
+    Role.SENTINEL: _EVERYONE | _CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
 }

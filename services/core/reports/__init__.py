@@ -1,0 +1,1 @@
+"""Sentinel reports: the grid whistles, the family doctor reports in, the team intervenes."""

@@ -1,0 +1,170 @@
+"""Who hears about a report: at submission, and at each step of its follow-up clock.
+
+People reach accounts through ``person.user_id``; a person without an account is not
+notified (the coverage gaps and the team roster show who lacks one). Audiences:
+
+* ``responsible`` / ``team``: the responsible team's members active now; for an unrouted
+  report (no team), the town's primary institutions' stewards and the town supervisors;
+* ``team_if_waiting``: the team members not yet told, while the report waits to be reported in;
+* ``team_leader``: the team's active leader (unrouted: as ``team``);
+* ``institution_steward``: the steward of the team's institution (unrouted: the town's primary ones);
+* ``community_steward``: the village's community steward;
+* ``district_commission``: accounts with an active ``district_commission`` grant covering the grid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock
+from services.core.assignments.models import CommunityRole, CommunityRoleKind
+from services.core.deadlines.kinds import deadline_kind
+from services.core.deadlines.models import Deadline
+from services.core.deadlines.policy import Step
+from services.core.notifications.models import Notification
+from services.core.org.models import OrgUnit
+from services.core.periods import active_at
+from services.core.reports.models import ReportStatus, SentinelReport
+from services.core.security.models import RoleGrant
+from services.core.security.roles import Role
+from services.core.teams.models import Institution, InstitutionLevel, InstitutionSteward, Person, Team, TeamMember
+
+KIND = "report.follow_up"
+SUBJECT = "report"
+
+
+async def team_users(
+    db: AsyncSession, team_id: uuid.UUID, at: datetime, *, leader_only: bool = False
+) -> list[uuid.UUID]:
+    """Accounts of the team's members (or its leader) active at ``at``."""
+    stmt = (
+        select(Person.user_id)
+        .join(TeamMember, TeamMember.person_id == Person.id)
+        .where(TeamMember.team_id == team_id, active_at(TeamMember, at), Person.user_id.is_not(None))
+    )
+    if leader_only:
+        stmt = stmt.where(TeamMember.role == "leader")
+    return [u for u in await db.scalars(stmt.order_by(Person.user_id)) if u is not None]
+
+
+async def town_fallback(db: AsyncSession, town_id: uuid.UUID, grid_path: str, at: datetime) -> list[uuid.UUID]:
+    """Stewards of the town's primary institutions and the town supervisors (for unrouted reports)."""
+    stewards = (
+        select(Person.user_id)
+        .join(InstitutionSteward, InstitutionSteward.person_id == Person.id)
+        .join(Institution, Institution.id == InstitutionSteward.institution_id)
+        .where(
+            Institution.org_unit_id == town_id,
+            Institution.level == InstitutionLevel.PRIMARY.value,
+            active_at(InstitutionSteward, at),
+            Person.user_id.is_not(None),
+        )
+    )
+    supervisors = await grant_holders(db, Role.TOWN_SUPERVISOR, grid_path, at)
+    return sorted({u for u in await db.scalars(stewards) if u is not None} | set(supervisors))
+
+
+async def grant_holders(db: AsyncSession, role: Role, grid_path: str, at: datetime) -> list[uuid.UUID]:
+    """Accounts with an active grant of ``role`` whose unit covers the grid."""
+    stmt = (
+        select(RoleGrant.user_id)
+        .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
+        .where(RoleGrant.role == role.value, active_at(RoleGrant, at), literal(grid_path).startswith(OrgUnit.path))
+        .distinct()
+    )
+    return sorted(await db.scalars(stmt))
+
+
+async def institution_stewards(db: AsyncSession, team_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
+    """The active steward(s) of the team's institution."""
+    stmt = (
+        select(Person.user_id)
+        .join(InstitutionSteward, InstitutionSteward.person_id == Person.id)
+        .join(Team, Team.institution_id == InstitutionSteward.institution_id)
+        .where(Team.id == team_id, active_at(InstitutionSteward, at), Person.user_id.is_not(None))
+    )
+    return [u for u in await db.scalars(stmt) if u is not None]
+
+
+async def community_stewards(db: AsyncSession, village_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
+    """The village's active community steward(s)."""
+    stmt = (
+        select(Person.user_id)
+        .join(CommunityRole, CommunityRole.person_id == Person.id)
+        .where(
+            CommunityRole.org_unit_id == village_id,
+            CommunityRole.role == CommunityRoleKind.COMMUNITY_STEWARD.value,
+            active_at(CommunityRole, at),
+            Person.user_id.is_not(None),
+        )
+    )
+    return [u for u in await db.scalars(stmt) if u is not None]
+
+
+async def already_told(db: AsyncSession, report_id: uuid.UUID) -> set[uuid.UUID]:
+    """Accounts that have any notification about the report."""
+    stmt = select(Notification.user_id).where(
+        and_(Notification.subject_type == SUBJECT, Notification.subject_id == report_id)
+    )
+    return set(await db.scalars(stmt))
+
+
+async def audience(db: AsyncSession, report: SentinelReport, name: str, at: datetime) -> list[uuid.UUID]:
+    """The accounts one audience name stands for, for this report at ``at``."""
+    grid_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == report.grid_id)) or ""
+    team_id = report.team_id
+    if name in ("responsible", "team", "team_leader", "team_if_waiting") and team_id is None:
+        if name == "team_if_waiting":
+            return []  # the town was told at submission
+        return await town_fallback(db, report.town_id, grid_path, at)
+    if name in ("responsible", "team") and team_id is not None:
+        return await team_users(db, team_id, at)
+    if name == "team_if_waiting" and team_id is not None:
+        if report.status != ReportStatus.SUBMITTED:
+            return []
+        told = await already_told(db, report.id)
+        return [u for u in await team_users(db, team_id, at) if u not in told]
+    if name == "team_leader" and team_id is not None:
+        return await team_users(db, team_id, at, leader_only=True)
+    if name == "institution_steward":
+        if team_id is None:
+            return await town_fallback(db, report.town_id, grid_path, at)
+        return await institution_stewards(db, team_id, at)
+    if name == "community_steward":
+        return await community_stewards(db, report.village_id, at)
+    if name == "district_commission":
+        return await grant_holders(db, Role.DISTRICT_COMMISSION, grid_path, at)
+    return []
+
+
+_TITLES = {
+    "at_start": "Urgent risk reported: act now",
+    "team_if_waiting": "Sentinel report waiting to be reported in",
+    "reminder": "Sentinel report: follow-up due soon",
+    "breach": "Sentinel report: follow-up overdue",
+}
+
+
+def message(deadline: Deadline, step: Step) -> tuple[str, str]:
+    """Title and body of a step's notification; never the report's contents (they stay in the app)."""
+    due = deadline.due_at.isoformat(timespec="minutes")
+    title = _TITLES.get(step.name, f"Sentinel report escalated: follow-up was due {due}")
+    return title, f"Report {deadline.subject_id}: the follow-up is due {due}. Open the report for details."
+
+
+@deadline_kind(KIND, message=message)
+async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Sequence[uuid.UUID]:
+    """The accounts to tell at ``step`` of a report's follow-up clock."""
+    report = await db.get(SentinelReport, deadline.subject_id)
+    if report is None:
+        return []
+    now = clock.now()
+    found: list[uuid.UUID] = []
+    for name in step.audience:
+        found += await audience(db, report, name, now)
+    return list(dict.fromkeys(found))

@@ -1,0 +1,683 @@
+"""Sentinel reports: submission (idempotent, batched), routing, the life of a report, views.
+
+The life of a report::
+
+    submitted --report_in--> reported_in --follow_up--> followed_up --start_intervention--> intervening
+        |                                                   |  ^ more follow-ups                |  more follow-ups
+        +--cancel (the sentinel)--> cancelled                +--close--> closed <-----close------+
+
+Every transition is a ``report_transition`` row (actor, time, from, to); anything else
+answers 409 ``illegal_transition``. The first follow-up meets the 48-hour clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from services.core import clock
+from services.core.assignments.queries import responsible_for
+from services.core.audit import service as audit
+from services.core.deadlines import service as deadlines
+from services.core.deadlines.models import Deadline
+from services.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    ValidationFailed,
+    field_error,
+)
+from services.core.notifications import service as notifications
+from services.core.org.models import OrgUnit
+from services.core.pagination import paginate
+from services.core.reports import access, routing
+from services.core.reports.access import Viewer
+from services.core.reports.models import (
+    ReportCategory,
+    ReportFollowUp,
+    ReportStatus,
+    ReportTransition,
+    SentinelReport,
+)
+from services.core.reports.schemas import (
+    DeadlineBrief,
+    DraftRead,
+    FollowUpCreate,
+    FollowUpRead,
+    InterventionStart,
+    MedicineDeliveryDetails,
+    NewKeyPopulationDetails,
+    NewResidentDraft,
+    OtherDetails,
+    ReportCancel,
+    ReportClose,
+    ReportCreate,
+    ReportIn,
+    ReportRead,
+    ReportStatusRead,
+    TeamRef,
+    TransitionRead,
+)
+from services.core.residents.identity import IdType, check_id_number, normalise_phone
+from services.core.residents.models import Resident
+from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
+from services.core.security.principal import Principal, scope_clause
+from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.teams.models import Person, Team
+from services.core.versioning import check_version
+
+SUBJECT = routing.SUBJECT
+KIND = routing.KIND
+
+# A phone may queue a report offline for a long time, but not for more than this.
+OBSERVED_WITHIN = timedelta(days=366)
+
+# Which states each action may start from.
+ALLOWED: dict[str, tuple[ReportStatus, ...]] = {
+    "report_in": (ReportStatus.SUBMITTED,),
+    "follow_up": (ReportStatus.REPORTED_IN, ReportStatus.FOLLOWED_UP, ReportStatus.INTERVENING),
+    "start_intervention": (ReportStatus.FOLLOWED_UP,),
+    "close": (ReportStatus.FOLLOWED_UP, ReportStatus.INTERVENING),
+    "cancel": (ReportStatus.SUBMITTED,),
+}
+
+
+# ---------------------------------------------------------------- create
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    report: SentinelReport
+    grid_path: str
+    status_code: int  # 201 stored, 200 a replay
+
+
+def digest(pii: PiiCipher, data: ReportCreate) -> str:
+    """A keyed digest of the request body (it may hold an ID number: a plain hash could be reversed)."""
+    return pii.blind_index("report.request", data.model_dump_json()).hex()
+
+
+def _check_rules(data: ReportCreate) -> None:
+    """What the schema alone cannot say, per category."""
+    errors: list[dict[str, Any]] = []
+    details = data.details
+    has_subject = data.resident_id is not None or data.new_resident is not None
+    if data.resident_id is not None and data.new_resident is not None:
+        errors.append({"field": "body.new_resident", "message": "send either resident_id or new_resident, not both"})
+    elif not has_subject and not isinstance(details, OtherDetails):
+        errors.append({"field": "body.resident_id", "message": "a report names a resident or a new-resident draft"})
+    if isinstance(details, NewKeyPopulationDetails):
+        if details.change == "new_resident" and data.new_resident is None:
+            errors.append({"field": "body.new_resident", "message": "required for change new_resident"})
+        if details.change != "new_resident" and data.resident_id is None:
+            errors.append({"field": "body.resident_id", "message": f"required for change {details.change}"})
+        if details.change in ("new_resident", "new_population") and not details.populations:
+            errors.append({"field": "body.details.populations", "message": "name at least one key population"})
+        if details.change == "changed_info" and not details.changed_fields:
+            errors.append({"field": "body.details.changed_fields", "message": "name what changed"})
+    if isinstance(details, MedicineDeliveryDetails) and not details.team_has_seen:
+        errors.append(
+            {
+                "field": "body.details.team_has_seen",
+                "message": "delivery is for residents the team has seen; report a health need first",
+            }
+        )
+    if data.observed_at is not None and data.observed_at > clock.now():
+        errors.append({"field": "body.observed_at", "message": "lies in the future"})
+    elif data.observed_at is not None and data.observed_at < clock.now() - OBSERVED_WITHIN:
+        errors.append({"field": "body.observed_at", "message": "more than a year ago"})
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def _sealed_draft(
+    draft: NewResidentDraft, report_id: uuid.UUID, pii: PiiCipher
+) -> tuple[dict[str, Any], bytes | None, bytes | None]:
+    """Check a draft like a resident's identity fields; the JSON (masked) and the ciphertexts."""
+    errors: list[dict[str, Any]] = []
+    sex, birth_on, id_type = draft.sex, draft.birth_on, draft.id_type
+    id_enc = phone_enc = None
+    id_masked = phone_masked = None
+    if draft.id_number is not None:
+        id_type = id_type or IdType.RESIDENT_ID
+        try:
+            number, id_sex, id_birth = check_id_number(
+                id_type, draft.id_number, field="body.new_resident.id_number", sex=sex, birth_on=birth_on
+            )
+        except ValidationFailed as exc:
+            errors.extend(exc.extra["errors"])
+        else:
+            sex, birth_on = sex or id_sex, birth_on or id_birth
+            id_enc = pii.encrypt(number, context=f"report.id_number:{report_id}")
+            id_masked = mask_id_number(number)
+    elif id_type is not None:
+        errors.append({"field": "body.new_resident.id_number", "message": "required when id_type is given"})
+    if draft.phone is not None:
+        try:
+            phone = normalise_phone(draft.phone, field="body.new_resident.phone")
+        except ValidationFailed as exc:
+            errors.extend(exc.extra["errors"])
+        else:
+            phone_enc = pii.encrypt(phone, context=f"report.phone:{report_id}")
+            phone_masked = mask_phone(phone)
+    if birth_on is not None and birth_on > clock.now().date():
+        errors.append({"field": "body.new_resident.birth_on", "message": "lies in the future"})
+    if not draft.name.strip():
+        errors.append({"field": "body.new_resident.name", "message": "must not be blank"})
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    shown = DraftRead(
+        name=draft.name.strip(),
+        sex=sex,
+        birth_on=birth_on,
+        id_type=id_type if id_enc is not None else None,
+        id_number_masked=id_masked,
+        phone_masked=phone_masked,
+        address=draft.address,
+        household_code=draft.household_code,
+    )
+    return shown.model_dump(mode="json"), id_enc, phone_enc
+
+
+async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid.UUID) -> OrgUnit:
+    grid = await db.scalar(
+        select(OrgUnit).where(
+            OrgUnit.id == grid_id,
+            OrgUnit.kind == "grid",
+            scope_clause(principal, Permission.REPORTS_SUBMIT, OrgUnit.path),
+        )
+    )
+    if grid is None:
+        raise NotFound(f"grid {grid_id} not found")
+    return grid
+
+
+def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
+    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
+    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
+    covering = [
+        g.role
+        for g in principal.grants
+        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
+    ]
+    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+
+
+async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
+    """Store a report, route it, start its clock; a replay of the same id and body answers the original."""
+    body_digest = digest(pii, data)
+    existing = await db.get(SentinelReport, data.id)
+    if existing is not None:
+        return await _replay(db, principal, existing, body_digest)
+    _check_rules(data)
+    grid = await _grid_for_submit(db, principal, data.grid_id)
+    if data.resident_id is not None:
+        in_grid = await db.scalar(
+            select(Resident.id).where(Resident.id == data.resident_id, Resident.grid_id == grid.id)
+        )
+        if in_grid is None:
+            raise field_error("body.resident_id", "not a resident of this grid")
+    draft: dict[str, Any] | None = None
+    id_enc = phone_enc = None
+    if data.new_resident is not None:
+        draft, id_enc, phone_enc = _sealed_draft(data.new_resident, data.id, pii)
+    village = await db.get(OrgUnit, grid.parent_id)
+    assert village is not None  # noqa: S101 - a grid sits in a village
+    assert village.parent_id is not None  # noqa: S101 - which sits in a town
+    now = clock.now()
+    responsible = await responsible_for(db, grid_id=grid.id, at=now)
+    reporter_person = await db.scalar(select(Person.id).where(Person.user_id == principal.user_id))
+    if _only_as_sentinel(principal, grid.path) and reporter_person not in {s.person_id for s in responsible.sentinels}:
+        raise Forbidden("you are not an active sentinel of this grid (no current sentinel role here)")
+    team_id = responsible.team.id if responsible.team else None
+    report = await db.scalar(
+        insert(SentinelReport)
+        .values(
+            id=data.id,
+            district_id=grid.district_id,
+            town_id=village.parent_id,
+            village_id=village.id,
+            grid_id=grid.id,
+            category=data.details.category,
+            status=ReportStatus.SUBMITTED.value,
+            details=data.details.model_dump(mode="json"),
+            resident_id=data.resident_id,
+            resident_draft=draft,
+            draft_id_number_enc=id_enc,
+            draft_phone_enc=phone_enc,
+            reporter_id=principal.user_id,
+            reporter_person_id=reporter_person,
+            team_id=team_id,
+            unrouted=team_id is None,
+            observed_at=data.observed_at,
+            submitted_at=now,
+            body_digest=body_digest,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(SentinelReport),
+        execution_options={"populate_existing": True},
+    )
+    if report is None:  # a concurrent replay committed first
+        raced = await db.get(SentinelReport, data.id, populate_existing=True)
+        assert raced is not None  # noqa: S101 - the conflict says it exists
+        return await _replay(db, principal, raced, body_digest)
+    db.add(_transition(report, None, ReportStatus.SUBMITTED, principal.user_id, now))
+    await db.flush()
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="report.submitted",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
+    )
+    # Last: notifying takes each recipient's inbox-counter row lock until commit.
+    await _route(db, report, responsible.sentinels, responsible.members, reporter_person, grid.path, now)
+    return CreateResult(report, grid.path, 201)
+
+
+async def _replay(db: AsyncSession, principal: Principal, existing: SentinelReport, body_digest: str) -> CreateResult:
+    if existing.reporter_id != principal.user_id:
+        raise Conflict("this report id is taken", existing_id=str(existing.id))
+    if existing.body_digest != body_digest:
+        raise Conflict(
+            f"report {existing.id} was already submitted with a different body",
+            existing_id=str(existing.id),
+            existing=f"/reports/{existing.id}",
+        )
+    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == existing.grid_id))
+    return CreateResult(existing, path or "", 200)
+
+
+async def _route(
+    db: AsyncSession,
+    report: SentinelReport,
+    sentinels: list[Any],
+    members: list[Any],
+    reporter_person: uuid.UUID | None,
+    grid_path: str,
+    now: datetime,
+) -> None:
+    """Start the clock and tell the first people: the sentinel's paired members (else the whole
+    team), or for an unrouted report the town's primary institutions' stewards and supervisors."""
+    deadline = await deadlines.open_deadline(
+        db,
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        kind=KIND,
+        district_id=report.district_id,
+        started_at=report.submitted_at,
+        category=report.category,
+    )
+    if deadline.next_step_at is not None and deadline.next_step_at <= now:
+        await deadlines.fire_due(db, deadline.id, now=now)  # an at-start step (urgent risk): now, not later
+    if report.team_id is None:
+        users = await routing.town_fallback(db, report.town_id, grid_path, now)
+        title = "Sentinel report with no responsible team"
+    else:
+        paired_records = {m for s in sentinels if s.person_id == reporter_person for m in s.paired_member_ids}
+        persons = [m.person_id for m in members if m.record_id in paired_records]
+        if persons:
+            users = [u for u in await db.scalars(select(Person.user_id).where(Person.id.in_(persons))) if u]
+        else:
+            users = []
+        if not users:
+            users = await routing.team_users(db, report.team_id, now)
+        title = "New sentinel report: please report in"
+    await notifications.notify(
+        db,
+        user_ids=users,
+        kind="report.submitted",
+        title=title,
+        body=f"Report {report.id} ({report.category}). Open it to report in.",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        dedupe_key=f"report:{report.id}:submitted",
+    )
+
+
+def _transition(
+    report: SentinelReport, from_status: ReportStatus | None, to_status: ReportStatus, actor: uuid.UUID, at: datetime
+) -> ReportTransition:
+    return ReportTransition(
+        report_id=report.id,
+        district_id=report.district_id,
+        from_status=from_status.value if from_status else None,
+        to_status=to_status.value,
+        actor_id=actor,
+        at=at,
+        team_id=report.team_id,
+    )
+
+
+# ---------------------------------------------------------------- batch
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    id: uuid.UUID | None
+    status: int
+    problem: dict[str, Any] | None = None
+    result: CreateResult | None = None
+
+
+async def create_batch(
+    db: AsyncSession, principal: Principal, items: list[ReportCreate], *, pii: PiiCipher
+) -> list[BatchItem]:
+    """Each item in its own savepoint: stored, replayed or refused on its own."""
+    results: list[BatchItem] = []
+    for index, item in enumerate(items):
+        try:
+            async with db.begin_nested():
+                result = await create(db, principal, item, pii=pii)
+        except DomainError as exc:
+            problem = {"code": exc.code, "title": exc.title, "status": exc.status, "detail": exc.detail, **exc.extra}
+            if "errors" in problem:
+                problem["errors"] = [
+                    {**e, "field": e["field"].replace("body.", f"body.reports.{index}.", 1)} for e in problem["errors"]
+                ]
+            results.append(BatchItem(index, item.id, exc.status, problem))
+        except IntegrityError:  # a row it names vanished meanwhile: this item only
+            problem = {"code": "conflict", "title": "Conflict", "status": 409, "detail": "conflicts with existing data"}
+            results.append(BatchItem(index, item.id, 409, problem))
+        else:
+            results.append(BatchItem(index, item.id, result.status_code, None, result))
+    return results
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def get_in_scope(db: AsyncSession, viewer: Viewer, report_id: uuid.UUID) -> tuple[SentinelReport, str]:
+    """One report the caller may see, with its grid's path; 404 otherwise."""
+    row = (
+        await db.execute(
+            select(SentinelReport, OrgUnit.path)
+            .join(OrgUnit, OrgUnit.id == SentinelReport.grid_id)
+            .where(SentinelReport.id == report_id, access.readable_clause(viewer, OrgUnit.path))
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"report {report_id} not found")
+    return row[0], row[1]
+
+
+async def list_reports(
+    db: AsyncSession,
+    viewer: Viewer,
+    *,
+    org_unit_id: uuid.UUID | None,
+    status: ReportStatus | None,
+    category: ReportCategory | None,
+    unrouted: bool | None,
+    mine: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[SentinelReport], str | None]:
+    """Reports the caller may see, filtered; keyset-paged by id."""
+    stmt = (
+        select(SentinelReport)
+        .join(OrgUnit, OrgUnit.id == SentinelReport.grid_id)
+        .where(access.readable_clause(viewer, OrgUnit.path))
+    )
+    if org_unit_id is not None:
+        unit_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == org_unit_id))
+        if unit_path is None:
+            return [], None
+        stmt = stmt.where(OrgUnit.path.startswith(unit_path))
+    if status is not None:
+        stmt = stmt.where(SentinelReport.status == status.value)
+    if category is not None:
+        stmt = stmt.where(SentinelReport.category == category.value)
+    if unrouted is not None:
+        stmt = stmt.where(SentinelReport.unrouted.is_(unrouted))
+    if mine:
+        stmt = stmt.where(SentinelReport.reporter_id == viewer.user_id)
+    return await paginate(db, stmt, key=SentinelReport.id, cursor=cursor, limit=limit)
+
+
+async def teams_by_id(db: AsyncSession, team_ids: set[uuid.UUID]) -> dict[uuid.UUID, TeamRef]:
+    """Team names for a page of reports, in one query."""
+    if not team_ids:
+        return {}
+    rows = await db.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids)))
+    return {i: TeamRef(id=i, name=n) for i, n in rows.all()}
+
+
+def to_status(report: SentinelReport, team: TeamRef | None) -> ReportStatusRead:
+    """The status view."""
+    return ReportStatusRead(
+        id=report.id,
+        category=ReportCategory(report.category),
+        grid_id=report.grid_id,
+        resident_id=report.resident_id,
+        status=ReportStatus(report.status),
+        unrouted=report.unrouted,
+        team=team,
+        submitted_at=report.submitted_at,
+        reported_in=report.reported_in_at is not None,
+        reported_in_at=report.reported_in_at,
+        followed_up=report.first_follow_up_at is not None,
+        first_follow_up_at=report.first_follow_up_at,
+        closed_at=report.closed_at,
+        cancelled_at=report.cancelled_at,
+        version=report.version,
+    )
+
+
+async def to_view(
+    db: AsyncSession, viewer: Viewer, report: SentinelReport, grid_path: str
+) -> ReportRead | ReportStatusRead:
+    """The view this caller gets of one report."""
+    teams = await teams_by_id(db, {report.team_id} if report.team_id else set())
+    team = teams.get(report.team_id) if report.team_id else None
+    if not access.care_view(viewer, report, grid_path):
+        return to_status(report, team)
+    follow_ups = await db.scalars(
+        select(ReportFollowUp)
+        .where(ReportFollowUp.report_id == report.id)
+        .order_by(ReportFollowUp.contacted_at, ReportFollowUp.id)
+    )
+    history = await db.scalars(
+        select(ReportTransition).where(ReportTransition.report_id == report.id).order_by(ReportTransition.at)
+    )
+    deadline = await deadlines.get(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND)
+    return ReportRead.model_validate(
+        {
+            "id": report.id,
+            "district_id": report.district_id,
+            "category": report.category,
+            "grid_id": report.grid_id,
+            "village_id": report.village_id,
+            "town_id": report.town_id,
+            "resident_id": report.resident_id,
+            "new_resident": report.resident_draft,
+            "details": report.details,
+            "status": report.status,
+            "unrouted": report.unrouted,
+            "team": team,
+            "reporter_id": report.reporter_id,
+            "observed_at": report.observed_at,
+            "submitted_at": report.submitted_at,
+            "reported_in_at": report.reported_in_at,
+            "reported_in_by": report.reported_in_by,
+            "first_follow_up_at": report.first_follow_up_at,
+            "intervention_started_at": report.intervention_started_at,
+            "intervention_plan": report.intervention_plan,
+            "closed_at": report.closed_at,
+            "outcome": report.outcome,
+            "outcome_notes": report.outcome_notes,
+            "cancelled_at": report.cancelled_at,
+            "cancel_reason": report.cancel_reason,
+            "follow_up_deadline": _deadline_brief(deadline),
+            "follow_ups": [FollowUpRead.model_validate(f) for f in follow_ups],
+            "history": [TransitionRead.model_validate(t) for t in history],
+            "version": report.version,
+        }
+    )
+
+
+def _deadline_brief(deadline: Deadline | None) -> DeadlineBrief | None:
+    if deadline is None:
+        return None
+    return DeadlineBrief(due_at=deadline.due_at, state=deadline.state, met_at=deadline.met_at)
+
+
+# ---------------------------------------------------------------- the life of a report
+
+
+async def _for_change(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, expected_version: int, action: str
+) -> tuple[SentinelReport, str]:
+    report, path = await get_in_scope(db, viewer, report_id)
+    if action == "cancel":
+        if report.reporter_id != viewer.user_id or not viewer.principal.can_at(Permission.REPORTS_SUBMIT, path):
+            raise Forbidden("only the sentinel who submitted a report may cancel it")
+    elif not access.may_handle(viewer, report, path):
+        raise Forbidden("only a member of the responsible family doctor team may do this")
+    check_version(report.version, expected_version)
+    current = ReportStatus(report.status)
+    if current not in ALLOWED[action]:
+        raise IllegalTransition(
+            f"cannot {action.replace('_', ' ')} a report that is {current.value}",
+            status=current.value,
+            allowed_from=[s.value for s in ALLOWED[action]],
+        )
+    return report, path
+
+
+async def _move(db: AsyncSession, report: SentinelReport, to: ReportStatus, actor: uuid.UUID, at: datetime) -> None:
+    db.add(_transition(report, ReportStatus(report.status), to, actor, at))
+    report.status = to.value
+    await db.flush()
+
+
+async def report_in(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportIn, *, expected_version: int
+) -> tuple[SentinelReport, str]:
+    """家医报到: a member of the responsible team acknowledges (an unrouted report becomes their team's)."""
+    report, path = await _for_change(db, viewer, report_id, expected_version, "report_in")
+    now = clock.now()
+    if report.team_id is None:
+        if data.team_id is not None:
+            if data.team_id not in viewer.team_ids:
+                raise field_error("body.team_id", "not a team you are an active member of")
+            report.team_id = data.team_id
+        elif len(viewer.team_ids) == 1:
+            report.team_id = next(iter(viewer.team_ids))
+        else:
+            raise field_error("body.team_id", "you are on several teams: name the one taking this report")
+    report.reported_in_at = now
+    report.reported_in_by = viewer.user_id
+    await _move(db, report, ReportStatus.REPORTED_IN, viewer.user_id, now)
+    await notifications.notify(
+        db,
+        user_ids=[report.reporter_id],
+        kind="report.reported_in",
+        title="The family doctor team has reported in",
+        body=f"Your report {report.id} was taken up by the responsible team.",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        dedupe_key=f"report:{report.id}:reported_in",
+    )
+    return report, path
+
+
+async def add_follow_up(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: FollowUpCreate, *, expected_version: int
+) -> tuple[SentinelReport, str]:
+    """Record a contact; the first one meets the follow-up clock and moves the report to followed_up."""
+    report, path = await _for_change(db, viewer, report_id, expected_version, "follow_up")
+    now = clock.now()
+    contacted_at = data.contacted_at or now
+    if contacted_at > now:
+        raise field_error("body.contacted_at", "lies in the future")
+    if contacted_at < report.submitted_at:
+        raise field_error("body.contacted_at", "before the report was submitted")
+    db.add(
+        ReportFollowUp(
+            report_id=report.id,
+            district_id=report.district_id,
+            channel=data.channel.value,
+            outcome=data.outcome.value,
+            notes=data.notes,
+            contacted_at=contacted_at,
+            recorded_by=viewer.user_id,
+            recorded_at=now,
+        )
+    )
+    if report.first_follow_up_at is None:
+        # Meet the clock before touching the report: its flush would otherwise version the report twice.
+        await deadlines.meet(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND, at=contacted_at)
+        report.first_follow_up_at = contacted_at
+    if report.status == ReportStatus.REPORTED_IN:
+        await _move(db, report, ReportStatus.FOLLOWED_UP, viewer.user_id, now)
+    else:
+        report.updated_at = now
+        flag_modified(report, "updated_at")  # a new version even without a change of state
+        await db.flush()
+    return report, path
+
+
+async def start_intervention(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: InterventionStart, *, expected_version: int
+) -> tuple[SentinelReport, str]:
+    """The team starts intervening (综合干预)."""
+    report, path = await _for_change(db, viewer, report_id, expected_version, "start_intervention")
+    now = clock.now()
+    report.intervention_started_at = now
+    report.intervention_plan = data.plan
+    await _move(db, report, ReportStatus.INTERVENING, viewer.user_id, now)
+    return report, path
+
+
+async def close(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportClose, *, expected_version: int
+) -> tuple[SentinelReport, str]:
+    """Close with the intervention's outcome; the sentinel is told it is closed (not how)."""
+    report, path = await _for_change(db, viewer, report_id, expected_version, "close")
+    now = clock.now()
+    report.closed_at = now
+    report.closed_by = viewer.user_id
+    report.outcome = data.outcome.value
+    report.outcome_notes = data.notes
+    await _move(db, report, ReportStatus.CLOSED, viewer.user_id, now)
+    await notifications.notify(
+        db,
+        user_ids=[report.reporter_id],
+        kind="report.closed",
+        title="Your report was closed",
+        body=f"Report {report.id} was followed up and closed by the family doctor team.",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        dedupe_key=f"report:{report.id}:closed",
+    )
+    return report, path
+
+
+async def cancel(
+    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportCancel, *, expected_version: int
+) -> tuple[SentinelReport, str]:
+    """The sentinel withdraws a report nobody has reported in on yet; its clock stops."""
+    report, path = await _for_change(db, viewer, report_id, expected_version, "cancel")
+    now = clock.now()
+    report.cancelled_at = now
+    report.cancel_reason = data.reason
+    await _move(db, report, ReportStatus.CANCELLED, viewer.user_id, now)
+    await deadlines.cancel(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND, at=now)
+    return report, path
