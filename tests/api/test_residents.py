@@ -468,3 +468,45 @@ async def test_a_sentinel_cannot_find_residents_by_a_tag_it_did_not_report(
     assert hidden.json()["items"] == []
     own = await client.get("/residents?population=elderly_65_plus", headers=headers)
     assert [r["name"] for r in own.json()["items"]] == ["乙"]
+
+
+async def test_a_thinner_re_import_keeps_what_its_rows_leave_out(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    headers = await headers_for(client, db, Role.DISTRICT_ADMIN, area.district)
+    number = resident_id_number(date(1950, 6, 6))
+    full = json.dumps(
+        {
+            "grid_code": area.grid_code,
+            "name": "郑七",
+            "id_number": number,
+            "phone": "13700000007",
+            "address": "幸福路 7 号",
+        }
+    )
+    thin = json.dumps({"grid_code": area.grid_code, "name": "郑七", "id_number": number})
+    for content in (full, thin):
+        answer = await client.post(
+            "/residents/imports", files={"file": ("r.jsonl", content, "application/x-ndjson")}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+    assert answer.json()["errors"] == []
+    row = (await db.execute(select(Resident.phone_masked, Resident.address).where(Resident.name == "郑七"))).one()
+    assert tuple(row) == ("137****0007", "幸福路 7 号")
+
+
+async def test_an_import_row_with_a_control_character_is_refused_alone(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    headers = await headers_for(client, db, Role.DISTRICT_ADMIN, area.district)
+    rows = [
+        {"grid_code": area.grid_code, "name": "王\u0000八", "birth_on": "1990-01-01"},
+        {"grid_code": area.grid_code, "name": "冯九", "birth_on": "1990-01-01"},
+    ]
+    content = "\n".join(json.dumps(r) for r in rows)
+    answer = await client.post(
+        "/residents/imports", files={"file": ("r.jsonl", content, "application/x-ndjson")}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["created"] == 1
+    assert [e["row"] for e in answer.json()["errors"]] == [1]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,7 @@ from services.core.residents.service import _check_tag, seal_id_number, seal_pho
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
+from services.core.text import RequestModel
 
 MAX_ROWS = 200_000
 CHUNK = 2_000
@@ -71,8 +72,8 @@ _UPDATABLE = (
 )
 
 
-class ImportRow(BaseModel):
-    """One row as read from the file, before the identity checks."""
+class ImportRow(RequestModel):
+    """One row as read from the file, before the identity checks (no control characters, like any body)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -254,7 +255,7 @@ async def _import_chunk(
                 ImportRowError(row=c.row, field="id_number" if not c.client_id else "id", message=message)
             )
             continue
-        values = _sealed(c, found.id, pii, current=found)
+        values = _keep_what_the_row_leaves_out(c, _sealed(c, found.id, pii, current=found), found)
         changed = sorted(k for k in _UPDATABLE if getattr(found, k) != values[k])
         tags = _tags_for(found.id, found.district_id, c, open_tags.get(found.id, set()), now)
         if not changed and not tags:
@@ -440,6 +441,20 @@ def _sealed(c: _Checked, resident_id: uuid.UUID, pii: PiiCipher, current: Reside
         sealed = seal_phone(pii, resident_id, phone)
         v.update(phone_enc=sealed.enc, phone_masked=sealed.masked)
     return v
+
+
+def _keep_what_the_row_leaves_out(c: _Checked, values: dict[str, Any], current: Resident) -> dict[str, Any]:
+    """An import updates what a row says; an empty cell keeps what is stored (a thin file wipes nothing)."""
+    if c.values.get("id_number") is None:
+        for key in ("id_type", "id_number_enc", "id_number_bidx", "id_number_masked"):
+            values[key] = getattr(current, key)
+    if c.values.get("phone") is None:
+        for key in ("phone_enc", "phone_bidx", "phone_masked"):
+            values[key] = getattr(current, key)
+    for key in ("address", "household_code"):
+        if values.get(key) is None:
+            values[key] = getattr(current, key)
+    return values
 
 
 def _tags_for(

@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.residents.identity import IdType, Sex
 from services.core.residents.models import KeyPopulation, TagSource
+from services.core.text import RequestModel
+
+# No one registered today was born before this (a typo like 0190 must not pass).
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
-class TagCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TagCreate(RequestModel):
     id: uuid.UUID | None = Field(default=None, description="Client-chosen id; a repeat with the same body is safe.")
     population: KeyPopulation
     since_on: date = Field(description="From when the resident belongs to the group.")
@@ -23,9 +25,7 @@ class TagCreate(BaseModel):
     source: TagSource
 
 
-class TagUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TagUpdate(RequestModel):
     since_on: date | None = None
     until_on: date | None = Field(default=None, description="Set to end the membership; null reopens it.")
 
@@ -42,9 +42,7 @@ class TagRead(BaseModel):
     version: int
 
 
-class ResidentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResidentCreate(RequestModel):
     id: uuid.UUID | None = Field(
         default=None, description="Client-chosen id; repeating a create with the same id and body is safe."
     )
@@ -52,7 +50,9 @@ class ResidentCreate(BaseModel):
     name: str = Field(min_length=1, max_length=50)
     sex: Sex | None = Field(default=None, description="Taken from a resident ID when absent; must agree with it.")
     birth_on: date | None = Field(
-        default=None, description="Taken from a resident ID when absent; must agree with it. Required otherwise."
+        default=None,
+        ge=EARLIEST_BIRTH,
+        description="Taken from a resident ID when absent; must agree with it. Required otherwise.",
     )
     id_type: IdType | None = Field(default=None, description="CV02.01.101; `01` when an id_number comes alone.")
     id_number: str | None = Field(default=None, min_length=1, max_length=40, description="Stored encrypted.")
@@ -67,13 +67,11 @@ class ResidentCreate(BaseModel):
     )
 
 
-class ResidentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResidentUpdate(RequestModel):
     grid_id: uuid.UUID | None = None
     name: str | None = Field(default=None, min_length=1, max_length=50)
     sex: Sex | None = None
-    birth_on: date | None = None
+    birth_on: date | None = Field(default=None, ge=EARLIEST_BIRTH)
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, min_length=1, max_length=40)
     phone: str | None = Field(default=None, max_length=30, description="null clears it.")
@@ -119,9 +117,7 @@ class IdentityRead(BaseModel):
     phone: str | None
 
 
-class ResidentLookup(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResidentLookup(RequestModel):
     id_type: IdType = Field(default=IdType.RESIDENT_ID)
     id_number: str = Field(min_length=1, max_length=40, description="Sent in the body so it never reaches a URL log.")
 
