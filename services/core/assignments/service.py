@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,17 +48,6 @@ _COMMUNITY_SIDE = {
     PairingKind.LEADERS: CommunityRoleKind.GRID_LEADER,
     PairingKind.MEMBER_SENTINEL: CommunityRoleKind.SENTINEL,
 }
-
-
-async def _audit(db: AsyncSession, principal: Principal, action: str, subject: Any, **details: Any) -> None:
-    await audit.record(
-        db,
-        actor_id=principal.user_id,
-        action=action,
-        subject_type=action.split(".")[0],
-        subject_id=subject.id,
-        details={k: str(v) for k, v in details.items()},
-    )
 
 
 # --- responsibility -----------------------------------------------------------------------
@@ -102,7 +90,7 @@ async def assign_team(
     )
     db.add(row)
     await db.flush()
-    await _audit(db, principal, "responsibility.assigned", row, team_id=team.id, org_unit_id=unit.id)
+    await audit.record_change(db, principal, "responsibility.assigned", row, team_id=team.id, org_unit_id=unit.id)
     return row, True
 
 
@@ -145,7 +133,7 @@ async def set_assignment_end(
     await _no_assignment_overlap(db, row.org_unit_id, row.starts_at, data.ends_at, exclude_id=row.id)
     row.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "responsibility.period_changed", row)
+    await audit.record_change(db, principal, "responsibility.period_changed", row)
     return row
 
 
@@ -207,7 +195,7 @@ async def add_community_role(
     )
     db.add(row)
     await db.flush()
-    await _audit(db, principal, "community_role.added", row, role=data.role, org_unit_id=unit.id)
+    await audit.record_change(db, principal, "community_role.added", row, role=data.role, org_unit_id=unit.id)
     return row, True
 
 
@@ -266,7 +254,7 @@ async def set_community_role_end(
             )
     row.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "community_role.period_changed", row)
+    await audit.record_change(db, principal, "community_role.period_changed", row)
     return row
 
 
@@ -346,7 +334,7 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
     )
     db.add(row)
     await db.flush()
-    await _audit(db, principal, "pairing.created", row, kind=data.kind)
+    await audit.record_change(db, principal, "pairing.created", row, kind=data.kind)
     return row, True
 
 
@@ -444,7 +432,7 @@ async def set_pairing_end(
         raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
     row.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "pairing.period_changed", row)
+    await audit.record_change(db, principal, "pairing.period_changed", row)
     return row
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.core.logging import current_request_id
+from services.core.security.principal import Principal
 
 
 async def record(
@@ -35,3 +36,16 @@ async def record(
         )
     )
     await db.flush()
+
+
+async def record_change(db: AsyncSession, principal: Principal, action: str, subject: Any, **details: Any) -> None:
+    """Audit a change made by ``principal`` to ``subject``; the subject type is the action's prefix
+    (``team.updated`` -> ``team``). Details are stringified and must hold no personal data."""
+    await record(
+        db,
+        actor_id=principal.user_id,
+        action=action,
+        subject_type=action.split(".")[0],
+        subject_id=subject.id,
+        details={k: str(v) for k, v in details.items()},
+    )

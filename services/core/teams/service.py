@@ -61,17 +61,6 @@ M = TypeVar("M")
 _LEVEL_RANK = {TeamLevel.DISTRICT: 0, TeamLevel.TOWN: 1, TeamLevel.VILLAGE: 2}
 
 
-async def _audit(db: AsyncSession, principal: Principal, action: str, subject: Any, **details: Any) -> None:
-    await audit.record(
-        db,
-        actor_id=principal.user_id,
-        action=action,
-        subject_type=action.split(".")[0],
-        subject_id=subject.id,
-        details={k: str(v) for k, v in details.items()},
-    )
-
-
 # --- institutions -------------------------------------------------------------------------
 
 
@@ -99,7 +88,7 @@ async def create_institution(
     )
     db.add(institution)
     await db.flush()
-    await _audit(db, principal, "institution.created", institution, kind=data.kind)
+    await audit.record_change(db, principal, "institution.created", institution, kind=data.kind)
     return institution, True
 
 
@@ -127,7 +116,7 @@ async def update_institution(
         await _credit_code_free(db, code, but=institution.id)
         institution.credit_code = code
     await db.flush()
-    await _audit(db, principal, "institution.updated", institution)
+    await audit.record_change(db, principal, "institution.updated", institution)
     return institution
 
 
@@ -182,7 +171,7 @@ async def appoint_steward(
     )
     db.add(steward)
     await db.flush()
-    await _audit(db, principal, "institution_steward.appointed", steward, institution_id=institution.id)
+    await audit.record_change(db, principal, "institution_steward.appointed", steward, institution_id=institution.id)
     return steward, True
 
 
@@ -227,7 +216,7 @@ async def set_steward_end(
         await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
     steward.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "institution_steward.period_changed", steward)
+    await audit.record_change(db, principal, "institution_steward.period_changed", steward)
     return steward
 
 
@@ -279,7 +268,7 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
     )
     db.add(person)
     await db.flush()
-    await _audit(db, principal, "person.created", person, kind=data.kind)
+    await audit.record_change(db, principal, "person.created", person, kind=data.kind)
     return person, True
 
 
@@ -320,7 +309,7 @@ async def update_person(
         await _user_linkable(db, principal, data.user_id, but=person.id)
         person.user_id = data.user_id
     await db.flush()
-    await _audit(db, principal, "person.updated", person)
+    await audit.record_change(db, principal, "person.updated", person)
     return person
 
 
@@ -389,7 +378,7 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
     )
     db.add(team)
     await db.flush()
-    await _audit(db, principal, "team.created", team, institution_id=institution.id)
+    await audit.record_change(db, principal, "team.created", team, institution_id=institution.id)
     return team, True
 
 
@@ -428,7 +417,7 @@ async def update_team(
     if data.service_phone is not None:
         team.service_phone = data.service_phone
     await db.flush()
-    await _audit(db, principal, "team.updated", team)
+    await audit.record_change(db, principal, "team.updated", team)
     return team
 
 
@@ -502,7 +491,7 @@ async def add_member(
     )
     db.add(member)
     await db.flush()
-    await _audit(db, principal, "team_member.added", member, team_id=team.id, role=data.role)
+    await audit.record_change(db, principal, "team_member.added", member, team_id=team.id, role=data.role)
     return member, True
 
 
@@ -574,7 +563,7 @@ async def set_member_end(
         await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
     member.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "team_member.period_changed", member)
+    await audit.record_change(db, principal, "team_member.period_changed", member)
     return member
 
 
@@ -614,7 +603,7 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
     )
     db.add(row)
     await db.flush()
-    await _audit(db, principal, "team_backing.created", row, backing_team_id=backing.id)
+    await audit.record_change(db, principal, "team_backing.created", row, backing_team_id=backing.id)
     return row, True
 
 
@@ -655,7 +644,7 @@ async def set_backing_end(
     )
     row.ends_at = data.ends_at
     await db.flush()
-    await _audit(db, principal, "team_backing.period_changed", row)
+    await audit.record_change(db, principal, "team_backing.period_changed", row)
     return row
 
 
