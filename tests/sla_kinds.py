@@ -40,7 +40,7 @@ async def test_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Se
     hang = os.environ.get("GRIDCARE_TEST_HANG_FILE")
     if hang:
         Path(hang).write_text(step.name)
-        await asyncio.sleep(600)  # killed here by the test
+        await asyncio.Event().wait()  # blocks until the test kills this worker mid-job
     roles = [r.value for a in step.audience for r in AUDIENCE_ROLES.get(a, ())]
     stmt = (
         select(RoleGrant.user_id)

@@ -46,14 +46,17 @@ def _wait_ready(base: str, proc: subprocess.Popen[str], timeout: float = 90) -> 
     deadline = time.monotonic() + timeout
     last: httpx.Response | None = None
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"gridcare dev exited early:\n{proc.stdout.read() if proc.stdout else ''}"
         try:
             last = httpx.get(f"{base}/readyz", timeout=2)
             if last.status_code == 200:
                 return last
         except httpx.TransportError:
             pass
-        time.sleep(0.5)
+        try:  # pace the polling by waiting on the process itself: an early exit fails at once
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"gridcare dev exited early:\n{proc.stdout.read() if proc.stdout else ''}")
     raise AssertionError(f"not ready in {timeout}s: {last.text if last else 'no answer'}")
 
 
