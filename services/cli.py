@@ -116,6 +116,7 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
     from services.core.db import make_engine, make_session_factory
     from services.core.residents.rotation import rotate
     from services.core.security.pii import cipher_for
+    from services.core.teams.rotation import rotate_mobiles
 
     settings = get_settings()
     if not settings.database_url:
@@ -124,7 +125,12 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
 
     async def go() -> None:
         engine = make_engine(settings.database_url or "", null_pool=True)
-        report = await rotate(make_session_factory(engine), cipher_for(settings), batch_size=args.batch_size)
+        factory = make_session_factory(engine)
+        report = await rotate(factory, cipher_for(settings), batch_size=args.batch_size)
+        people = await rotate_mobiles(factory, cipher_for(settings), batch_size=args.batch_size)
+        report.scanned += people.scanned
+        report.rewritten += people.rewritten
+        report.skipped_concurrent += people.skipped_concurrent
         await engine.dispose()
         print(  # noqa: T201
             f"scanned {report.scanned}, re-encrypted {report.rewritten}, "

@@ -24,10 +24,12 @@ from services.core.roster import workbook
 from services.core.security import users
 from services.core.security.models import User
 from services.core.security.passwords import hash_secret
+from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.security.roles import Role
 from services.core.security.schemas import GrantCreate
 from services.core.security.service import active_grants
+from services.core.teams import service as teams_service
 from services.core.teams.models import Institution, Person
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster
 
@@ -42,7 +44,7 @@ class DemoLogin:
     where: str
 
 
-async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
+async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]:
     """Create the demo district if the database has none; return the demo logins."""
     if await db.scalar(select(OrgUnit.id).where(OrgUnit.kind == OrgUnitKind.DISTRICT).limit(1)):
         return []
@@ -74,7 +76,7 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
     )
     roster = demo_roster({code: town.name for code, town in towns.items()})
     content = workbook.write(roster, title="渝北区(演示)")
-    await roster_service.import_roster(db, principal=principal, target=district, content=content)
+    await roster_service.import_roster(db, principal=principal, target=district, content=content, pii=pii)
 
     town = towns[DEMO_TOWNS[0]]
     centre = roster.institutions[5]  # the first town's health centre
@@ -108,7 +110,11 @@ async def bootstrap_demo(db: AsyncSession) -> list[DemoLogin]:
     for username, role, name, unit, mobile, institution_id in logins:
         user = await _login(db, username, name, role, unit, institution_id=institution_id)
         if mobile is not None:
-            person = await db.scalar(select(Person).where(Person.district_id == district.id, Person.mobile == mobile))
+            person = await db.scalar(
+                select(Person).where(
+                    Person.district_id == district.id, Person.mobile_bidx == teams_service.mobile_index(pii, mobile)
+                )
+            )
             if person is not None:
                 person.user_id = user.id
                 name = f"{person.name}, {name}"

@@ -17,6 +17,7 @@ from types import FrameType
 
 from services.core.config import get_settings
 from services.core.db import make_engine, make_session_factory, session_scope
+from services.core.security.pii import cipher_for
 from services.dev.bootstrap import DEMO_PASSWORD, DemoLogin, bootstrap_demo
 from services.dev.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database
 
@@ -32,7 +33,7 @@ async def _prepare(database_url: str) -> list[DemoLogin]:
     engine = make_engine(database_url, null_pool=True)
     try:
         async with session_scope(make_session_factory(engine)) as db:
-            return await bootstrap_demo(db)
+            return await bootstrap_demo(db, pii=cipher_for(get_settings()))
     finally:
         await engine.dispose()
 

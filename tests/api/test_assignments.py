@@ -222,11 +222,13 @@ async def test_pairing_across_areas_is_refused(client: httpx.AsyncClient, db: As
             "record_id": str(own_sentinel.id),
             "person_id": str(own_sentinel.person_id),
             "name": responsible["sentinels"][0]["name"],
-            "mobile": responsible["sentinels"][0]["mobile"],
+            "mobile_masked": responsible["sentinels"][0]["mobile_masked"],
             "paired_member_ids": [str(member.id)],
         }
     ]
     mine = (await client.get(f"/team-members/{member.id}/sentinels", headers=headers)).json()
+    assert all(len(s["mobile_masked"]) == 11 and "****" in s["mobile_masked"] for s in mine["sentinels"])
+    assert all("mobile" not in s for s in mine["sentinels"])
     assert [(s["community_role_id"], s["grid"]["id"]) for s in mine["sentinels"]] == [
         (str(own_sentinel.id), str(world.grid_a1_1.id))
     ]

@@ -12,14 +12,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, Responsibility
+from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.roster import workbook
 from services.core.roster.workbook import XLSX_MEDIA_TYPE
 from services.core.security.roles import Role
+from services.core.teams import service as teams_service
 from services.core.teams.models import Institution, Person, Team, TeamMember
 from services.dev.bootstrap import bootstrap_demo
 from services.dev.demo_roster import DEMO_TOWNS
-from tests.factories import auth_headers, make_user, snapshot
+from tests.factories import TEST_PII, auth_headers, make_user, snapshot
 
 TABLES = ("org_unit", "institution", "person", "team", "team_member", "institution_steward")
 TABLES += ("responsibility", "community_role", "pairing")
@@ -36,7 +38,7 @@ async def unit(db: AsyncSession, code: str) -> OrgUnit:
 
 
 async def demo(db: AsyncSession) -> OrgUnit:
-    await bootstrap_demo(db)
+    await bootstrap_demo(db, pii=TEST_PII)
     return await unit(db, "500112")
 
 
@@ -48,7 +50,7 @@ async def test_the_demo_district_loads_through_the_roster_import_with_gaps_on_pu
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     started = time.perf_counter()
-    logins = await bootstrap_demo(db)
+    logins = await bootstrap_demo(db, pii=TEST_PII)
     elapsed = time.perf_counter() - started
     print(f"demo district bootstrap: {elapsed:.2f}s")  # noqa: T201 - the figure the issue asks for
     roles = {login.role for login in logins}
@@ -82,6 +84,13 @@ async def test_the_roster_round_trips_export_then_import_changes_nothing(
     assert exported.headers["content-type"] == XLSX_MEDIA_TYPE
     sheets = load_workbook(io.BytesIO(exported.content), read_only=True).sheetnames
     assert sheets == ["说明", "网格", "机构", "团队", "团队成员", "网格人员"]
+    people = (await db.scalars(select(Person))).all()
+    members = load_workbook(io.BytesIO(exported.content), read_only=True)["团队成员"]
+    written = {str(v) for row in members.iter_rows(values_only=True) for v in row if v}
+    assert any(teams_service.open_mobile(p, TEST_PII) in written for p in people)  # full numbers, not masks
+    assert not any("****" in v for v in written)
+    events = (await db.scalars(select(AuditEvent).where(AuditEvent.action == "roster.exported"))).all()
+    assert [(e.subject_id, e.details["mobiles_revealed"] > 200) for e in events] == [(district.id, True)]
     before = await counts(db)
     response = await client.post(
         f"/roster/imports?org_unit_id={district.id}", headers=headers, files=upload(exported.content)
@@ -249,7 +258,7 @@ async def test_the_public_directory_lists_teams_and_nothing_personal(
     assert team["leader_name"]
     assert team["whole_village"]
     assert len(team["grids"]) == 3
-    mobiles = (await db.scalars(select(Person.mobile))).all()
+    mobiles = [teams_service.open_mobile(p, TEST_PII) for p in (await db.scalars(select(Person))).all()]
     names = set((await db.scalars(select(Person.name))).all()) - {team["leader_name"]}
     assert not any(m in response.text for m in mobiles)
     assert not any(f'"{n}"' in response.text for n in names)
@@ -293,13 +302,12 @@ async def test_errors_never_name_people_outside_the_callers_scope(client: httpx.
     other = await db.scalar(
         select(Person)
         .where(
-            Person.mobile.in_(select(Person.mobile)),
             Person.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(f"/500112/{DEMO_TOWNS[1]}000/"))),
         )
         .limit(1)
     )
     assert other is not None
-    name, phone = other.name, other.mobile
+    name, phone = other.name, teams_service.open_mobile(other, TEST_PII)
     headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, town_a))
     roster = workbook.Roster(
         community=[workbook.CommunityRow(0, DEMO_TOWNS[0] + "001001", CommunityRoleKind.SENTINEL, "冒名", phone, None)]

@@ -135,6 +135,7 @@ CASES: list[tuple[str, str, Body]] = [
     ("GET", "/people/{person_id}", None),
     ("PATCH", "/people/{person_id}", _rename),
     ("GET", "/people/{person_id}/roles", None),
+    ("GET", "/people/{person_id}/mobile", None),
     # teams, members, backing
     ("GET", "/teams/{team_id}", None),
     ("PATCH", "/teams/{team_id}", _rename),

@@ -18,8 +18,10 @@ from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation
 from services.core.security.roles import Role
+from services.core.teams import service as teams_service
 from services.core.teams.models import Person
 from tests.factories import (
+    TEST_PII,
     auth_headers,
     make_assignment,
     make_child,
@@ -57,13 +59,14 @@ async def _member_user(db: AsyncSession, role: Role, unit: Any, team: Any, insti
     person = Person(
         name=f"doctor {user.username}",
         kind="staff",
+        id=uuid.uuid4(),
         discipline="doctor",
-        mobile=mobile(),
         institution_id=institution.id,
         org_unit_id=institution.org_unit_id,
         user_id=user.id,
         district_id=unit.district_id,
     )
+    teams_service.seal_mobile(person, TEST_PII, mobile())
     db.add(person)
     await db.flush()
     await make_member(db, team, person, role="leader" if role is Role.TEAM_LEADER else "member")

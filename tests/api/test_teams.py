@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.audit.models import AuditEvent
 from services.core.security.roles import Role
 from tests.api.test_auth import assert_problem
 from tests.factories import auth_headers, credit_code, make_institution, make_staff, make_team, make_user
@@ -89,7 +91,8 @@ async def test_people_have_checked_mobiles(client: httpx.AsyncClient, db: AsyncS
         headers=headers,
     )
     assert ok.status_code == 201, ok.text
-    assert ok.json()["mobile"] == "13912345678"
+    assert ok.json()["mobile_masked"] == "139****5678"
+    assert "mobile" not in ok.json()
     assert ok.json()["org_unit_id"] == str(world.town_a.id)
     for bad in ("12912345678", "1391234567", "not a phone", "+1 415 555 0100"):
         response = await client.post(
@@ -279,3 +282,94 @@ async def test_a_steward_grant_naming_an_institution_manages_only_that_instituti
         headers=headers,
     )
     assert hire.status_code == 201, hire.text
+
+
+async def test_mobiles_are_sealed_at_rest_masked_in_answers_and_revealed_only_audited(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await build_world(db)
+    admin = await auth_headers(client, world.admin)
+    made = await client.post(
+        "/people",
+        json={
+            "name": "赵哨兵",
+            "kind": "community_worker",
+            "mobile": "13912345678",
+            "org_unit_id": str(world.grid_a1_1.id),
+        },
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    pid = made.json()["id"]
+    assert made.json()["mobile_masked"] == "139****5678"
+    columns = set(
+        (await db.scalars(text("select column_name from information_schema.columns where table_name = 'person'"))).all()
+    )
+    assert "mobile" not in columns
+    enc, bidx, masked = (
+        await db.execute(
+            text("select mobile_enc, mobile_bidx, mobile_masked from person where id = :id"), {"id": uuid.UUID(pid)}
+        )
+    ).one()
+    for blob in (bytes(enc), bytes(bidx)):
+        assert b"13912345678" not in blob
+        assert "13912345678" not in blob.hex()
+        assert b"12345678" not in blob
+    assert masked == "139****5678"
+    listed = (await client.get(f"/people?org_unit_id={world.grid_a1_1.id}", headers=admin)).json()["items"]
+    assert [p["mobile_masked"] for p in listed if p["id"] == pid] == ["139****5678"]
+    assert "13912345678" not in str(listed)
+    assert all("mobile" not in p for p in listed)
+
+    async def reveals() -> int:
+        return int(
+            await db.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "person.mobile_read", AuditEvent.subject_id == uuid.UUID(pid))
+            )
+            or 0
+        )
+
+    for role, unit in (
+        (Role.TEAM_MEMBER, world.town_a),
+        (Role.TOWN_SUPERVISOR, world.town_a),
+        (Role.SENTINEL, world.grid_a1_1),
+        (Role.AUDITOR, world.district),
+    ):
+        headers = await auth_headers(client, await make_user(db, role, unit))
+        refused = await client.get(f"/people/{pid}/mobile", headers=headers)
+        assert_problem(refused, 403, "mobile_not_permitted")
+    other_town = await auth_headers(client, await make_user(db, Role.TEAM_LEADER, world.town_b))
+    assert_problem(await client.get(f"/people/{pid}/mobile", headers=other_town), 404, "not_found")
+    assert await reveals() == 0
+    for role, unit in ((Role.DISTRICT_ADMIN, world.district), (Role.TEAM_LEADER, world.village_a1)):
+        headers = await auth_headers(client, await make_user(db, role, unit))
+        full = await client.get(f"/people/{pid}/mobile", headers=headers)
+        assert full.status_code == 200, full.text
+        assert full.json() == {"person_id": pid, "mobile": "13912345678"}
+        assert full.headers["cache-control"] == "no-store"
+    assert await reveals() == 2
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "person.mobile_read").limit(1))
+    assert event is not None
+    assert "13912345678" not in str(event.details)
+
+    version = made.headers["etag"]
+    changed = await client.patch(
+        f"/people/{pid}", json={"mobile": "139 8765 4321"}, headers={**admin, "If-Match": version}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["mobile_masked"] == "139****4321"
+    assert (await client.get(f"/people/{pid}/mobile", headers=admin)).json()["mobile"] == "13987654321"
+    retry = await client.post(
+        "/people",
+        json={
+            "id": pid,
+            "name": "赵哨兵",
+            "kind": "community_worker",
+            "mobile": "13987654321",
+            "org_unit_id": str(world.grid_a1_1.id),
+        },
+        headers=admin,
+    )
+    assert retry.status_code == 200, retry.text

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.core.db import make_engine
+from services.core.config import get_settings
+from services.core.db import make_engine, make_session_factory
 from services.core.models import Base
+from services.core.security.pii import mask_phone
 from services.core.system.service import alembic_config
+from services.core.teams import service as teams_service
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
+from tests.factories import TEST_PII, make_district, make_worker
 
 
 async def test_models_and_migrations_do_not_drift(engine: AsyncEngine) -> None:
@@ -39,4 +44,39 @@ async def test_downgrade_to_base_and_back(servers: Servers) -> None:
         assert set(tables) <= {"alembic_version"}
         await asyncio.to_thread(command.upgrade, cfg, "head")
     finally:
+        await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
+
+
+async def test_person_mobiles_survive_0007_both_ways(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0007 seals existing plaintext mobiles with the application's keys; its downgrade opens them again."""
+    monkeypatch.setenv("GRIDCARE_PII_KEYS", '{"1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}')
+    monkeypatch.setenv("GRIDCARE_PII_BLIND_INDEX_KEY", "test-blind-index-key")
+    get_settings.cache_clear()
+    url = await fresh_database(servers, "gridcare_mobile")
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with make_session_factory(engine)() as db:
+            district = await make_district(db)
+            worker = await make_worker(db, district)
+            await db.commit()
+        phone = teams_service.open_mobile(worker, TEST_PII)
+        cfg = alembic_config(url)
+        await asyncio.to_thread(command.downgrade, cfg, "0006")
+        async with engine.connect() as conn:
+            plain = await conn.scalar(text("select mobile from person where id = :id"), {"id": worker.id})
+        assert plain == phone
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+        async with engine.connect() as conn:
+            enc, bidx, masked = (
+                await conn.execute(
+                    text("select mobile_enc, mobile_bidx, mobile_masked from person where id = :id"), {"id": worker.id}
+                )
+            ).one()
+        assert phone.encode() not in bytes(enc)
+        assert TEST_PII.decrypt(bytes(enc), context=f"person.mobile:{worker.id}") == phone
+        assert bytes(bidx) == teams_service.mobile_index(TEST_PII, phone)
+        assert masked == mask_phone(phone)
+    finally:
+        get_settings.cache_clear()
+        await engine.dispose()
         await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])

@@ -62,9 +62,11 @@ select gen_random_uuid(), team.id, village.id, 'village', cast(:t0 as timestampt
 from team join org_unit village on team.name = 'team ' || village.code
 where right(village.code, 1) <> '0';
 
-insert into person (id, name, kind, discipline, mobile, institution_id, org_unit_id, district_id, version,
+insert into person (id, name, kind, discipline, mobile_enc, mobile_bidx, mobile_masked, institution_id, org_unit_id,
+                    district_id, version,
                     created_at, updated_at)
-select gen_random_uuid(), 'm ' || team.name, 'staff', 'doctor', '13900000000', team.institution_id,
+select gen_random_uuid(), 'm ' || team.name, 'staff', 'doctor', decode('00', 'hex'), decode('00', 'hex'), '139****0000',
+       team.institution_id,
        team.org_unit_id, team.district_id, 1, now(), now()
 from team;
 
@@ -80,9 +82,11 @@ with grids as (
 ), eligible as (select * from grids where n % 7 <> 0), numbered as (
     select e.*, row_number() over (order by e.n) - 1 as k, count(*) over () as total from eligible e
 )
-insert into person (id, name, kind, discipline, mobile, institution_id, org_unit_id, district_id, version,
+insert into person (id, name, kind, discipline, mobile_enc, mobile_bidx, mobile_masked, institution_id, org_unit_id,
+                    district_id, version,
                     created_at, updated_at)
-select gen_random_uuid(), 's' || s, 'community_worker', null, '13800000000', null, numbered.id,
+select gen_random_uuid(), 's' || s, 'community_worker', null, decode('00', 'hex'), decode('00', 'hex'), '138****0000',
+       null, numbered.id,
        numbered.district_id, 1, now(), now()
 from generate_series(0, :sentinels - 1) s join numbered on numbered.k = s % numbered.total;
 

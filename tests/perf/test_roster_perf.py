@@ -25,6 +25,7 @@ from services.core.teams.models import Discipline, InstitutionKind, MemberRole, 
 from services.dev.demo_roster import credit_code
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
+from tests.factories import TEST_PII
 
 TOWNS, VILLAGES_PER_TOWN, GRIDS_PER_VILLAGE, VILLAGES_PER_TEAM = 30, 20, 5, 5  # 3,000 grids
 
@@ -112,7 +113,9 @@ async def test_roster_export_and_import_at_district_scale(servers: Servers) -> N
             district = await db.get(OrgUnit, district_id)
             assert district is not None
             started = time.perf_counter()
-            summary = await roster_service.import_roster(db, principal=principal, target=district, content=content)
+            summary = await roster_service.import_roster(
+                db, principal=principal, target=district, content=content, pii=TEST_PII
+            )
             await db.commit()
             _report("first import (creates everything)", [time.perf_counter() - started])
             print(f"created {summary.created}: {summary.by_kind}")  # noqa: T201
@@ -124,10 +127,12 @@ async def test_roster_export_and_import_at_district_scale(servers: Servers) -> N
                 district = await db.get(OrgUnit, district_id)
                 assert district is not None
                 started = time.perf_counter()
-                exported = await roster_service.export_xlsx(db, district, summary.at)
+                exported = await roster_service.export_xlsx(db, district, summary.at, pii=TEST_PII, actor_id=None)
                 exports.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                again = await roster_service.import_roster(db, principal=principal, target=district, content=exported)
+                again = await roster_service.import_roster(
+                    db, principal=principal, target=district, content=exported, pii=TEST_PII
+                )
                 reimports.append(time.perf_counter() - started)
                 assert again.created == 0
                 await db.rollback()

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import AwareDatetime
 
-from services.api.deps import AssignmentsWrite, DbSession, TeamsRead
+from services.api.deps import AssignmentsWrite, DbSession, Pii, TeamsRead
 from services.api.problems import problem_responses
 from services.core import clock
 from services.core.errors import field_error
@@ -43,6 +43,7 @@ _AREA = Query(description="A town/subdistrict, or the district: the roster cover
 async def export_roster(
     db: DbSession,
     principal: TeamsRead,
+    pii: Pii,
     org_unit_id: Annotated[uuid.UUID, _AREA],
     at: Annotated[AwareDatetime | None, Query(description="The roster as it stood then; defaults to now.")] = None,
 ) -> Response:
@@ -51,7 +52,7 @@ async def export_roster(
     if unit.kind not in (OrgUnitKind.DISTRICT, OrgUnitKind.TOWN):
         raise field_error("query.org_unit_id", "the roster is exported for a town or the district")
     when: datetime = at or clock.now()
-    content = await roster_service.export_xlsx(db, unit, when)
+    content = await roster_service.export_xlsx(db, unit, when, pii=pii, actor_id=principal.user_id)
     filename = f"roster-{unit.code}-{when:%Y%m%d}.xlsx"
     return Response(
         content,
@@ -68,6 +69,7 @@ async def export_roster(
 async def import_roster(
     db: DbSession,
     principal: AssignmentsWrite,
+    pii: Pii,
     org_unit_id: Annotated[uuid.UUID, _AREA],
     file: Annotated[UploadFile, File(description="The roster workbook, as exported by GET /roster.xlsx.")],
     dry_run: Annotated[bool, Query(description="Check and count, change nothing.")] = False,
@@ -81,7 +83,9 @@ async def import_roster(
     content = await file.read(MAX_ROSTER_BYTES + 1)
     if len(content) > MAX_ROSTER_BYTES:
         raise field_error("body.file", f"at most {MAX_ROSTER_BYTES // (1024 * 1024)} MB")
-    return await roster_service.import_roster(db, principal=principal, target=unit, content=content, dry_run=dry_run)
+    return await roster_service.import_roster(
+        db, principal=principal, target=unit, content=content, pii=pii, dry_run=dry_run
+    )
 
 
 @router.get(

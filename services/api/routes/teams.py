@@ -14,6 +14,7 @@ from services.api.deps import (
     IfMatch,
     InstitutionsWrite,
     PeopleWrite,
+    Pii,
     TeamsRead,
     TeamsWrite,
     created,
@@ -33,6 +34,7 @@ from services.core.teams.schemas import (
     MemberRead,
     PeriodUpdate,
     PersonCreate,
+    PersonMobileRead,
     PersonRead,
     PersonUpdate,
     StewardCreate,
@@ -182,9 +184,11 @@ async def end_institution_steward(
     summary="Register a staff member or community worker",
     responses={**_retry(PersonRead), **problem_responses(401, 403, 404, 409, 422)},
 )
-async def create_person(db: DbSession, principal: PeopleWrite, body: PersonCreate, response: Response) -> PersonRead:
-    """The mobile number is checked and stored as 11 digits; roles are added as period records."""
-    row, was_created = await service.create_person(db, principal=principal, data=body)
+async def create_person(
+    db: DbSession, principal: PeopleWrite, pii: Pii, body: PersonCreate, response: Response
+) -> PersonRead:
+    """The mobile number is checked, sealed and answered masked; roles are added as period records."""
+    row, was_created = await service.create_person(db, principal=principal, data=body, pii=pii)
     created(response, record=row, location=f"/people/{row.id}", was_created=was_created)
     return PersonRead.model_validate(row)
 
@@ -220,6 +224,20 @@ async def read_person(db: DbSession, principal: TeamsRead, person_id: uuid.UUID,
     return PersonRead.model_validate(row)
 
 
+@router.get(
+    "/people/{person_id}/mobile",
+    summary="Reveal a person's full mobile number",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_person_mobile(
+    db: DbSession, principal: TeamsRead, pii: Pii, person_id: uuid.UUID, response: Response
+) -> PersonMobileRead:
+    """District administrators, institution stewards and team leaders covering the person's unit only
+    (else 403 `mobile_not_permitted`); every call is audited."""
+    response.headers["Cache-Control"] = "no-store"
+    return await service.read_mobile(db, principal=principal, person_id=person_id, pii=pii)
+
+
 @router.patch(
     "/people/{person_id}",
     summary="Correct a person's name, phone or discipline, or link an account",
@@ -228,13 +246,16 @@ async def read_person(db: DbSession, principal: TeamsRead, person_id: uuid.UUID,
 async def update_person(
     db: DbSession,
     principal: PeopleWrite,
+    pii: Pii,
     person_id: uuid.UUID,
     body: PersonUpdate,
     version: IfMatch,
     response: Response,
 ) -> PersonRead:
     """Send If-Match with the version you read."""
-    row = await service.update_person(db, principal=principal, person_id=person_id, data=body, expected_version=version)
+    row = await service.update_person(
+        db, principal=principal, person_id=person_id, data=body, expected_version=version, pii=pii
+    )
     response.headers["ETag"] = etag(row.version)
     return PersonRead.model_validate(row)
 

@@ -84,7 +84,7 @@ async def responsible_for(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime)
                 record_id=m.id,
                 person_id=p.id,
                 name=p.name,
-                mobile=p.mobile,
+                mobile_masked=p.mobile_masked,
                 role=MemberRole(m.role),
                 discipline=Discipline(m.discipline),
             )
@@ -113,7 +113,12 @@ async def responsible_for(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime)
     grid_leader: PersonBrief | None = None
     sentinels: list[SentinelBrief] = []
     for role, person, member_ids in rows2:
-        brief = {"record_id": role.id, "person_id": person.id, "name": person.name, "mobile": person.mobile}
+        brief = {
+            "record_id": role.id,
+            "person_id": person.id,
+            "name": person.name,
+            "mobile_masked": person.mobile_masked,
+        }
         if role.role == CommunityRoleKind.COMMUNITY_STEWARD and role.org_unit_id == grid.parent_id:
             steward = PersonBrief(**brief)
         elif role.role == CommunityRoleKind.GRID_LEADER and role.org_unit_id == grid.id:
@@ -233,7 +238,7 @@ async def member_sentinels(
                 community_role_id=role_id,
                 person_id=person.id,
                 name=person.name,
-                mobile=person.mobile,
+                mobile_masked=person.mobile_masked,
                 grid=_unit(unit),
             )
             for pairing_id, role_id, person, unit in rows

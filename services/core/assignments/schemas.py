@@ -70,7 +70,7 @@ class PersonBrief(BaseModel):
     record_id: uuid.UUID
     person_id: uuid.UUID
     name: str
-    mobile: str
+    mobile_masked: str
 
 
 class MemberBrief(PersonBrief):
@@ -128,7 +128,7 @@ class PairedSentinel(BaseModel):
     community_role_id: uuid.UUID
     person_id: uuid.UUID
     name: str
-    mobile: str
+    mobile_masked: str
     grid: UnitBrief
 
 

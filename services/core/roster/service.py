@@ -33,6 +33,7 @@ from services.core import clock, periods
 from services.core.assignments import service as assignments_service
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, PairingKind, Responsibility
 from services.core.assignments.schemas import CommunityRoleCreate, PairingCreate, ResponsibilityCreate
+from services.core.audit import service as audit
 from services.core.errors import DomainError
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
@@ -40,6 +41,7 @@ from services.core.org.schemas import OrgUnitCreate
 from services.core.roster import workbook as wb
 from services.core.roster.schemas import RosterCounts, RosterImportSummary
 from services.core.roster.workbook import CellError, Roster, RosterInvalid
+from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.teams import repository as teams_repository
 from services.core.teams import service as teams_service
@@ -78,7 +80,7 @@ KINDS = (
 # --- export -------------------------------------------------------------------------------
 
 
-async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
+async def gather(db: AsyncSession, unit: OrgUnit, at: datetime, *, pii: PiiCipher) -> Roster:
     """The roster of a town or the district as it stood at ``at`` (the caller checked scope)."""
     roster = Roster()
     units = list(
@@ -203,6 +205,7 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
         | {m.person_id for m in member_rows.values()}
     )
     people = {p.id: p for p in (await db.scalars(select(Person).where(Person.id.in_(person_ids)))).all()}
+    phones = {pid: teams_service.open_mobile(p, pii) for pid, p in people.items()}
 
     for i in sorted(
         institutions, key=lambda i: (i.level != InstitutionLevel.DISTRICT, inst_units[i.org_unit_id], i.name)
@@ -217,7 +220,7 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
                 i.credit_code,
                 inst_units[i.org_unit_id],
                 sp.name if sp else None,
-                sp.mobile if sp else None,
+                phones[sp.id] if sp else None,
                 Discipline(sp.discipline or Discipline.OTHER) if sp else Discipline.OTHER,
             )
         )
@@ -234,7 +237,7 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
                 sorted(areas.get(t.id, [])),
             )
         )
-    for m in sorted(members, key=lambda m: (str(m.team_id), m.role, people[m.person_id].mobile)):
+    for m in sorted(members, key=lambda m: (str(m.team_id), m.role, phones[m.person_id])):
         t = team_by_id[m.team_id]
         p = people[m.person_id]
         roster.members.append(
@@ -243,7 +246,7 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
                 t.name,
                 inst_by_id[t.institution_id].credit_code,
                 p.name,
-                p.mobile,
+                phones[p.id],
                 Discipline(m.discipline),
                 MemberRole(m.role),
             )
@@ -254,12 +257,12 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime) -> Roster:
         pairing = pairings.get(cr.id)
         paired: str | None = None
         if pairing is not None and pairing.institution_steward_id in steward_rows:
-            paired = people[steward_rows[pairing.institution_steward_id].person_id].mobile
+            paired = phones[steward_rows[pairing.institution_steward_id].person_id]
         elif pairing is not None and pairing.team_member_id in member_rows:
-            paired = people[member_rows[pairing.team_member_id].person_id].mobile
+            paired = phones[member_rows[pairing.team_member_id].person_id]
         p = people[cr.person_id]
         roster.community.append(
-            wb.CommunityRow(0, by_id[cr.org_unit_id].code, CommunityRoleKind(cr.role), p.name, p.mobile, paired)
+            wb.CommunityRow(0, by_id[cr.org_unit_id].code, CommunityRoleKind(cr.role), p.name, phones[p.id], paired)
         )
     roster.community.sort(key=lambda c: (c.unit_code[:12], c.unit_code, order[c.role], c.mobile))
     return roster
@@ -278,9 +281,19 @@ def _grid_row(town: OrgUnit | None, village: OrgUnit, grid: OrgUnit | None) -> w
     )
 
 
-async def export_xlsx(db: AsyncSession, unit: OrgUnit, at: datetime) -> bytes:
-    """The roster of ``unit`` at ``at`` as .xlsx bytes."""
-    roster = await gather(db, unit, at)
+async def export_xlsx(
+    db: AsyncSession, unit: OrgUnit, at: datetime, *, pii: PiiCipher, actor_id: uuid.UUID | None
+) -> bytes:
+    """The roster of ``unit`` at ``at`` as .xlsx bytes, full mobiles included: one audit event per export."""
+    roster = await gather(db, unit, at, pii=pii)
+    await audit.record(
+        db,
+        actor_id=actor_id,
+        action="roster.exported",
+        subject_type="org_unit",
+        subject_id=unit.id,
+        details={"at": at.isoformat(), "mobiles_revealed": len(_mobiles(roster))},
+    )
     return wb.write(roster, title=f"{unit.name}({unit.code}) {at:%Y-%m-%d}")
 
 
@@ -314,7 +327,8 @@ def _col(sheet: str, header: str) -> str:
 
 
 class _Importer:
-    def __init__(self, db: AsyncSession, principal: Principal, target: OrgUnit, at: datetime) -> None:
+    def __init__(self, db: AsyncSession, principal: Principal, target: OrgUnit, at: datetime, pii: PiiCipher) -> None:
+        self.pii = pii
         self.db = db
         self.principal = principal
         self.target = target
@@ -350,10 +364,13 @@ class _Importer:
         mobiles = {m.mobile for m in roster.members} | {c.mobile for c in roster.community}
         mobiles |= {i.steward_mobile for i in roster.institutions if i.steward_mobile}
         mobiles |= {c.paired_mobile for c in roster.community if c.paired_mobile}
+        by_index = {teams_service.mobile_index(self.pii, m): m for m in mobiles}
         for p in (
-            await self.db.scalars(select(Person).where(Person.district_id == district_id, Person.mobile.in_(mobiles)))
+            await self.db.scalars(
+                select(Person).where(Person.district_id == district_id, Person.mobile_bidx.in_(list(by_index)))
+            )
         ).all():
-            self.people[p.mobile] = p
+            self.people[by_index[p.mobile_bidx]] = p
         # Names of records the caller may not read never appear in an error message.
         self.readable_people = set(
             (
@@ -661,6 +678,7 @@ class _Importer:
                 teams_service.create_person(
                     db,
                     principal=principal,
+                    pii=self.pii,
                     data=PersonCreate(
                         name=p.name,
                         kind=p.kind,
@@ -976,6 +994,7 @@ async def import_roster(
     principal: Principal,
     target: OrgUnit,
     content: bytes,
+    pii: PiiCipher,
     dry_run: bool = False,
 ) -> RosterImportSummary:
     """Check the whole workbook, then create what is missing in one savepoint; all or nothing.
@@ -985,7 +1004,7 @@ async def import_roster(
     """
     at = clock.now()
     roster, errors = wb.read(content)
-    importer = _Importer(db, principal, target, at)
+    importer = _Importer(db, principal, target, at, pii)
     importer.errors.extend(errors)
     await importer.load(roster)
     importer.check_units(roster)
@@ -1007,7 +1026,7 @@ async def import_roster(
             raise RosterInvalid(importer.errors)
     else:
         await savepoint.commit()
-    existing = await gather(db, target, at) if not dry_run else Roster()
+    existing = await gather(db, target, at, pii=pii) if not dry_run else Roster()
     return RosterImportSummary(
         org_unit_id=target.id,
         at=at,

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
@@ -121,15 +121,17 @@ class Person(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("kind in ('staff','community_worker')", name="kind"),
         CheckConstraint("(kind = 'staff') = (discipline is not null)", name="discipline_iff_staff"),
-        Index("ix_person_district_id_mobile", "district_id", "mobile"),
+        Index("ix_person_district_id_mobile_bidx", "district_id", "mobile_bidx"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))
     discipline: Mapped[str | None] = mapped_column(String(32))
-    # Normalised to 11 digits. TODO(pii): encrypt with the PII key and a blind index once core/security has it.
-    mobile: Mapped[str] = mapped_column(String(11))
+    # The 11-digit mobile is personal data: sealed (context ``person.mobile:<id>``), found by its blind index.
+    mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    mobile_bidx: Mapped[bytes] = mapped_column(LargeBinary)
+    mobile_masked: Mapped[str] = mapped_column(String(11))
     institution_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("institution.id"), index=True)
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"), unique=True)

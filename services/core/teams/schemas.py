@@ -107,12 +107,19 @@ class PersonRead(BaseModel):
     name: str
     kind: PersonKind
     discipline: Discipline | None
-    mobile: str
+    mobile_masked: str = Field(description="138****5678; the full number is GET /people/{id}/mobile (audited).")
     institution_id: uuid.UUID | None
     org_unit_id: uuid.UUID
     user_id: uuid.UUID | None
     district_id: uuid.UUID
     version: int
+
+
+class PersonMobileRead(BaseModel):
+    """A person's full mobile number, for the roles allowed to call them."""
+
+    person_id: uuid.UUID
+    mobile: str
 
 
 class TeamCreate(RequestModel):

@@ -24,9 +24,11 @@ from services.core.pagination import paginate
 from services.core.replay import same_or_conflict
 from services.core.security import users
 from services.core.security.models import User
+from services.core.security.pii import PiiCipher, mask_phone
 from services.core.security.principal import Principal
-from services.core.security.roles import Permission
+from services.core.security.roles import Permission, Role
 from services.core.teams import repository, validation
+from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
     LEVEL_OF_KIND,
     Institution,
@@ -49,6 +51,7 @@ from services.core.teams.schemas import (
     MemberCreate,
     PeriodUpdate,
     PersonCreate,
+    PersonMobileRead,
     PersonUpdate,
     StewardCreate,
     TeamCreate,
@@ -223,7 +226,61 @@ async def set_steward_end(
 # --- people -------------------------------------------------------------------------------
 
 
-async def create_person(db: AsyncSession, *, principal: Principal, data: PersonCreate) -> tuple[Person, bool]:
+# Roles that call staff and community workers, within their area: see the full mobile.
+MOBILE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TEAM_LEADER})
+
+
+def mobile_index(pii: PiiCipher, phone: str) -> bytes:
+    """The blind index of a normalised (11-digit) mobile: lookups and duplicate checks."""
+    return pii.blind_index("person_mobile", phone)
+
+
+def seal_mobile(person: Person, pii: PiiCipher, phone: str) -> None:
+    """Store a normalised mobile on ``person`` (its id must be set): ciphertext, blind index, mask."""
+    person.mobile_enc = pii.encrypt(phone, context=f"person.mobile:{person.id}")
+    person.mobile_bidx = mobile_index(pii, phone)
+    person.mobile_masked = mask_phone(phone)
+
+
+def open_mobile(person: Person, pii: PiiCipher) -> str:
+    """The full mobile of ``person``; callers audit the reveal."""
+    return pii.decrypt(person.mobile_enc, context=f"person.mobile:{person.id}")
+
+
+def may_read_mobile(principal: Principal, person: Person, unit_path: str) -> bool:
+    """District administrators, institution stewards and team leaders whose grant covers the person's unit
+    (a grant naming an institution covers that institution's staff and the community workers of its area)."""
+    return any(
+        g.role in MOBILE_ROLES
+        and unit_path.startswith(g.org_path)
+        and (g.institution_id is None or person.institution_id in (None, g.institution_id))
+        for g in principal.grants
+    )
+
+
+async def read_mobile(
+    db: AsyncSession, *, principal: Principal, person_id: uuid.UUID, pii: PiiCipher
+) -> PersonMobileRead:
+    """The full mobile for the roles allowed to see it (403 otherwise); audited in this transaction."""
+    person = await repository.get_person(db, principal, person_id)
+    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == person.org_unit_id))
+    if path is None or not may_read_mobile(principal, person, path):
+        raise MobileNotPermitted("this role sees mobile numbers masked")
+    phone = open_mobile(person, pii)
+    await audit.record(
+        db,
+        actor_id=principal.user_id,
+        action="person.mobile_read",
+        subject_type="person",
+        subject_id=person.id,
+        details={"fields": ["mobile"]},
+    )
+    return PersonMobileRead(person_id=person.id, mobile=phone)
+
+
+async def create_person(
+    db: AsyncSession, *, principal: Principal, data: PersonCreate, pii: PiiCipher
+) -> tuple[Person, bool]:
     """Register a staff member or a community worker; returns (person, created)."""
     phone = validation.mobile(data.mobile)
     if data.kind is PersonKind.STAFF and data.discipline is None:
@@ -238,7 +295,7 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
             "name": data.name.strip(),
             "kind": data.kind,
             "discipline": data.discipline,
-            "mobile": phone,
+            "mobile_bidx": mobile_index(pii, phone),
             "institution_id": data.institution_id,
             "org_unit_id": data.org_unit_id,
             "user_id": data.user_id,
@@ -260,12 +317,12 @@ async def create_person(db: AsyncSession, *, principal: Principal, data: PersonC
         name=data.name.strip(),
         kind=data.kind,
         discipline=data.discipline,
-        mobile=phone,
         institution_id=data.institution_id,
         org_unit_id=unit.id,
         user_id=data.user_id,
         district_id=unit.district_id,
     )
+    seal_mobile(person, pii, phone)
     db.add(person)
     await db.flush()
     await audit.record_change(db, principal, "person.created", person, kind=data.kind)
@@ -293,6 +350,7 @@ async def update_person(
     person_id: uuid.UUID,
     data: PersonUpdate,
     expected_version: int,
+    pii: PiiCipher,
 ) -> Person:
     """Correct a name, phone or discipline, or link a login account."""
     person = await repository.get_person(db, principal, person_id, Permission.PEOPLE_WRITE)
@@ -300,7 +358,9 @@ async def update_person(
     if data.name is not None:
         person.name = data.name.strip()
     if data.mobile is not None:
-        person.mobile = validation.mobile(data.mobile)
+        phone = validation.mobile(data.mobile)
+        if person.mobile_bidx != mobile_index(pii, phone):
+            seal_mobile(person, pii, phone)
     if data.discipline is not None:
         if person.kind != PersonKind.STAFF:
             raise field_error("body.discipline", "only staff have a discipline")
