@@ -21,7 +21,7 @@ from services.core.teams import service as teams_service
 from services.core.teams.models import Institution, Person, Team, TeamMember
 from services.dev.bootstrap import bootstrap_demo
 from services.dev.demo_roster import DEMO_TOWNS
-from tests.factories import TEST_PII, auth_headers, make_user, snapshot
+from tests.factories import TEST_PII, auth_headers, make_child, make_district, make_user, snapshot
 
 TABLES = ("org_unit", "institution", "person", "team", "team_member", "institution_steward")
 TABLES += ("responsibility", "community_role", "pairing")
@@ -318,3 +318,13 @@ async def test_errors_never_name_people_outside_the_callers_scope(client: httpx.
     assert response.status_code == 422, response.text
     assert name not in response.text
     assert "不在您的管理范围内" in response.text
+
+
+async def test_the_roster_with_its_phone_numbers_is_not_for_the_care_side(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    town = snapshot(await make_child(db, await make_district(db)))
+    for role in (Role.TEAM_MEMBER, Role.SENTINEL, Role.AUDITOR):
+        headers = await auth_headers(client, await make_user(db, role, town))
+        refused = await client.get(f"/roster.xlsx?org_unit_id={town.id}", headers=headers)
+        assert refused.status_code == 403, (role, refused.text)

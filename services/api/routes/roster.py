@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import AwareDatetime
 
-from services.api.deps import AssignmentsWrite, DbSession, Pii, TeamsRead
+from services.api.deps import AssignmentsWrite, DbSession, Pii, RosterExport
 from services.api.problems import problem_responses
 from services.core import clock
 from services.core.errors import field_error
@@ -42,13 +42,13 @@ _AREA = Query(description="A town/subdistrict, or the district: the roster cover
 )
 async def export_roster(
     db: DbSession,
-    principal: TeamsRead,
+    principal: RosterExport,
     pii: Pii,
     org_unit_id: Annotated[uuid.UUID, _AREA],
     at: Annotated[AwareDatetime | None, Query(description="The roster as it stood then; defaults to now.")] = None,
 ) -> Response:
     """家医网格"双向赋能"成员明细表 for a town or the district, in the layout the import reads back."""
-    unit = await org_repository.get_in_scope(db, principal, org_unit_id, Permission.TEAMS_READ)
+    unit = await org_repository.get_in_scope(db, principal, org_unit_id, Permission.ROSTER_EXPORT)
     if unit.kind not in (OrgUnitKind.DISTRICT, OrgUnitKind.TOWN):
         raise field_error("query.org_unit_id", "the roster is exported for a town or the district")
     when: datetime = at or clock.now()

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     RESIDENTS_WRITE = "residents:write"
     RESIDENTS_IMPORT = "residents:import"
     SIGNINGS_WRITE = "signings:write"
+    # The roster .xlsx carries full phone numbers: for those who compile and receive it.
+    ROSTER_EXPORT = "roster:export"
     REPORTS_READ = "reports:read"
     REPORTS_SUBMIT = "reports:submit"
     REPORTS_HANDLE = "reports:handle"
@@ -59,9 +61,12 @@ _HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
     Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ},
-    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ},
-    Role.INSTITUTION_STEWARD: _EVERYONE | _READ | _REPORTS_READ | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE},
+    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.INSTITUTION_STEWARD: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
     Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
     Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
