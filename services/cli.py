@@ -81,11 +81,11 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_init_district(args: argparse.Namespace) -> int:
     """Production bootstrap: a district and its first administrator."""
+    from services.core.accounts import users
+    from services.core.accounts.schemas import GrantCreate, UserCreate
     from services.core.db import make_engine, make_session_factory, session_scope
     from services.core.org import service as org_service
-    from services.core.security import users
     from services.core.security.roles import Role
-    from services.core.security.schemas import GrantCreate, UserCreate
 
     settings = get_settings()
 

@@ -1,5 +1,6 @@
 """Imports every model module so ``Base.metadata`` is complete (Alembic and tests use it)."""
 
+from services.core.accounts.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.assignments.models import CommunityRole, Pairing, Responsibility
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
@@ -8,7 +9,6 @@ from services.core.notifications.models import InboxCounter, Notification, Outbo
 from services.core.org.models import OrgUnit
 from services.core.reports.models import ReportFollowUp, ReportTransition, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
-from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.signing.models import Contact, Signing
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import Institution, InstitutionSteward, Person, Team, TeamBacking, TeamMember
