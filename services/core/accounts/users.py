@@ -16,12 +16,11 @@ from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, NotFound, field_error
 from services.core.org import repository as org_repository
-from services.core.org.models import OrgUnit
+from services.core.org.models import Institution, OrgUnit
 from services.core.pagination import paginate
 from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import SYSTEM_ROLES, Permission, Role
-from services.core.teams.models import Institution
 from services.core.versioning import check_version
 
 
