@@ -13,18 +13,6 @@ from services.core.config import get_settings
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
 
 
-def _migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
-    from alembic import command
-
-    from services.core.system.service import alembic_config
-
-    cfg = alembic_config(database_url)
-    if down:
-        command.downgrade(cfg, revision)
-    else:
-        command.upgrade(cfg, revision)
-
-
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -50,11 +38,13 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.core.system.migrate import migrate
+
     url = get_settings().database_url
     if not url:
         print("GRIDCARE_DATABASE_URL is not set", file=sys.stderr)  # noqa: T201
         return 2
-    _migrate(url, args.revision, down=args.down)
+    migrate(url, args.revision, down=args.down)
     return 0
 
 
