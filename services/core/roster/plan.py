@@ -19,14 +19,7 @@ from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.teams import repository as teams_repository
 from services.core.teams import service as teams_service
-from services.core.teams.models import (
-    Discipline,
-    Institution,
-    MemberRole,
-    Person,
-    PersonKind,
-    Team,
-)
+from services.core.teams.models import Discipline, Institution, MemberRole, Person, PersonKind, Team
 
 
 @dataclass
