@@ -257,3 +257,14 @@ def test_nothing_imports_cli_or_dev_but_their_entry_points(entry_point: str, imp
     assert not offences, offences
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert scripts == {"gridcare": "services.cli:main"}
+
+
+def test_migrations_import_no_models_and_no_domain() -> None:
+    """A migration is frozen history: it may use platform helpers (config, PII crypto), never today's models."""
+    offences = []
+    for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
+        for name in _imports(path):
+            package = _core_package(name)
+            if name.startswith("services.") and (package not in LAYERS[0] or name.endswith(".models")):
+                offences.append(f"{path.name} imports {name}")
+    assert not offences, offences
