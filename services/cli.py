@@ -13,18 +13,6 @@ from services.core.config import get_settings
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
 
 
-def _migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
-    from alembic import command
-
-    from services.core.system.service import alembic_config
-
-    cfg = alembic_config(database_url)
-    if down:
-        command.downgrade(cfg, revision)
-    else:
-        command.upgrade(cfg, revision)
-
-
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -50,11 +38,13 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.core.system.migrate import migrate
+
     url = get_settings().database_url
     if not url:
         print("GRIDCARE_DATABASE_URL is not set", file=sys.stderr)  # noqa: T201
         return 2
-    _migrate(url, args.revision, down=args.down)
+    migrate(url, args.revision, down=args.down)
     return 0
 
 
@@ -81,11 +71,11 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_init_district(args: argparse.Namespace) -> int:
     """Production bootstrap: a district and its first administrator."""
+    from services.core.accounts import users
+    from services.core.accounts.schemas import GrantCreate, UserCreate
     from services.core.db import make_engine, make_session_factory, session_scope
     from services.core.org import service as org_service
-    from services.core.security import users
     from services.core.security.roles import Role
-    from services.core.security.schemas import GrantCreate, UserCreate
 
     settings = get_settings()
 

@@ -13,12 +13,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.errors import field_error
 from services.core.org.models import OrgUnit
 from services.core.pagination import decode_cursor, encode_cursor
 from services.core.residents.models import Resident
-from services.core.security.models import User
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 

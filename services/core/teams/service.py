@@ -14,6 +14,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
+from services.core.accounts import users
+from services.core.accounts.models import User
 from services.core.assignments import repository as assignments_repository
 from services.core.assignments.models import Pairing, Responsibility
 from services.core.audit import service as audit
@@ -22,8 +24,6 @@ from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
 from services.core.replay import same_or_conflict
-from services.core.security import users
-from services.core.security.models import User
 from services.core.security.pii import PiiCipher, mask_phone
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission, Role
