@@ -32,7 +32,7 @@ from services.core.errors import ValidationFailed, field_error
 from services.core.logging import current_request_id
 from services.core.org.models import OrgUnit
 from services.core.residents.identity import IdType, Sex, check_id_number, normalise_phone
-from services.core.residents.models import KeyPopulation, Resident, ResidentTag, TagSource
+from services.core.residents.models import ID_NUMBER, PHONE, KeyPopulation, Resident, ResidentTag, TagSource
 from services.core.residents.schemas import ImportRowError, ImportSummary
 from services.core.residents.service import _check_tag, seal_id_number, seal_phone
 from services.core.security.pii import PiiCipher
@@ -342,9 +342,9 @@ def _check_row(number: int, row: ImportRow, grids: dict[str, OrgUnit | None], pi
         "birth_on": birth_on,
         "id_type": id_type.value if number_norm and id_type else None,
         "id_number": number_norm,
-        "id_number_bidx": pii.blind_index("id", number_norm) if number_norm else None,
+        "id_number_bidx": ID_NUMBER.index(pii, number_norm) if number_norm else None,
         "phone": phone,
-        "phone_bidx": pii.blind_index("phone", phone) if phone else None,
+        "phone_bidx": PHONE.index(pii, phone) if phone else None,
         "address": row.address or None,
         "household_code": row.household_code or None,
     }

@@ -19,7 +19,7 @@ from services.core.pagination import decode_cursor, encode_cursor
 from services.core.residents import policy, repository
 from services.core.residents.errors import IdempotencyKeyReused, IdentityNotPermitted, PossibleDuplicate
 from services.core.residents.identity import IdType, Sex, age_on, check_id_number, normalise_phone
-from services.core.residents.models import IdempotencyKey, KeyPopulation, Resident, ResidentTag
+from services.core.residents.models import ID_NUMBER, PHONE, IdempotencyKey, KeyPopulation, Resident, ResidentTag
 from services.core.residents.schemas import (
     IdentityRead,
     ResidentCreate,
@@ -53,17 +53,15 @@ class Protected:
 def seal_id_number(pii: PiiCipher, resident_id: uuid.UUID, number: str) -> Protected:
     """Encrypt, index and mask a normalised identity number."""
     return Protected(
-        pii.encrypt(number, context=f"resident.id_number:{resident_id}"),
-        pii.blind_index("id", number),
+        ID_NUMBER.seal(pii, resident_id, number),
+        ID_NUMBER.index(pii, number),
         mask_id_number(number),
     )
 
 
 def seal_phone(pii: PiiCipher, resident_id: uuid.UUID, phone: str) -> Protected:
     """Encrypt, index and mask a normalised phone."""
-    return Protected(
-        pii.encrypt(phone, context=f"resident.phone:{resident_id}"), pii.blind_index("phone", phone), mask_phone(phone)
-    )
+    return Protected(PHONE.seal(pii, resident_id, phone), PHONE.index(pii, phone), mask_phone(phone))
 
 
 # ---------------------------------------------------------------- presentation
@@ -441,12 +439,8 @@ async def read_identity(
     resident, path = await repository.get_in_scope(db, principal, resident_id, with_tags=False)
     if not policy.may_read_identity(principal, path):
         raise IdentityNotPermitted("this role sees identity numbers and phones masked")
-    id_number = (
-        pii.decrypt(resident.id_number_enc, context=f"resident.id_number:{resident.id}")
-        if resident.id_number_enc
-        else None
-    )
-    phone = pii.decrypt(resident.phone_enc, context=f"resident.phone:{resident.id}") if resident.phone_enc else None
+    id_number = ID_NUMBER.open(pii, resident.id, resident.id_number_enc) if resident.id_number_enc else None
+    phone = PHONE.open(pii, resident.id, resident.phone_enc) if resident.phone_enc else None
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -528,7 +522,7 @@ async def lookup(
         raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
-        .where(Resident.id_number_bidx == pii.blind_index("id", number))
+        .where(Resident.id_number_bidx == ID_NUMBER.index(pii, number))
         .where(or_(*(OrgUnit.path.startswith(p) for p in paths)))
         .options(selectinload(Resident.tags))
     )
