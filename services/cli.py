@@ -131,7 +131,7 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
             in_use = await versions_in_use(db)
         await engine.dispose()
         print(  # noqa: T201
-            f"scanned {report.scanned}, re-encrypted {report.rewritten}, "
+            f"rows under an older key {report.scanned}, values re-encrypted {report.rewritten}, "
             f"left to a re-run (changed meanwhile) {report.skipped_concurrent}"
         )
         # An old key may be removed from GRIDCARE_PII_KEYS only once no row needs it.

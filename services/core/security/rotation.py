@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select, union_all,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.db import Base, session_scope
-from services.core.security.pii import PiiCipher, PiiKeyError
+from services.core.security.pii import PiiCipher, PiiKeyError, key_version
 from services.core.security.sealed import SealedField, registered, unregistered_columns
 
 
@@ -95,7 +95,7 @@ async def _rotate_table(
             for row_id, *blobs in rows:
                 report.scanned += 1
                 for field, blob in zip(fields, blobs, strict=True):
-                    if blob is None or int.from_bytes(blob[:2], "big") == newest:
+                    if blob is None or key_version(blob) == newest:
                         continue
                     fresh = field.seal(pii, row_id, field.open(pii, row_id, blob))
                     result = await db.execute(
