@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, LargeBinary, MetaData, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Column, LargeBinary, MetaData, Table, Uuid, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import services.core.models  # noqa: F401 - the registry is complete once every model module is loaded
 from services.core import clock
@@ -57,6 +57,23 @@ def test_an_undeclared_encrypted_column_is_found() -> None:
     scratch = MetaData()
     Table("dossier", scratch, Column("id", LargeBinary, primary_key=True), Column("secret_enc", LargeBinary))
     assert unregistered_columns(scratch) == ["dossier.secret_enc"]
+
+
+def test_every_blind_index_column_belongs_to_a_sealed_field() -> None:
+    declared = {f"{f.table.name}.{f.blind_index}" for f in registered() if f.blind_index}
+    in_metadata = {
+        f"{t.name}.{c.name}" for t in Base.metadata.tables.values() for c in t.columns if c.name.endswith("_bidx")
+    }
+    assert declared == in_metadata
+
+
+async def test_rotation_refuses_to_run_while_an_encrypted_column_is_undeclared() -> None:
+    planted = Table("planted", Base.metadata, Column("id", Uuid, primary_key=True), Column("secret_enc", LargeBinary))
+    try:
+        with pytest.raises(PiiKeyError, match=r"planted\.secret_enc"):
+            await rotate(async_sessionmaker(), BOTH)
+    finally:
+        Base.metadata.remove(planted)
 
 
 def test_the_registry_names_the_columns_rotation_once_missed() -> None:
