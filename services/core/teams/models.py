@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
+from services.core.security.sealed import sealed
 
 # An institution is part of the organisation (accounts' grants name one), so its model lives in
 # core/org; re-exported here for the teams code that manages institutions.
@@ -118,6 +119,9 @@ class Person(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+MOBILE = sealed(Person.mobile_enc, context="person.mobile", blind_index=Person.mobile_bidx, index_kind="person_mobile")
 
 
 class InstitutionSteward(TimestampMixin, Base):

@@ -31,6 +31,7 @@ from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
     LEVEL_OF_KIND,
+    MOBILE,
     Institution,
     InstitutionKind,
     InstitutionSteward,
@@ -232,19 +233,19 @@ MOBILE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TE
 
 def mobile_index(pii: PiiCipher, phone: str) -> bytes:
     """The blind index of a normalised (11-digit) mobile: lookups and duplicate checks."""
-    return pii.blind_index("person_mobile", phone)
+    return MOBILE.index(pii, phone)
 
 
 def seal_mobile(person: Person, pii: PiiCipher, phone: str) -> None:
     """Store a normalised mobile on ``person`` (its id must be set): ciphertext, blind index, mask."""
-    person.mobile_enc = pii.encrypt(phone, context=f"person.mobile:{person.id}")
+    person.mobile_enc = MOBILE.seal(pii, person.id, phone)
     person.mobile_bidx = mobile_index(pii, phone)
     person.mobile_masked = mask_phone(phone)
 
 
 def open_mobile(person: Person, pii: PiiCipher) -> str:
     """The full mobile of ``person``; callers audit the reveal."""
-    return pii.decrypt(person.mobile_enc, context=f"person.mobile:{person.id}")
+    return MOBILE.open(pii, person.id, person.mobile_enc)
 
 
 def may_read_mobile(principal: Principal, person: Person, unit_path: str) -> bool:
