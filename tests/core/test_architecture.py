@@ -87,9 +87,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     # (issue 8, item 10), which moves the area-based scope and those checks next to assignments.
     ("teams/repository.py", "assignments"): "readable teams: the areas they are responsible for",
     ("teams/service.py", "assignments"): "pairings and responsibilities checked when people and teams change",
-    # teams/rotation.py calls residents/rotation.py for the shared batching; goes with the registry of
-    # sealed fields that rotate-pii-keys walks (issue 8, item 3).
-    ("teams/rotation.py", "residents"): "rotate_mobiles reuses the residents' rotation loop",
 }
 
 

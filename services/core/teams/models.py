@@ -15,11 +15,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
-from services.core.security.sealed import sealed
 
 # An institution is part of the organisation (accounts' grants name one), so its model lives in
 # core/org; re-exported here for the teams code that manages institutions.
 from services.core.org.models import Institution as Institution
+from services.core.security.sealed import sealed
 
 
 class InstitutionKind(StrEnum):
