@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.deps import DbSession, IfMatch, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, answer
+from services.api.deps import DbSession, IfMatchLater, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, answer
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.residents import service as residents_service
@@ -101,7 +101,7 @@ async def terminate_signing(
     principal: SigningsWrite,
     signing_id: uuid.UUID,
     body: SigningTerminate,
-    version: IfMatch,
+    version: IfMatchLater,
     response: Response,
 ) -> SigningRead:
     """A reason from the fixed list and the first day no longer covered; send If-Match with the signing's version."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.deps import (
     DbSession,
     IfMatch,
+    IfMatchLater,
     InstitutionsWrite,
     PeopleWrite,
     Pii,
@@ -304,7 +305,7 @@ async def update_team(
     principal: TeamsWrite,
     team_id: uuid.UUID,
     body: TeamUpdate,
-    version: IfMatch,
+    version: IfMatchLater,
     response: Response,
 ) -> TeamRead:
     """A dissolved team stays dissolved (409 `illegal_transition`)."""

@@ -8,6 +8,17 @@ needs, deadlines each opens, meets or cancels), loads its record in scope, then 
 """
 
 from services.core.lifecycle.machine import Action, Deadlines, Lifecycle, Transition
-from services.core.lifecycle.service import Checked, check, creating, history, move
+from services.core.lifecycle.service import Checked, check, creating, history, move, require_version
 
-__all__ = ["Action", "Checked", "Deadlines", "Lifecycle", "Transition", "check", "creating", "history", "move"]
+__all__ = [
+    "Action",
+    "Checked",
+    "Deadlines",
+    "Lifecycle",
+    "Transition",
+    "check",
+    "creating",
+    "history",
+    "move",
+    "require_version",
+]

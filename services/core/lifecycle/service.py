@@ -55,11 +55,8 @@ def check(
     ``state`` overrides the declared ``state_of`` when the domain derived it with a query.
     """
     act = lifecycle.actions[action]
-    if expected_version is None:
-        if act.needs_version:
-            raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
-    else:
-        check_version(record.version, expected_version)  # type: ignore[attr-defined]
+    if act.needs_version or expected_version is not None:
+        require_version(record, expected_version)
     permitted = lifecycle.authorized(actor, act.permission, record, path)
     if not permitted or (act.rule is not None and not act.rule(actor, record, path)):
         raise Forbidden(act.forbidden or f"this account may not {action.replace('_', ' ')} this {lifecycle.noun}")
@@ -72,6 +69,14 @@ def check(
             allowed_from=lifecycle.allowed_from(action),
         )
     return Checked(lifecycle, record, transition, current)
+
+
+def require_version(record: Any, expected_version: int | None) -> None:
+    """428 without a version, 412 with a stale one: for the edits of a stateful record that are
+    not transitions (a rename beside a status change), in the same place of the same order."""
+    if expected_version is None:
+        raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
+    check_version(record.version, expected_version)
 
 
 def creating(lifecycle: Lifecycle[R], record: R, action: str) -> Checked[R]:
