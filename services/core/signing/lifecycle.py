@@ -37,12 +37,17 @@ def stage_of(signing: Signing, *, renewed: bool) -> SigningStage:
     return SigningStage.RENEWED if renewed else SigningStage.SIGNED
 
 
+def _needs_a_query(signing: Signing) -> SigningStage:
+    """Whether a renewal exists takes a query: the service derives the stage and passes ``state=``."""
+    raise TypeError(f"derive signing {signing.id}'s stage with service._stage and pass it as state=")
+
+
 G = SigningStage
 SIGNING: Lifecycle[Signing] = Lifecycle(
     subject_type=SUBJECT,
     noun="signing",
     states=SigningStage,
-    state_of=lambda s: stage_of(s, renewed=False),  # callers that care pass the stage they derived
+    state_of=_needs_a_query,
     actions=[Action("renew", WRITE, needs_version=False)],
     transitions=[
         Transition("sign", (None,), G.SIGNED, WRITE),
