@@ -23,7 +23,7 @@ from services.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from services.core.lifecycle import Lifecycle
+from services.core.lifecycle import Lifecycle, Transition
 from services.core.org.models import OrgUnit
 from services.core.reports import access
 from services.core.reports import service as reports
@@ -38,7 +38,7 @@ from services.core.reports.schemas import (
     ReportIn,
 )
 from services.core.security.principal import Grant, Principal
-from services.core.security.roles import Role
+from services.core.security.roles import Permission, Role
 from services.core.signing import service as signings
 from services.core.signing.lifecycle import SIGNING, SigningStage
 from services.core.signing.models import Signing
@@ -287,3 +287,16 @@ async def test_a_signing_termination_is_refused_in_the_same_order(db: AsyncSessi
     assert [(t.action, t.from_state, t.to_state, t.reason) for t in history] == [
         ("terminate", "signed", "terminated", "other")
     ]
+
+
+def test_a_declaration_that_contradicts_itself_is_refused_at_import() -> None:
+    def declare(*transitions: Transition) -> Lifecycle[Any]:
+        return Lifecycle(subject_type="x", noun="x", states=TeamStatus, transitions=transitions)
+
+    w, r = Permission.TEAMS_WRITE, Permission.TEAMS_READ
+    with pytest.raises(ValueError, match="one permission"):
+        declare(Transition("go", (T.ACTIVE,), T.SUSPENDED, w), Transition("go", (T.SUSPENDED,), T.ACTIVE, r))
+    with pytest.raises(ValueError, match="declared twice"):
+        declare(Transition("go", (T.ACTIVE,), T.SUSPENDED, w), Transition("go", (T.ACTIVE,), T.DISSOLVED, w))
+    with pytest.raises(ValueError, match="not a state"):
+        declare(Transition("go", (R.SUBMITTED,), T.SUSPENDED, w))

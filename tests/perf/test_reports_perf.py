@@ -103,7 +103,7 @@ async def test_bench_report_submissions_api_vs_raw_asyncpg(bench_url: str, serve
             await conn.execute(
                 "insert into record_transition (id, subject_type, subject_id, district_id, action, from_state,"
                 " to_state, actor_id, at, details) values ($1,'report',$2,$3,'submit',null,'submitted',$4,$5,"
-                " jsonb_build_object('team_id', $6::text))",
+                " jsonb_build_object('team_id', $6::uuid::text))",
                 uuid.uuid4(),
                 rid,
                 world.district.id,
