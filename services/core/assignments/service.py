@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import periods
 from services.core.assignments import repository
-from services.core.assignments.errors import AssignmentOverlap, PairingOutsideArea, PeriodOverlap
+from services.core.assignments.errors import AssignmentOverlap, PairingOutsideArea
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, PairingKind, Responsibility
 from services.core.assignments.schemas import CommunityRoleCreate, PairingCreate, ResponsibilityCreate
 from services.core.audit import service as audit
@@ -36,7 +36,6 @@ from services.core.teams.models import (
     TeamStatus,
 )
 from services.core.teams.schemas import PeriodUpdate
-from services.core.versioning import check_version
 
 _UNIT_OF_ROLE = {
     CommunityRoleKind.COMMUNITY_STEWARD: OrgUnitKind.VILLAGE,
@@ -78,7 +77,9 @@ async def assign_team(
         raise field_error("body.team_id", "a dissolved team cannot take on an area")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await repository.lock_unit(db, unit.id)
-    await _no_assignment_overlap(db, unit.id, starts_at, ends_at, exclude_id=None)
+    await periods.check_exclusive(
+        db, _assignment_rules(unit.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
+    )
     row = Responsibility(
         id=data.id or uuid.uuid4(),
         team_id=team.id,
@@ -94,27 +95,17 @@ async def assign_team(
     return row, True
 
 
-async def _no_assignment_overlap(
-    db: AsyncSession,
-    unit_id: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
-    clash = await periods.first_overlap(
-        db,
-        Responsibility,
-        Responsibility.org_unit_id == unit_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
-    )
-    if clash is not None:
-        raise AssignmentOverlap(
-            f"another team is responsible for this unit in that period (assignment {clash})",
-            conflicting_assignment_id=str(clash),
+def _assignment_rules(unit_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One responsible team per unit at a time (409 ``assignment_overlap``, a kind of ``period_overlap``)."""
+    return [
+        periods.Exclusive(
+            Responsibility,
+            (Responsibility.org_unit_id == unit_id,),
+            "another team is responsible for this unit in that period: assignment",
+            "conflicting_assignment_id",
+            AssignmentOverlap,
         )
+    ]
 
 
 async def set_assignment_end(
@@ -127,12 +118,14 @@ async def set_assignment_end(
 ) -> Responsibility:
     """End an assignment (or move its end); history is kept, so past questions still answer."""
     row = await repository.get_responsibility(db, principal, assignment_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    await _no_assignment_overlap(db, row.org_unit_id, row.starts_at, data.ends_at, exclude_id=row.id)
-    row.ends_at = data.ends_at
-    await db.flush()
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_assignment_rules(row.org_unit_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+    )
     await audit.record_change(db, principal, "responsibility.period_changed", row)
     return row
 
@@ -183,7 +176,9 @@ async def add_community_role(
         raise field_error("body.person_id", "community roles are held by community workers")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await repository.lock_unit(db, unit.id)
-    await _check_role_overlaps(db, data.role, unit.id, person.id, starts_at, ends_at, exclude_id=None)
+    await periods.check_exclusive(
+        db, _role_rules(data.role, unit.id, person.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
+    )
     row = CommunityRole(
         id=data.id or uuid.uuid4(),
         role=data.role,
@@ -199,34 +194,26 @@ async def add_community_role(
     return row, True
 
 
-async def _check_role_overlaps(
-    db: AsyncSession,
-    role: str,
-    unit_id: uuid.UUID,
-    person_id: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
+def _role_rules(role: str, unit_id: uuid.UUID, person_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One community steward per village and one grid leader per grid at a time (sentinels are many);
+    nobody holds the same role in the same unit twice at once."""
     same_unit = (CommunityRole.org_unit_id == unit_id, CommunityRole.role == role)
+    rules = []
     if role != CommunityRoleKind.SENTINEL:
-        clash = await periods.first_overlap(
-            db, CommunityRole, *same_unit, starts_at=starts_at, ends_at=ends_at, exclude_id=exclude_id
+        rules.append(
+            periods.Exclusive(
+                CommunityRole, same_unit, f"the unit already has a {role} in that period", "conflicting_role_id"
+            )
         )
-        if clash is not None:
-            raise PeriodOverlap(f"the unit already has a {role} in that period", conflicting_role_id=str(clash))
-    clash = await periods.first_overlap(
-        db,
-        CommunityRole,
-        *same_unit,
-        CommunityRole.person_id == person_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
+    rules.append(
+        periods.Exclusive(
+            CommunityRole,
+            (*same_unit, CommunityRole.person_id == person_id),
+            "the person already holds this role here in that period",
+            "conflicting_role_id",
+        )
     )
-    if clash is not None:
-        raise PeriodOverlap("the person already holds this role here in that period", conflicting_role_id=str(clash))
+    return rules
 
 
 async def set_community_role_end(
@@ -239,21 +226,15 @@ async def set_community_role_end(
 ) -> CommunityRole:
     """End a community role (or move its end)."""
     row = await repository.get_community_role(db, principal, role_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    await _check_role_overlaps(
-        db, row.role, row.org_unit_id, row.person_id, row.starts_at, data.ends_at, exclude_id=row.id
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_role_rules(row.role, row.org_unit_id, row.person_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        on_end=lambda at: repository.close_pairings(db, Pairing.community_role_id == row.id, at=at),
     )
-    if data.ends_at is not None:
-        later = await repository.close_pairings(db, Pairing.community_role_id == row.id, at=data.ends_at)
-        if later:
-            raise PeriodOverlap(
-                "a pairing of this role starts after the new end; end or move it first",
-                conflicting_pairing_id=str(later[0]),
-            )
-    row.ends_at = data.ends_at
-    await db.flush()
     await audit.record_change(db, principal, "community_role.period_changed", row)
     return row
 
@@ -316,11 +297,7 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
         steward_id = await _check_stewards(db, principal, data.medical_side_id, role, starts_at)
     else:
         member_id = await _check_member(db, principal, data, role, starts_at)
-    clash = await periods.first_overlap(
-        db, Pairing, Pairing.community_role_id == role.id, starts_at=starts_at, ends_at=ends_at
-    )
-    if clash is not None:
-        raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
+    await periods.check_exclusive(db, _pairing_rules(role.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id)
     row = Pairing(
         id=data.id or uuid.uuid4(),
         kind=data.kind,
@@ -407,6 +384,18 @@ async def _check_stewards(
     return steward.id
 
 
+def _pairing_rules(community_role_id: uuid.UUID) -> list[periods.Exclusive]:
+    """A community role has one pairing at a time."""
+    return [
+        periods.Exclusive(
+            Pairing,
+            (Pairing.community_role_id == community_role_id,),
+            "the community role is already paired in that period",
+            "conflicting_pairing_id",
+        )
+    ]
+
+
 async def set_pairing_end(
     db: AsyncSession,
     *,
@@ -417,21 +406,14 @@ async def set_pairing_end(
 ) -> Pairing:
     """End a pairing (or move its end)."""
     row = await repository.get_pairing(db, principal, pairing_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    clash = await periods.first_overlap(
+    await periods.change_end(
         db,
-        Pairing,
-        Pairing.community_role_id == row.community_role_id,
-        starts_at=row.starts_at,
+        row,
         ends_at=data.ends_at,
-        exclude_id=row.id,
+        expected_version=expected_version,
+        rules=_pairing_rules(row.community_role_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
     )
-    if clash is not None:
-        raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
-    row.ends_at = data.ends_at
-    await db.flush()
     await audit.record_change(db, principal, "pairing.period_changed", row)
     return row
 

@@ -17,7 +17,7 @@ from services.core import clock, periods
 from services.core.assignments import repository as assignments_repository
 from services.core.assignments.models import Pairing, Responsibility
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, IllegalTransition, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
@@ -155,14 +155,8 @@ async def appoint_steward(
         raise field_error("body.person_id", "an institution steward is a staff member")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await _lock(db, Institution, institution.id)
-    await _no_overlap(
-        db,
-        InstitutionSteward,
-        InstitutionSteward.institution_id == institution.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        what="the institution already has a steward then",
-        key="conflicting_steward_id",
+    await periods.check_exclusive(
+        db, _steward_rules(institution.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
     steward = InstitutionSteward(
         id=data.id or uuid.uuid4(),
@@ -202,25 +196,31 @@ async def set_steward_end(
     """End (or move the end of) a stewardship; the new period must not overlap another."""
     steward = await _get_or_404(db, InstitutionSteward, steward_id, "institution steward")
     institution = await repository.get_institution(db, principal, steward.institution_id, Permission.INSTITUTIONS_WRITE)
-    check_version(steward.version, expected_version)
-    periods.resolve(steward.starts_at, data.ends_at)
-    await _lock(db, Institution, institution.id)
-    await _no_overlap(
+    await periods.change_end(
         db,
-        InstitutionSteward,
-        InstitutionSteward.institution_id == institution.id,
-        starts_at=steward.starts_at,
+        steward,
         ends_at=data.ends_at,
-        exclude_id=steward.id,
-        what="the institution already has a steward then",
-        key="conflicting_steward_id",
+        expected_version=expected_version,
+        rules=_steward_rules(institution.id),
+        lock=lambda: _lock(db, Institution, institution.id),
+        on_end=lambda at: assignments_repository.close_pairings(
+            db, Pairing.institution_steward_id == steward.id, at=at
+        ),
     )
-    if data.ends_at is not None:
-        await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
-    steward.ends_at = data.ends_at
-    await db.flush()
     await audit.record_change(db, principal, "institution_steward.period_changed", steward)
     return steward
+
+
+def _steward_rules(institution_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One steward per institution at a time."""
+    return [
+        periods.Exclusive(
+            InstitutionSteward,
+            (InstitutionSteward.institution_id == institution_id,),
+            "the institution already has a steward then",
+            "conflicting_steward_id",
+        )
+    ]
 
 
 # --- people -------------------------------------------------------------------------------
@@ -538,7 +538,9 @@ async def add_member(
     if person.kind != PersonKind.STAFF or person.discipline is None:
         raise field_error("body.person_id", "team members are staff")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await _check_member_overlaps(db, team.id, person.id, data.role, starts_at, ends_at, exclude_id=None)
+    await periods.check_exclusive(
+        db, _member_rules(team.id, person.id, data.role), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
+    )
     member = TeamMember(
         id=data.id or uuid.uuid4(),
         team_id=team.id,
@@ -555,40 +557,26 @@ async def add_member(
     return member, True
 
 
-async def _check_member_overlaps(
-    db: AsyncSession,
-    team_id: uuid.UUID,
-    person_id: uuid.UUID,
-    role: str,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
-    # The caller holds the team row lock, so these checks and the insert are one step.
-    await _no_overlap(
-        db,
-        TeamMember,
-        TeamMember.team_id == team_id,
-        TeamMember.person_id == person_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
-        what="the person is already on this team then",
-        key="conflicting_member_id",
-    )
-    if role == MemberRole.LEADER:
-        await _no_overlap(
-            db,
+def _member_rules(team_id: uuid.UUID, person_id: uuid.UUID, role: str) -> list[periods.Exclusive]:
+    """No person twice on a team at once, and one leader at a time (checked under the team row lock)."""
+    rules = [
+        periods.Exclusive(
             TeamMember,
-            TeamMember.team_id == team_id,
-            TeamMember.role == MemberRole.LEADER.value,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            exclude_id=exclude_id,
-            what="the team already has a leader then",
-            key="conflicting_member_id",
+            (TeamMember.team_id == team_id, TeamMember.person_id == person_id),
+            "the person is already on this team then",
+            "conflicting_member_id",
         )
+    ]
+    if role == MemberRole.LEADER:
+        rules.append(
+            periods.Exclusive(
+                TeamMember,
+                (TeamMember.team_id == team_id, TeamMember.role == MemberRole.LEADER.value),
+                "the team already has a leader then",
+                "conflicting_member_id",
+            )
+        )
+    return rules
 
 
 async def list_members(
@@ -614,15 +602,14 @@ async def set_member_end(
     """End (or move the end of) a membership."""
     member = await _get_or_404(db, TeamMember, member_id, "team member")
     team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
-    check_version(member.version, expected_version)
-    periods.resolve(member.starts_at, data.ends_at)
-    await _check_member_overlaps(
-        db, team.id, member.person_id, member.role, member.starts_at, data.ends_at, exclude_id=member.id
+    await periods.change_end(
+        db,
+        member,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_member_rules(team.id, member.person_id, member.role),
+        on_end=lambda at: assignments_repository.close_pairings(db, Pairing.team_member_id == member.id, at=at),
     )
-    if data.ends_at is not None:
-        await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
-    member.ends_at = data.ends_at
-    await db.flush()
     await audit.record_change(db, principal, "team_member.period_changed", member)
     return member
 
@@ -643,15 +630,8 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
     if _LEVEL_RANK[TeamLevel(backing.level)] >= _LEVEL_RANK[TeamLevel(backed.level)]:
         raise field_error("body.backing_team_id", "the backing team must be at a higher level than the backed team")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await _no_overlap(
-        db,
-        TeamBacking,
-        TeamBacking.backed_team_id == backed.id,
-        TeamBacking.backing_team_id == backing.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        what="this backing already exists then",
-        key="conflicting_backing_id",
+    await periods.check_exclusive(
+        db, _backing_rules(backed.id, backing.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
     row = TeamBacking(
         id=data.id or uuid.uuid4(),
@@ -689,23 +669,27 @@ async def set_backing_end(
     """End (or move the end of) a backing."""
     row = await _get_or_404(db, TeamBacking, backing_id, "team backing")
     await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await _no_overlap(
+    await periods.change_end(
         db,
-        TeamBacking,
-        TeamBacking.backed_team_id == row.backed_team_id,
-        TeamBacking.backing_team_id == row.backing_team_id,
-        starts_at=row.starts_at,
+        row,
         ends_at=data.ends_at,
-        exclude_id=row.id,
-        what="this backing already exists then",
-        key="conflicting_backing_id",
+        expected_version=expected_version,
+        rules=_backing_rules(row.backed_team_id, row.backing_team_id),
     )
-    row.ends_at = data.ends_at
-    await db.flush()
     await audit.record_change(db, principal, "team_backing.period_changed", row)
     return row
+
+
+def _backing_rules(backed_team_id: uuid.UUID, backing_team_id: uuid.UUID) -> list[periods.Exclusive]:
+    """A team backs another once at a time (checked under the backed team's row lock)."""
+    return [
+        periods.Exclusive(
+            TeamBacking,
+            (TeamBacking.backed_team_id == backed_team_id, TeamBacking.backing_team_id == backing_team_id),
+            "this backing already exists then",
+            "conflicting_backing_id",
+        )
+    ]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -714,33 +698,6 @@ async def set_backing_end(
 async def _lock(db: AsyncSession, model: Any, ident: uuid.UUID) -> None:
     """Row lock on a parent record: serialises concurrent period checks for it."""
     await db.execute(select(model.id).where(model.id == ident).with_for_update())
-
-
-async def _no_overlap(
-    db: AsyncSession,
-    model: Any,
-    *conditions: Any,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    what: str,
-    key: str,
-    exclude_id: uuid.UUID | None = None,
-) -> None:
-    clash = await periods.first_overlap(
-        db, model, *conditions, starts_at=starts_at, ends_at=ends_at, exclude_id=exclude_id
-    )
-    if clash is not None:
-        raise Conflict(f"{what} ({clash})", **{key: str(clash)})
-
-
-async def _end_pairings(db: AsyncSession, *conditions: Any, at: datetime) -> None:
-    """A side's period ends: its pairings end with it (refused if one would only start later)."""
-    later = await assignments_repository.close_pairings(db, *conditions, at=at)
-    if later:
-        raise Conflict(
-            "a pairing of this record starts after the new end; end or move it first",
-            conflicting_pairing_id=str(later[0]),
-        )
 
 
 async def _get_or_404(db: AsyncSession, model: type[M], ident: uuid.UUID, what: str) -> M:
