@@ -61,13 +61,13 @@ async def create_resident(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ResidentRead:
     """409 `already_exists` (`existing` links it) for a known ID; 409 `possible_duplicate` for same name+birth+grid."""
-    result = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
-    response.status_code = result.status_code
-    if result.replayed:
+    registered, created = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
+    response.status_code = registered.status_code
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers["ETag"] = etag(result.resident.version)
-    response.headers["Location"] = f"/residents/{result.resident.id}"
-    return service.to_read(principal, result.resident, result.grid_path)
+    response.headers["ETag"] = etag(registered.resident.version)
+    response.headers["Location"] = f"/residents/{registered.resident.id}"
+    return service.to_read(principal, registered.resident, registered.grid_path)
 
 
 @router.get("", summary="List residents in scope", responses=problem_responses(401, 403, 422))
@@ -184,7 +184,7 @@ async def add_resident_tag(
     db: DbSession, principal: ResidentsWrite, resident_id: uuid.UUID, body: TagCreate, response: Response
 ) -> ResidentRead:
     """0-6 and 65+ must agree with the birth date at `since_on`; pregnancy needs a woman. Returns the resident."""
-    resident, path, created = await service.add_tag(db, principal, resident_id, body)
+    (resident, path), created = await service.add_tag(db, principal, resident_id, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["ETag"] = etag(resident.version)

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query, Response, status
 from services.api.deps import DbSession, IfMatch, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, etag
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.replay import Created
 from services.core.residents import service as residents_service
 from services.core.residents.models import KeyPopulation
 from services.core.residents.schemas import ResidentRead
 from services.core.signing import service
+from services.core.signing.models import Signing
 from services.core.signing.schemas import (
     ContactCreate,
     ContactRead,
@@ -33,12 +35,12 @@ Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-def _written(response: Response, written: service.Written) -> SigningRead:
+def _written(response: Response, written: Created[Signing]) -> SigningRead:
     if not written.created:
         response.status_code = status.HTTP_200_OK
-    response.headers["ETag"] = etag(written.signing.version)
-    response.headers["Location"] = f"/signings/{written.signing.id}"
-    return service.to_read(written.signing)
+    response.headers["ETag"] = etag(written.record.version)
+    response.headers["Location"] = f"/signings/{written.record.id}"
+    return service.to_read(written.record)
 
 
 @router.post(
@@ -126,7 +128,7 @@ async def record_contact(
     db: DbSession, principal: ResidentsWrite, pii: Pii, resident_id: uuid.UUID, body: ContactCreate, response: Response
 ) -> ContactRead:
     """By a current member of the resident's signing team (else 403 `not_team_member`); notes are stored encrypted."""
-    contact, path, created = await service.record_contact(db, principal, resident_id, body, pii=pii)
+    (contact, path), created = await service.record_contact(db, principal, resident_id, body, pii=pii)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/contacts/{contact.id}"

@@ -23,7 +23,7 @@ from services.core.errors import NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
-from services.core.replay import same_or_conflict
+from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import repository as teams_repository
@@ -52,23 +52,27 @@ _COMMUNITY_SIDE = {
 # --- responsibility -----------------------------------------------------------------------
 
 
-async def assign_team(
-    db: AsyncSession, *, principal: Principal, data: ResponsibilityCreate
-) -> tuple[Responsibility, bool]:
-    """Make a team responsible for a village or grid for a period; returns (record, created).
+async def assign_team(db: AsyncSession, *, principal: Principal, data: ResponsibilityCreate) -> Created[Responsibility]:
+    """Make a team responsible for a village or grid for a period (a repeat with the same id and body is a replay).
 
     Two assignments of the same unit may not overlap (409 ``assignment_overlap`` naming
     ``conflicting_assignment_id``); a grid assignment may overlap its village's (it overrides it).
     """
-    if data.id is not None and (existing := await db.get(Responsibility, data.id)) is not None:
-        await repository.get_responsibility(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "team_id": data.team_id,
-            "org_unit_id": data.org_unit_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "team_id": data.team_id,
+        "org_unit_id": data.org_unit_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        Responsibility,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_responsibility(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.ASSIGNMENTS_WRITE)
     if unit.kind not in (OrgUnitKind.VILLAGE, OrgUnitKind.GRID):
         raise field_error("body.org_unit_id", "a team is responsible for a village/community or a grid")
@@ -80,19 +84,24 @@ async def assign_team(
     await periods.check_exclusive(
         db, _assignment_rules(unit.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
-    row = Responsibility(
-        id=data.id or uuid.uuid4(),
-        team_id=team.id,
-        org_unit_id=unit.id,
-        unit_kind=unit.kind,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=unit.district_id,
+    result = await insert_once(
+        db,
+        Responsibility(
+            id=data.id or uuid.uuid4(),
+            team_id=team.id,
+            org_unit_id=unit.id,
+            unit_kind=unit.kind,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=unit.district_id,
+        ),
+        same=expected,
     )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "responsibility.assigned", row, team_id=team.id, org_unit_id=unit.id)
-    return row, True
+    if result.created:
+        await audit.record_change(
+            db, principal, "responsibility.assigned", result.record, team_id=team.id, org_unit_id=unit.id
+        )
+    return result
 
 
 def _assignment_rules(unit_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -156,18 +165,24 @@ async def list_assignments(
 
 async def add_community_role(
     db: AsyncSession, *, principal: Principal, data: CommunityRoleCreate
-) -> tuple[CommunityRole, bool]:
+) -> Created[CommunityRole]:
     """A community steward (village), grid leader or sentinel (grid) for a period."""
-    if data.id is not None and (existing := await db.get(CommunityRole, data.id)) is not None:
-        await repository.get_community_role(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "role": data.role,
-            "person_id": data.person_id,
-            "org_unit_id": data.org_unit_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "role": data.role,
+        "person_id": data.person_id,
+        "org_unit_id": data.org_unit_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        CommunityRole,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_community_role(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.ASSIGNMENTS_WRITE)
     if unit.kind != _UNIT_OF_ROLE[data.role]:
         raise field_error("body.org_unit_id", f"a {data.role.value} serves a {_UNIT_OF_ROLE[data.role].value}")
@@ -179,19 +194,24 @@ async def add_community_role(
     await periods.check_exclusive(
         db, _role_rules(data.role, unit.id, person.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
-    row = CommunityRole(
-        id=data.id or uuid.uuid4(),
-        role=data.role,
-        person_id=person.id,
-        org_unit_id=unit.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=unit.district_id,
+    result = await insert_once(
+        db,
+        CommunityRole(
+            id=data.id or uuid.uuid4(),
+            role=data.role,
+            person_id=person.id,
+            org_unit_id=unit.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=unit.district_id,
+        ),
+        same=expected,
     )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "community_role.added", row, role=data.role, org_unit_id=unit.id)
-    return row, True
+    if result.created:
+        await audit.record_change(
+            db, principal, "community_role.added", result.record, role=data.role, org_unit_id=unit.id
+        )
+    return result
 
 
 def _role_rules(role: str, unit_id: uuid.UUID, person_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -266,7 +286,7 @@ async def list_community_roles(
 # --- pairings -----------------------------------------------------------------------------
 
 
-async def create_pairing(db: AsyncSession, *, principal: Principal, data: PairingCreate) -> tuple[Pairing, bool]:
+async def create_pairing(db: AsyncSession, *, principal: Principal, data: PairingCreate) -> Created[Pairing]:
     """Pair a medical-side role with a community-side role for a period.
 
     Both must be in force at the start, and share an area then (422
@@ -276,16 +296,22 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
     one pairing at a time (409 ``period_overlap`` naming ``conflicting_pairing_id``).
     """
     medical_column = "institution_steward_id" if data.kind is PairingKind.STEWARDS else "team_member_id"
-    if data.id is not None and (existing := await db.get(Pairing, data.id)) is not None:
-        await repository.get_pairing(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "kind": data.kind,
-            medical_column: data.medical_side_id,
-            "community_role_id": data.community_role_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "kind": data.kind,
+        medical_column: data.medical_side_id,
+        "community_role_id": data.community_role_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        Pairing,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_pairing(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     role = await _community_side(db, principal, data)
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     if not periods.contains(role.starts_at, role.ends_at, starts_at):
@@ -298,21 +324,24 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
     else:
         member_id = await _check_member(db, principal, data, role, starts_at)
     await periods.check_exclusive(db, _pairing_rules(role.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id)
-    row = Pairing(
-        id=data.id or uuid.uuid4(),
-        kind=data.kind,
-        institution_steward_id=steward_id,
-        team_member_id=member_id,
-        community_role_id=role.id,
-        org_unit_id=role.org_unit_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=role.district_id,
+    result = await insert_once(
+        db,
+        Pairing(
+            id=data.id or uuid.uuid4(),
+            kind=data.kind,
+            institution_steward_id=steward_id,
+            team_member_id=member_id,
+            community_role_id=role.id,
+            org_unit_id=role.org_unit_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=role.district_id,
+        ),
+        same=expected,
     )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "pairing.created", row, kind=data.kind)
-    return row, True
+    if result.created:
+        await audit.record_change(db, principal, "pairing.created", result.record, kind=data.kind)
+    return result
 
 
 async def _community_side(db: AsyncSession, principal: Principal, data: PairingCreate) -> CommunityRole:

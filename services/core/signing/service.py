@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -25,10 +24,11 @@ from sqlalchemy.orm import selectinload
 from services.core import clock
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, IllegalTransition, NotFound, field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import decode_cursor, encode_cursor
 from services.core.periods import active_at
+from services.core.replay import Created, Same, insert_once, replayed
 from services.core.residents import policy
 from services.core.residents import repository as residents
 from services.core.residents.models import KeyPopulation, Resident
@@ -150,12 +150,6 @@ async def list_for_resident(db: AsyncSession, principal: Principal, resident_id:
 # ---------------------------------------------------------------- create and renew
 
 
-@dataclass(frozen=True)
-class Written:
-    signing: Signing
-    created: bool
-
-
 async def _locked_resident(db: AsyncSession, principal: Principal, resident_id: uuid.UUID) -> tuple[Resident, str]:
     """The resident in write scope, its row locked: signings of one resident are decided one at a time."""
     row = (
@@ -203,10 +197,18 @@ async def _check_team(
         )
 
 
-async def _refuse_overlap(db: AsyncSession, resident_id: uuid.UUID, starts_on: date, ends_on: date) -> None:
+async def _refuse_overlap(
+    db: AsyncSession, resident_id: uuid.UUID, starts_on: date, ends_on: date, *, but: uuid.UUID | None
+) -> None:
+    """409 naming the resident's signing that overlaps; ``but`` (the client's id) is this signing, not another."""
     found = await db.scalar(
         select(Signing)
-        .where(Signing.resident_id == resident_id, Signing.starts_on < ends_on, Signing.ends_on > starts_on)
+        .where(
+            Signing.resident_id == resident_id,
+            Signing.starts_on < ends_on,
+            Signing.ends_on > starts_on,
+            Signing.id != but,
+        )
         .order_by(Signing.starts_on)
         .limit(1)
     )
@@ -219,61 +221,50 @@ async def _refuse_overlap(db: AsyncSession, resident_id: uuid.UUID, starts_on: d
         )
 
 
-def _replayed(existing: Signing, resident_id: uuid.UUID, expected: dict[str, object]) -> Written:
-    if existing.resident_id != resident_id:
-        raise Conflict("this id is taken", existing_id=str(existing.id))
-    for key, value in expected.items():
-        if value is not None and getattr(existing, key) != value:
-            raise Conflict(
-                f"signing {existing.id} already exists with different content ({key})", existing_id=str(existing.id)
-            )
-    return Written(existing, created=False)
-
-
-async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate) -> Written:
+async def create(
+    db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate
+) -> Created[Signing]:
     """Sign a resident with a team; a repeat with the same id and body is answered, not redone."""
     resident, _ = await _locked_resident(db, principal, resident_id)
-    if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
-        return _replayed(
-            existing,
-            resident.id,
-            {
-                "team_id": data.team_id,
-                "package": data.package.value,
-                "starts_on": data.starts_on,
-                "contracted_ends_on": data.ends_on,
-                "renews_id": None,
-            },
-        )
+    expected = {
+        "resident_id": resident.id,
+        "team_id": data.team_id,
+        "package": data.package.value,
+        "starts_on": data.starts_on,
+        "contracted_ends_on": data.ends_on,
+    }
+    replay = await replayed(db, Signing, data.id, same=expected)
+    if replay is not None:
+        return replay
     ends_on = _check_period(data.starts_on, data.ends_on, start_field="body.starts_on")
     await _check_team(db, principal, data.team_id, resident, data.starts_on)
-    await _refuse_overlap(db, resident.id, data.starts_on, ends_on)
-    return Written(
-        await _insert(db, principal, resident, data.id, data.team_id, data.package, data.starts_on, ends_on, None),
-        created=True,
+    await _refuse_overlap(db, resident.id, data.starts_on, ends_on, but=data.id)
+    return await _insert(
+        db, principal, resident, data.id, data.team_id, data.package, data.starts_on, ends_on, None, same=expected
     )
 
 
-async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Written:
+async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Created[Signing]:
     """A new signing starting where ``signing_id``'s contract ends (same or other team and package)."""
     old, _ = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE)
     resident, _ = await _locked_resident(db, principal, old.resident_id)
-    if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
-        return _replayed(
-            existing,
-            resident.id,
-            {
-                "renews_id": old.id,
-                "team_id": data.team_id,
-                "package": data.package.value if data.package else None,
-                "contracted_ends_on": data.ends_on,
-            },
-        )
+    expected = {
+        "resident_id": resident.id,
+        "renews_id": old.id,
+        "team_id": data.team_id,
+        "package": data.package.value if data.package else None,
+        "contracted_ends_on": data.ends_on,
+    }
+    replay = await replayed(db, Signing, data.id, same=expected)
+    if replay is not None:
+        return replay
     await db.refresh(old)  # the state after the lock: a concurrent renewal or termination has committed
     if old.termination_reason is not None:
         raise IllegalTransition(f"signing {old.id} was terminated ({old.termination_reason}); sign anew instead")
     renewal = await db.scalar(
-        select(Signing.id).where(Signing.renews_id == old.id, Signing.ends_on > Signing.starts_on)
+        select(Signing.id).where(
+            Signing.renews_id == old.id, Signing.ends_on > Signing.starts_on, Signing.id != data.id
+        )
     )
     if renewal is not None:
         raise AlreadyExists(
@@ -286,10 +277,8 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
     team_id = data.team_id or old.team_id
     package = data.package or ServicePackage(old.package)
     await _check_team(db, principal, team_id, resident, starts_on)
-    await _refuse_overlap(db, resident.id, starts_on, ends_on)
-    return Written(
-        await _insert(db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id), created=True
-    )
+    await _refuse_overlap(db, resident.id, starts_on, ends_on, but=data.id)
+    return await _insert(db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id, same=expected)
 
 
 async def _insert(
@@ -302,21 +291,28 @@ async def _insert(
     starts_on: date,
     ends_on: date,
     renews_id: uuid.UUID | None,
-) -> Signing:
-    signing = Signing(
-        id=signing_id or uuid.uuid4(),
-        district_id=resident.district_id,
-        resident_id=resident.id,
-        team_id=team_id,
-        package=package.value,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        contracted_ends_on=ends_on,
-        renews_id=renews_id,
-        signed_by=principal.user_id,
+    *,
+    same: Same[Signing],
+) -> Created[Signing]:
+    result = await insert_once(
+        db,
+        Signing(
+            id=signing_id or uuid.uuid4(),
+            district_id=resident.district_id,
+            resident_id=resident.id,
+            team_id=team_id,
+            package=package.value,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            contracted_ends_on=ends_on,
+            renews_id=renews_id,
+            signed_by=principal.user_id,
+        ),
+        same=same,
     )
-    db.add(signing)
-    await db.flush()
+    if not result.created:
+        return result
+    signing = result.record
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -331,7 +327,7 @@ async def _insert(
             "ends_on": ends_on.isoformat(),
         },
     )
-    return signing
+    return result
 
 
 # ---------------------------------------------------------------- terminate
@@ -398,29 +394,27 @@ def contact_read(principal: Principal, contact: Contact, grid_path: str, pii: Pi
 
 async def record_contact(
     db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: ContactCreate, *, pii: PiiCipher
-) -> tuple[Contact, str, bool]:
+) -> Created[tuple[Contact, str]]:
     """Record a contact with a signed resident; the caller must be on the signing's team today."""
     resident, path = await residents.get_in_scope(
         db, principal, resident_id, Permission.RESIDENTS_WRITE, with_tags=False
     )
     notes = (data.notes or "").strip() or None
-    if data.id is not None and (existing := await db.get(Contact, data.id)) is not None:
+
+    def same(existing: Contact) -> bool:
         same_notes = (
             pii.decrypt(existing.notes_enc, context=f"contact.notes:{existing.id}") if existing.notes_enc else None
         ) == notes
-        same = (
+        return (
             existing.resident_id == resident.id
             and same_notes
-            and (
-                existing.channel,
-                existing.outcome,
-                existing.contacted_at,
-            )
+            and (existing.channel, existing.outcome, existing.contacted_at)
             == (data.channel.value, data.outcome.value, data.contacted_at)
         )
-        if not same:
-            raise Conflict(f"contact {data.id} already exists with different content", existing_id=str(data.id))
-        return existing, path, False
+
+    replay = await replayed(db, Contact, data.id, same=same)
+    if replay is not None:
+        return Created((replay.record, path), False)
     if data.contacted_at > clock.now():
         raise field_error("body.contacted_at", "lies in the future")
     if data.contacted_at < day_start(EARLIEST):
@@ -444,21 +438,26 @@ async def record_contact(
     if member_id is None:
         raise NotTeamMember(f"only members of team {signing.team_id}, the resident's signing team, record contacts")
     contact_id = data.id or uuid.uuid4()
-    contact = Contact(
-        id=contact_id,
-        district_id=resident.district_id,
-        resident_id=resident.id,
-        signing_id=signing.id,
-        team_id=signing.team_id,
-        channel=data.channel.value,
-        outcome=data.outcome.value,
-        notes_enc=pii.encrypt(notes, context=f"contact.notes:{contact_id}") if notes else None,
-        contacted_at=data.contacted_at,
-        recorded_by=principal.user_id,
-        team_member_id=member_id,
+    result = await insert_once(
+        db,
+        Contact(
+            id=contact_id,
+            district_id=resident.district_id,
+            resident_id=resident.id,
+            signing_id=signing.id,
+            team_id=signing.team_id,
+            channel=data.channel.value,
+            outcome=data.outcome.value,
+            notes_enc=pii.encrypt(notes, context=f"contact.notes:{contact_id}") if notes else None,
+            contacted_at=data.contacted_at,
+            recorded_by=principal.user_id,
+            team_member_id=member_id,
+        ),
+        same=same,
     )
-    db.add(contact)
-    await db.flush()
+    contact = result.record
+    if not result.created:
+        return Created((contact, path), False)
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -467,7 +466,7 @@ async def record_contact(
         subject_id=resident.id,
         details={"contact_id": str(contact.id), "channel": contact.channel, "outcome": contact.outcome},
     )
-    return contact, path, True
+    return Created((contact, path), True)
 
 
 async def get_contact(db: AsyncSession, principal: Principal, contact_id: uuid.UUID) -> tuple[Contact, str]:
