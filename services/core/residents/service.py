@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -15,7 +15,7 @@ from services.core import clock
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, Conflict, DomainError, ValidationFailed, field_error
 from services.core.org.models import OrgUnit
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import Keyset, paginate_rows
 from services.core.replay import Created, insert_once, replayed
 from services.core.residents import policy, repository
 from services.core.residents.errors import IdempotencyKeyReused, IdentityNotPermitted, PossibleDuplicate
@@ -497,7 +497,7 @@ async def list_residents(
     limit: int,
 ) -> tuple[list[tuple[Resident, str]], str | None]:
     """Residents in scope ordered by name, optionally under one unit (grid, village, town) and in a key population."""
-    stmt = repository.readable(principal).options(selectinload(Resident.tags)).order_by(Resident.name, Resident.id)
+    stmt = repository.readable(principal).options(selectinload(Resident.tags))
     if org_unit_id is not None:
         unit_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == org_unit_id))
         if unit_path is None:
@@ -520,22 +520,8 @@ async def list_residents(
         )
     if q:
         stmt = stmt.where(Resident.name.startswith(q.strip(), autoescape=True))
-    after = decode_cursor(cursor)
-    if after is not None:
-        name, last_id = _cursor_pair(after, str)
-        stmt = stmt.where(tuple_(Resident.name, Resident.id) > tuple_(_bound(name), _bound(last_id)))
-    rows = [(r[0], r[1]) for r in (await db.execute(stmt.limit(limit + 1))).all()]
-    next_cursor = encode_cursor([rows[limit - 1][0].name, str(rows[limit - 1][0].id)]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-def _cursor_pair(after: list[Any], kind: type) -> tuple[Any, uuid.UUID]:
-    try:
-        if len(after) != 2 or not isinstance(after[0], kind):
-            raise ValueError
-        return after[0], uuid.UUID(str(after[1]))
-    except ValueError as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
+    rows, next_cursor = await paginate_rows(db, stmt, keys=[Resident.name, Resident.id], cursor=cursor, limit=limit)
+    return [(r[0], r[1]) for r in rows], next_cursor
 
 
 async def lookup(
@@ -700,35 +686,26 @@ async def update_tag(
 # Only transactions older than every one still running are final: below the snapshot's
 # xmin nothing can commit any more, so a cursor past it never skips a late commit.
 _XMIN: ColumnElement[int] = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+_SYNC_KEYS = Keyset(Resident.change_xid, Resident.id)
 
 
 async def sync(
     db: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[tuple[Resident, str]], str, bool]:
     """Residents in the caller's area changed after ``cursor``, in commit-safe order (change_xid, id)."""
-    after = decode_cursor(cursor) or [0, str(uuid.UUID(int=0))]
-    last_xid, last_id = _cursor_pair(after, int)
+    # Not ``paginate``: the horizon (below xmin) bounds every page, and an empty page answers
+    # the cursor it was given, so the client never moves past a change still to commit.
+    last = _SYNC_KEYS.decode(cursor) or [0, uuid.UUID(int=0)]
     stmt = (
         repository.readable(principal)
-        .where(
-            tuple_(Resident.change_xid, Resident.id) > tuple_(_bound(last_xid, BigInteger()), _bound(last_id)),
-            Resident.change_xid < _XMIN,
-        )
+        .where(_SYNC_KEYS.after(last), Resident.change_xid < _XMIN)
         .options(selectinload(Resident.tags))
-        .order_by(Resident.change_xid, Resident.id)
+        .order_by(*_SYNC_KEYS.order_by())
         .limit(limit + 1)
         .execution_options(populate_existing=True)
     )
     rows = (await db.execute(stmt)).all()
     page = [(r[0], r[1]) for r in rows[:limit]]
     if page:
-        tail = page[-1][0]
-        next_cursor = encode_cursor([int(tail.change_xid), str(tail.id)])
-    else:
-        next_cursor = encode_cursor([last_xid, str(last_id)])
-    return page, next_cursor, len(rows) > limit
-
-
-def _bound(value: object, type_: Any = None) -> Any:
-    """A bound parameter usable inside a row-value comparison."""
-    return bindparam(None, value, type_=type_)
+        last = _SYNC_KEYS.values_of(page[-1][0])
+    return page, _SYNC_KEYS.encode(last), len(rows) > limit

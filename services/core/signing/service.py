@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -26,7 +26,7 @@ from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, IllegalTransition, NotFound, field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate, paginate_rows
 from services.core.periods import active_at
 from services.core.replay import Created, Same, insert_once, replayed
 from services.core.residents import policy
@@ -489,25 +489,14 @@ async def list_contacts(
 ) -> tuple[list[Contact], str, str | None]:
     """A resident's contacts, newest first (keyset on contacted_at, id), with the grid path and next cursor."""
     _, path = await residents.get_in_scope(db, principal, resident_id, with_tags=False)
-    stmt = select(Contact).where(Contact.resident_id == resident_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            if len(after) != 2:
-                raise ValueError("cursor shape")
-            at, last = datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))
-            if at.tzinfo is None:
-                raise ValueError("naive")
-        except ValueError as exc:
-            raise field_error("query.cursor", "not a cursor this API issued") from exc
-        stmt = stmt.where(tuple_(Contact.contacted_at, Contact.id) < tuple_(bindparam(None, at), bindparam(None, last)))
-    order = (Contact.contacted_at.desc(), Contact.id.desc())
-    rows = list((await db.scalars(stmt.order_by(*order).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        tail = rows[limit - 1]
-        next_cursor = encode_cursor([tail.contacted_at.isoformat(), str(tail.id)])
-    return rows[:limit], path, next_cursor
+    rows, next_cursor = await paginate(
+        db,
+        select(Contact).where(Contact.resident_id == resident_id),
+        keys=[(Contact.contacted_at, "desc"), (Contact.id, "desc")],
+        cursor=cursor,
+        limit=limit,
+    )
+    return rows, path, next_cursor
 
 
 # ---------------------------------------------------------------- per team and per village
@@ -563,13 +552,14 @@ async def team_residents(
         on=today(),
         at=clock.now(),
     )
-    after = queries.keyset_after(cursor)
-    if after is not None:
-        stmt = stmt.where(after)
-    stmt = stmt.options(selectinload(Resident.tags)).order_by(Resident.name, Resident.id).limit(limit + 1)
-    rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
-    next_cursor = encode_cursor([rows[limit - 1][0].name, str(rows[limit - 1][0].id)]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, next_cursor = await paginate_rows(
+        db,
+        stmt.options(selectinload(Resident.tags)),
+        keys=[Resident.name, Resident.id],
+        cursor=cursor,
+        limit=limit,
+    )
+    return [(r[0], r[1]) for r in rows], next_cursor
 
 
 async def due_contacts(
