@@ -164,3 +164,30 @@ async def test_ten_concurrent_creates_with_one_idempotency_key_make_one_resident
     assert _outcomes(await _race(world, create)) == ONE_CREATED
     async with world.factory() as db:
         assert await db.scalar(select(func.count()).select_from(Resident).where(Resident.name == "李四")) == 1
+
+
+async def test_concurrent_creates_with_one_id_and_different_bodies_make_one_record_and_conflicts(
+    world: World,
+) -> None:
+    ident = uuid.uuid4()
+
+    async def create(db: AsyncSession, role: str) -> bool:
+        body = MemberCreate(id=ident, person_id=world.staff_id, role=role, starts_at=T0)
+        return (await teams.add_member(db, principal=world.admin, team_id=world.team_id, data=body)).created
+
+    start = asyncio.Event()
+
+    async def one(role: str) -> bool:
+        async with session_scope(world.factory) as db:
+            await start.wait()
+            return await create(db, role)
+
+    tasks = [asyncio.create_task(one("leader" if i % 2 else "member")) for i in range(RACERS)]
+    await asyncio.sleep(0)
+    start.set()
+    outcomes = _outcomes(list(await asyncio.gather(*tasks, return_exceptions=True)))
+    # The first committed body wins; its twins replay, the other body is a conflict naming the id.
+    assert outcomes.get("created") == 1
+    assert outcomes.get("replayed") == RACERS // 2 - 1
+    assert outcomes.get("conflict") == RACERS // 2
+    assert await _count(world, TeamMember, ident) == 1
