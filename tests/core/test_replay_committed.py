@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.api.app import create_app
 from services.core.assignments import service as assignments
 from services.core.assignments.models import Responsibility
 from services.core.assignments.schemas import ResponsibilityCreate
@@ -36,8 +38,17 @@ from services.core.teams import service as teams
 from services.core.teams.models import TeamMember
 from services.core.teams.schemas import MemberCreate
 from services.dev.embedded import drop_database
-from tests.conftest import Servers, fresh_database
-from tests.factories import TEST_PII, make_child, make_district, make_institution, make_staff, make_team, make_user
+from tests.conftest import Servers, fresh_database, make_settings
+from tests.factories import (
+    TEST_PII,
+    auth_headers,
+    make_child,
+    make_district,
+    make_institution,
+    make_staff,
+    make_team,
+    make_user,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 RACERS = 10
@@ -46,6 +57,9 @@ ONE_CREATED = {"created": 1, "replayed": RACERS - 1}
 
 @dataclass
 class World:
+    url: str
+    engine: AsyncEngine
+    user: Any
     factory: async_sessionmaker[AsyncSession]
     admin: Principal
     town_id: uuid.UUID
@@ -76,7 +90,7 @@ async def world(servers: Servers) -> AsyncIterator[World]:
                 grants=(Grant(uuid.uuid4(), Role.DISTRICT_ADMIN, district.id, district.path),),
             )
             ids = (town.id, grid.id, team.id, staff.id)
-        yield World(factory, admin, *ids)
+        yield World(url, engine, user, factory, admin, *ids)
     finally:
         await engine.dispose()
         await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
@@ -191,3 +205,22 @@ async def test_concurrent_creates_with_one_id_and_different_bodies_make_one_reco
     assert outcomes.get("replayed") == RACERS // 2 - 1
     assert outcomes.get("conflict") == RACERS // 2
     assert await _count(world, TeamMember, ident) == 1
+
+
+async def test_ten_concurrent_identical_posts_answer_one_201_and_nine_200(world: World, servers: Servers) -> None:
+    app = create_app(make_settings(world.url, servers.redis_url), engine=world.engine, redis=None)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as client:
+        headers = await auth_headers(client, world.user)
+        member = {
+            "id": str(uuid.uuid4()),
+            "person_id": str(world.staff_id),
+            "role": "leader",
+            "starts_at": T0.isoformat(),
+        }
+        assignment = {"id": str(uuid.uuid4()), "team_id": str(world.team_id), "org_unit_id": str(world.grid_id)}
+        for path, body in ((f"/teams/{world.team_id}/members", member), ("/assignments", assignment)):
+            responses = await asyncio.gather(*(client.post(path, json=body, headers=headers) for _ in range(RACERS)))
+            statuses = sorted(r.status_code for r in responses)
+            assert statuses == [200] * (RACERS - 1) + [201], [r.text for r in responses if r.status_code >= 300]
+            assert {r.json()["id"] for r in responses} == {body["id"]}
