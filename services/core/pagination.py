@@ -112,7 +112,10 @@ def _from_json(type_: TypeEngine[Any], value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError("str")
         return value
-    raise TypeError(f"no cursor encoding for {type_!r}")  # a programming error, caught in tests
+    raise TypeError(f"no cursor encoding for {type_!r}")  # unreachable: Keyset checks its columns
+
+
+_CURSOR_TYPES = (Uuid, DateTime, Date, Integer, String)
 
 
 class Keyset:
@@ -130,6 +133,8 @@ class Keyset:
         for column, direction in self.keys:
             if direction not in ("asc", "desc"):
                 raise ValueError(f"direction of {column} must be asc or desc")
+            if not isinstance(column.type, _CURSOR_TYPES):  # fail where the list is declared, not on page two
+                raise TypeError(f"no cursor encoding for {column} ({column.type!r})")
 
     def order_by(self) -> list[Any]:
         """The ORDER BY clauses, in key order."""
