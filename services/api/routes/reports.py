@@ -106,7 +106,11 @@ async def submit_report(
     responses=problem_responses(401, 403, 422),
 )
 async def submit_report_batch(db: DbSession, principal: ReportsSubmit, pii: Pii, body: ReportBatch) -> BatchResult:
-    """Up to 100 reports, each stored (201), replayed (200) or refused (its problem) on its own; always 200."""
+    """Up to 100 reports, each validated and stored (201), replayed (200) or refused (its problem) on its own.
+
+    Always 200 for a list of objects: one bad item (an unknown category, a missing field, an id that is not a
+    UUID) is refused with its index and a 422 problem naming `body.reports.<index>.<field>`; the others are
+    stored. Only a body that is not a list of 1-100 objects is a 422 for the whole batch."""
     items = await service.create_batch(db, principal, body.reports, pii=pii)
     return BatchResult(
         stored=sum(1 for i in items if i.status == 201),

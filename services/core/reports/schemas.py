@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -154,8 +154,25 @@ class ReportCreate(RequestModel):
     details: ReportDetails
 
 
+# An item of a phone's queue: judged on its own (``service.create_batch``), so one bad item never
+# blocks the others. The schema says both truths: an item should be a ``ReportCreate``, and any
+# object is accepted into the batch (a bad one is answered as refused, with its problem and index).
+BatchEntry = Annotated[
+    ReportCreate | dict[str, Any],
+    Field(
+        union_mode="left_to_right",
+        description="A `ReportCreate`. An object that is not a valid one is refused on its own "
+        "(its item answers 422 with `errors` naming `body.reports.<index>.<field>`); the others are stored.",
+    ),
+]
+
+
 class ReportBatch(RequestModel):
-    reports: list[ReportCreate] = Field(min_length=1, max_length=MAX_BATCH)
+    reports: list[BatchEntry] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Up to 100 reports, in the order the phone queued them; each is stored or refused on its own.",
+    )
 
 
 class ReportIn(RequestModel):

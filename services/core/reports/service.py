@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -321,24 +322,71 @@ class BatchItem:
     result: CreateResult | None = None
 
 
+def _item_id(raw: dict[str, Any]) -> uuid.UUID | None:
+    """The id an item carries, when it is a UUID (the phone keys its queue by it)."""
+    try:
+        return uuid.UUID(str(raw.get("id")))
+    except ValueError:
+        return None
+
+
+def _validated(index: int, entry: ReportCreate | dict[str, Any]) -> ReportCreate | BatchItem:
+    """The item as a ``ReportCreate``, or its refusal: a 422 naming ``body.reports.<index>.<field>``."""
+    if isinstance(entry, ReportCreate):
+        return entry
+    try:
+        return ReportCreate.model_validate(entry)
+    except PydanticValidationError as exc:
+        errors = [
+            {"field": ".".join(["body", "reports", str(index), *(str(p) for p in e["loc"])]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        problem = {
+            "type": "urn:gridcare:problem:validation_error",
+            "code": "validation_error",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            "errors": errors,
+        }
+        return BatchItem(index, _item_id(entry), 422, problem)
+
+
 async def create_batch(
-    db: AsyncSession, principal: Principal, items: list[ReportCreate], *, pii: PiiCipher
+    db: AsyncSession, principal: Principal, items: list[ReportCreate | dict[str, Any]], *, pii: PiiCipher
 ) -> list[BatchItem]:
-    """Each item in its own savepoint: stored, replayed or refused on its own."""
+    """Each item validated and stored in its own savepoint: stored, replayed or refused on its own."""
     results: list[BatchItem] = []
-    for index, item in enumerate(items):
+    for index, entry in enumerate(items):
+        item = _validated(index, entry)
+        if isinstance(item, BatchItem):
+            results.append(item)
+            continue
         try:
             async with db.begin_nested():
                 result = await create(db, principal, item, pii=pii)
         except DomainError as exc:
-            problem = {"code": exc.code, "title": exc.title, "status": exc.status, "detail": exc.detail, **exc.extra}
+            problem = {
+                "type": f"urn:gridcare:problem:{exc.code}",
+                "code": exc.code,
+                "title": exc.title,
+                "status": exc.status,
+                "detail": exc.detail,
+                **exc.extra,
+            }
             if "errors" in problem:
                 problem["errors"] = [
                     {**e, "field": e["field"].replace("body.", f"body.reports.{index}.", 1)} for e in problem["errors"]
                 ]
             results.append(BatchItem(index, item.id, exc.status, problem))
         except IntegrityError:  # a row it names vanished meanwhile: this item only
-            problem = {"code": "conflict", "title": "Conflict", "status": 409, "detail": "conflicts with existing data"}
+            problem = {
+                "type": "urn:gridcare:problem:conflict",
+                "code": "conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "conflicts with existing data",
+            }
             results.append(BatchItem(index, item.id, 409, problem))
         else:
             results.append(BatchItem(index, item.id, result.status_code, None, result))
