@@ -12,10 +12,14 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core import clock
+from services.core.config import Settings
+from services.core.deadlines.policy import policy_for
 from services.core.reports.models import SentinelReport
-from tests.api.test_reports import client, world_at_t0  # noqa: F401 - the shared-session client fixture
+from services.core.reports.routing import REPORT_IN_KIND
+from tests.api.test_reports import T0, change, client, inbox, submit, sweep_at, world_at_t0
 from tests.factories import auth_headers
-from tests.report_world import health_need
+from tests.report_world import health_need, urgent_risk
 
 __all__ = ["client"]
 
@@ -58,4 +62,41 @@ async def test_an_offline_queue_is_never_blocked_by_one_bad_item(client: httpx.A
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
     assert await db.scalar(select(func.count()).select_from(SentinelReport)) == 2
-    _ = timedelta
+
+
+# ---------------------------------------------------------------- 15. the report-in clock of an urgent risk
+
+
+async def test_an_urgent_risk_happening_now_must_be_reported_in_within_two_hours(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    world = await world_at_t0(db)
+    now = await submit(client, world, urgent_risk(world.grid.id, world.resident.id))
+    calm_body: dict[str, Any] = urgent_risk(world.grid.id, world.resident.id)
+    calm_body["details"]["happening_now"] = False
+    calm = await submit(client, world, calm_body)
+    assert now.status_code == calm.status_code == 201
+    leader = await auth_headers(client, world.leader)
+    care = (await client.get(f"/reports/{now.json()['id']}", headers=leader)).json()
+    assert care["report_in_deadline"]["due_at"] == (T0 + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    assert care["follow_up_deadline"]["due_at"].startswith((T0 + timedelta(hours=48)).date().isoformat())
+    calm_care = (await client.get(f"/reports/{calm.json()['id']}", headers=leader)).json()
+    assert calm_care["report_in_deadline"] is None
+
+    rid = now.json()["id"]
+    await sweep_at(db, 1.5)
+    assert "deadline.reminder" in await inbox(db, world.unpaired, rid)
+    await sweep_at(db, 2)
+    assert "deadline.breach" in await inbox(db, world.leader, rid)
+    assert "deadline.breach" in await inbox(db, world.steward, rid)
+    # Reported in late: the clock is met, and stays breached (a fact); no further step.
+    clock.freeze(T0 + timedelta(hours=2, minutes=30))
+    moved = await change(client, world.paired, rid, "report-in", {}, care["version"])
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["report_in_deadline"]["state"] == "breached"
+    assert await sweep_at(db, 5) == 0
+    assert "deadline.escalation_1" not in await inbox(db, world.commission, rid)
+    # Configurable like every policy.
+    tuned = settings.model_copy(update={"deadline_policies": {"report.report_in": {"due_after_hours": 1}}})
+    assert policy_for(tuned, REPORT_IN_KIND, "urgent_risk").due_after_hours == 1
+    assert policy_for(settings, REPORT_IN_KIND, "urgent_risk").due_after_hours == 2

@@ -35,6 +35,9 @@ from services.core.security.roles import Role
 from services.core.teams.models import Institution, InstitutionLevel, InstitutionSteward, Person, Team, TeamMember
 
 KIND = "report.follow_up"
+# An urgent risk happening now must be reported in on within 2 hours (its own clock, met by the
+# report-in transition); the 48-hour follow-up clock runs beside it as for every report.
+REPORT_IN_KIND = "report.report_in"
 SUBJECT = "report"
 
 # The follow-up clock's built-in policy (configuration may override it, per category too):
@@ -45,6 +48,17 @@ TEAM_IF_WAITING = Step(name="team_if_waiting", offset_hours=2, anchor="start", a
 AT_START = Step(name="at_start", offset_hours=0, anchor="start", audience=("community_steward", "team"))
 FOLLOW_UP_POLICY = Policy(steps=(TEAM_IF_WAITING, *DEFAULT_STEPS))
 URGENT_POLICY = Policy(steps=(AT_START, *DEFAULT_STEPS))
+# The report-in clock of an urgent risk happening now: due 2 h after submission; half an hour
+# before, the whole team is reminded; at breach the team leader and the institution steward (who
+# can send someone) are told; 2 h later the district commission.
+REPORT_IN_POLICY = Policy(
+    due_after_hours=2,
+    steps=(
+        Step(name="reminder", offset_hours=-0.5, audience=("team",)),
+        Step(name="breach", offset_hours=0, audience=("team_leader", "institution_steward")),
+        Step(name="escalation_1", offset_hours=2, audience=("district_commission",)),
+    ),
+)
 
 
 async def team_users(
@@ -166,9 +180,15 @@ def message(deadline: Deadline, step: Step) -> tuple[str, str]:
     return title, f"Report {deadline.subject_id}: the follow-up is due {due}. Open the report for details."
 
 
+def happening_now(report: SentinelReport) -> bool:
+    """An urgent risk whose danger is present right now: it gets the 2-hour report-in clock."""
+    return report.category == "urgent_risk" and bool(report.details.get("happening_now"))
+
+
+@deadline_kind(REPORT_IN_KIND, message=message, default_policy=REPORT_IN_POLICY)
 @deadline_kind(KIND, message=message, default_policy=FOLLOW_UP_POLICY, category_policies={"urgent_risk": URGENT_POLICY})
 async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Sequence[uuid.UUID]:
-    """The accounts to tell at ``step`` of a report's follow-up clock."""
+    """The accounts to tell at ``step`` of a report's follow-up or report-in clock."""
     report = await db.get(SentinelReport, deadline.subject_id)
     if report is None:
         return []

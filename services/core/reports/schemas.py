@@ -300,6 +300,9 @@ class ReportRead(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     follow_up_deadline: DeadlineBrief | None
+    report_in_deadline: DeadlineBrief | None = Field(
+        description="The 2-hour report-in clock of an urgent risk happening now; null for other reports."
+    )
     follow_ups: list[FollowUpRead]
     history: list[TransitionRead]
     version: int

@@ -489,6 +489,9 @@ async def to_view(
     )
     history = await lifecycle.history(db, subject_type=SUBJECT, subject_id=report.id)
     deadline = await deadlines.get(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND)
+    report_in_deadline = await deadlines.get(
+        db, subject_type=SUBJECT, subject_id=report.id, kind=routing.REPORT_IN_KIND
+    )
     return ReportRead.model_validate(
         {
             "id": report.id,
@@ -517,6 +520,7 @@ async def to_view(
             "cancelled_at": report.cancelled_at,
             "cancel_reason": report.cancel_reason,
             "follow_up_deadline": _deadline_brief(deadline),
+            "report_in_deadline": _deadline_brief(report_in_deadline),
             "follow_ups": [FollowUpRead.model_validate(f) for f in follow_ups],
             "history": [
                 TransitionRead(
