@@ -5,20 +5,22 @@ sentinel sees who came; an urgent risk happening now has a 2-hour report-in cloc
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.audit.models import AuditEvent
 from services.core.config import Settings
 from services.core.deadlines.policy import policy_for
 from services.core.reports.models import SentinelReport
 from services.core.reports.routing import REPORT_IN_KIND
+from services.core.teams.models import Person, Team
 from tests.api.test_reports import T0, change, client, inbox, submit, sweep_at, world_at_t0
-from tests.factories import auth_headers
+from tests.factories import auth_headers, resident_id_number
 from tests.report_world import health_need, urgent_risk
 
 __all__ = ["client"]
@@ -100,3 +102,106 @@ async def test_an_urgent_risk_happening_now_must_be_reported_in_within_two_hours
     tuned = settings.model_copy(update={"deadline_policies": {"report.report_in": {"due_after_hours": 1}}})
     assert policy_for(tuned, REPORT_IN_KIND, "urgent_risk").due_after_hours == 1
     assert policy_for(settings, REPORT_IN_KIND, "urgent_risk").due_after_hours == 2
+
+
+# ---------------------------------------------------------------- 12. the village committee acts on an urgent risk
+
+
+async def test_the_community_steward_sees_what_is_needed_to_act_on_an_urgent_risk_and_each_read_is_audited(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await world_at_t0(db)
+    body = urgent_risk(world.grid.id, world.resident.id)
+    body["details"]["police_called"] = True
+    rid = (await submit(client, world, body)).json()["id"]
+    need = (await submit(client, world, health_need(world.grid.id, world.resident.id))).json()["id"]
+    leader = await auth_headers(client, world.leader)
+    version = (await client.get(f"/reports/{rid}", headers=leader)).json()["version"]
+    await change(client, world.paired, rid, "report-in", {}, version)
+    followed = await change(
+        client,
+        world.paired,
+        rid,
+        "follow-ups",
+        {"channel": "home_visit", "outcome": "reached", "notes": "奥氮平加量"},
+        version + 1,
+    )
+    assert followed.status_code == 201, followed.text
+
+    steward = await auth_headers(client, world.community)
+    seen = await client.get(f"/reports/{rid}", headers=steward)
+    assert seen.status_code == 200, seen.text
+    view = seen.json()
+    assert view["view"] == "urgent"
+    urgent = view["urgent"]
+    assert urgent["signs"] == ["stopped_medication", "threatens_others"]
+    assert (urgent["happening_now"], urgent["police_called"]) == (True, True)
+    assert urgent["description"] == body["details"]["description"]
+    assert (urgent["village"]["id"], urgent["grid"]["id"]) == (str(world.village.id), str(world.grid.id))
+    assert urgent["village"]["name"] == world.village.name
+    assert urgent["resident"] == {"id": str(world.resident.id), "name": "张三", "address": "幸福路 1 号"}
+    assert view["reported_in"] is True
+    assert view["followed_up"] is True
+    assert "奥氮平" not in seen.text  # never the team's clinical notes
+    assert "follow_ups" not in view
+    assert "outcome_notes" not in view
+    # Each read is audited; a report that is not an urgent risk stays in the status view.
+    await client.get(f"/reports/{rid}", headers=steward)
+    reads = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "report.urgent_read", AuditEvent.actor_id == world.community.id)
+    )
+    assert reads == 2
+    assert (await client.get(f"/reports/{need}", headers=steward)).json()["view"] == "status"
+    # The team still sees the care view, the sentinel the status view.
+    assert (await client.get(f"/reports/{rid}", headers=leader)).json()["view"] == "care"
+    mine = await client.get(f"/reports/{rid}", headers=await auth_headers(client, world.sentinel))
+    assert mine.json()["view"] == "status"
+    assert "urgent" not in mine.json()
+
+
+# ---------------------------------------------------------------- 14. the sentinel sees who came
+
+
+async def test_the_sentinel_sees_who_reported_in_and_what_they_typed(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await world_at_t0(db)
+    await db.execute(update(Team).where(Team.id == world.team.id).values(service_phone="023-67812345"))
+    paired_name = await db.scalar(select(Person.name).where(Person.user_id == world.paired.id))
+    body = health_need(
+        world.grid.id,
+        None,
+        new_resident={
+            "name": "孙八",
+            "sex": "female",
+            "birth_on": "1948-03-09",
+            "id_type": "01",
+            "id_number": resident_id_number(date(1948, 3, 9), male=False),
+            "phone": "13800138000",
+        },
+    )
+    submitted = await submit(client, world, body)
+    assert submitted.status_code == 201, submitted.text
+    rid = body["id"]
+    sentinel = await auth_headers(client, world.sentinel)
+    mine = (await client.get(f"/reports/{rid}", headers=sentinel)).json()
+    assert mine["view"] == "status"
+    assert mine["reported_in_by"] is None
+    draft = mine["new_resident"]
+    assert (draft["name"], draft["sex"], draft["birth_on"]) == ("孙八", "female", "1948-03-09")
+    assert draft["id_number_masked"].count("*") >= 8
+    assert draft["phone_masked"] == "138****8000"
+    assert body["new_resident"]["id_number"] not in str(mine)
+
+    await change(client, world.paired, rid, "report-in", {}, mine["version"])
+    mine = (await client.get(f"/reports/{rid}", headers=sentinel)).json()
+    assert mine["reported_in_by"] == {"name": paired_name, "team_service_phone": "023-67812345"}
+    listed = (await client.get("/reports", params={"mine": "true"}, headers=sentinel)).json()["items"]
+    assert listed[0]["reported_in_by"]["name"] == paired_name
+    assert listed[0]["new_resident"]["birth_on"] == "1948-03-09"
+    # Only in the sentinel's own entry: the community steward's status view carries no draft.
+    other = (await client.get(f"/reports/{rid}", headers=await auth_headers(client, world.community))).json()
+    assert other["view"] == "status"
+    assert other["new_resident"] is None

@@ -145,11 +145,7 @@ async def list_reports(
         cursor=cursor,
         limit=limit,
     )
-    teams = await service.teams_by_id(db, {r.team_id for r in rows if r.team_id})
-    return Page[ReportStatusRead](
-        items=[service.to_status(r, teams.get(r.team_id) if r.team_id else None) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return Page[ReportStatusRead](items=await service.status_views(db, viewer, rows), next_cursor=next_cursor)
 
 
 @router.get("/metrics", summary="Loop metrics per grid, team or town", responses=problem_responses(401, 403, 404, 422))
@@ -170,7 +166,9 @@ async def report_metrics(
 
 @router.get("/{report_id}", summary="Read one sentinel report", responses=problem_responses(401, 403, 404, 422))
 async def read_report(db: DbSession, scoped: ReadableReport, response: Response) -> ReportView:
-    """The care view (`view: care`) for the team and supervisors; the status view for the sentinel."""
+    """The care view (`view: care`) for the team and supervisors; for the village's community steward, an
+    urgent risk's urgent view (`view: urgent`: the status view plus what to act on; each read audited);
+    else the status view (`view: status`)."""
     view = await service.to_view(db, scoped.viewer, scoped.report, scoped.path)
     return answer(response, scoped.report, view)
 

@@ -11,7 +11,12 @@ is its grid):
   ones) when the grant names an institution;
 * town supervisor, district commission, auditor, district admin: care view in the unit.
 
-A report is shown in the care view when any grant gives it; else in the status view.
+Beyond ``reports:read``, a grant holding ``reports:read_urgent`` (the community steward's, over
+their village) shows an urgent-risk report in its unit in the urgent view: what the village
+committee needs to act, never the team's notes.
+
+A report is shown in the care view when any grant gives it; else in the urgent view when one
+gives that; else in the status view.
 """
 
 from __future__ import annotations
@@ -129,3 +134,11 @@ def may_handle(viewer: Viewer, report: SentinelReport, grid_path: str) -> bool:
     if report.team_id is None:
         return bool(viewer.team_ids)
     return report.team_id in viewer.team_ids
+
+
+def urgent_view(viewer: Viewer, report: SentinelReport, grid_path: str) -> bool:
+    """Whether the caller sees an urgent-risk report's urgent view: a ``reports:read_urgent`` grant
+    covering the report's grid (the same scope rule as every other read)."""
+    if report.category != "urgent_risk":
+        return False
+    return any(grid_path.startswith(g.org_path) for g in _grants(viewer, Permission.REPORTS_READ_URGENT))

@@ -1,9 +1,12 @@
 """Report request and response models.
 
-Two response models on purpose: ``ReportRead`` (the care view: details, follow-ups with
-their notes, the outcome) for the responsible team and supervisors; ``ReportStatusRead``
-(the status view: reported in? when? by which team?) for the sentinel who reported it and
-the village's community side. The status view has no field that could carry clinical text.
+Three response models on purpose, told apart by ``view``: ``ReportRead`` (the care view:
+details, follow-ups with their notes, the outcome) for the responsible team and supervisors;
+``ReportStatusRead`` (the status view: reported in? when? by whom, which team?) for the sentinel
+who reported it and the village's community side; ``ReportUrgentRead`` (the urgent view: every
+status-view field plus what the village committee needs to act on an urgent risk) for the
+community steward of the report's village. Neither of the last two has a field that could carry
+the team's clinical text; a client that does not know ``urgent`` may read it as a status view.
 """
 
 from __future__ import annotations
@@ -210,10 +213,27 @@ class TeamRef(BaseModel):
     name: str
 
 
-class ReportStatusRead(BaseModel):
+class ResponderRef(BaseModel):
+    """Who reported in: the team member's name and the team's service phone (never their own mobile)."""
+
+    name: str
+    team_service_phone: str | None = Field(description="The team's public service phone; null when it has none.")
+
+
+class DraftRead(BaseModel):
+    name: str
+    sex: Sex | None
+    birth_on: date | None
+    id_type: IdType | None
+    id_number_masked: str | None
+    phone_masked: str | None
+    address: str | None
+    household_code: str | None
+
+
+class ReportStatusFields(BaseModel):
     """What a sentinel sees of a report: where it stands, never what the doctors wrote."""
 
-    view: Literal["status"] = "status"
     id: uuid.UUID
     category: ReportCategory
     grid_id: uuid.UUID
@@ -224,11 +244,58 @@ class ReportStatusRead(BaseModel):
     submitted_at: datetime
     reported_in: bool
     reported_in_at: datetime | None
+    reported_in_by: ResponderRef | None = Field(
+        description="The team member who reported in, with the team's service phone; null until someone has."
+    )
     followed_up: bool
     first_follow_up_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    new_resident: DraftRead | None = Field(
+        description="The new resident as the caller typed it (identity and phone masked): only in the "
+        "entry of the sentinel who submitted the report; null for everyone else."
+    )
     version: int
+
+
+class ReportStatusRead(ReportStatusFields):
+    """What a sentinel sees of a report: where it stands, never what the doctors wrote."""
+
+    view: Literal["status"] = "status"
+
+
+class PlaceRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class UrgentResident(BaseModel):
+    """Whom to look for: the resident's name and address (a registered resident's, or the draft's)."""
+
+    id: uuid.UUID | None = Field(description="The registered resident; null for a new-resident draft.")
+    name: str
+    address: str | None
+
+
+class UrgentRiskBrief(BaseModel):
+    """What the village committee needs to act on an urgent risk, as the sentinel reported it."""
+
+    signs: list[RiskSign]
+    happening_now: bool
+    police_called: bool
+    description: str = Field(description="What the sentinel saw, in their words.")
+    observed_at: datetime | None
+    village: PlaceRef
+    grid: PlaceRef
+    resident: UrgentResident | None
+
+
+class ReportUrgentRead(ReportStatusFields):
+    """The urgent view: the status view plus ``urgent``, for the community steward of the report's
+    village (``reports:read_urgent``); each read is audited. No follow-up notes, plan or outcome."""
+
+    view: Literal["urgent"] = "urgent"
+    urgent: UrgentRiskBrief
 
 
 class FollowUpRead(BaseModel):
@@ -251,17 +318,6 @@ class TransitionRead(BaseModel):
     actor_id: uuid.UUID
     at: datetime
     team_id: uuid.UUID | None
-
-
-class DraftRead(BaseModel):
-    name: str
-    sex: Sex | None
-    birth_on: date | None
-    id_type: IdType | None
-    id_number_masked: str | None
-    phone_masked: str | None
-    address: str | None
-    household_code: str | None
 
 
 class DeadlineBrief(BaseModel):
@@ -308,7 +364,7 @@ class ReportRead(BaseModel):
     version: int
 
 
-ReportView = Annotated[ReportRead | ReportStatusRead, Field(discriminator="view")]
+ReportView = Annotated[ReportRead | ReportStatusRead | ReportUrgentRead, Field(discriminator="view")]
 
 
 class BatchItemResult(BaseModel):

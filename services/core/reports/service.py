@@ -8,17 +8,19 @@ the follow-up clock opened, met and cancelled by the transitions themselves.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
+from services.core.accounts.models import User
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.deadlines import service as deadlines
@@ -55,14 +57,19 @@ from services.core.reports.schemas import (
     NewKeyPopulationDetails,
     NewResidentDraft,
     OtherDetails,
+    PlaceRef,
     ReportCancel,
     ReportClose,
     ReportCreate,
     ReportIn,
     ReportRead,
     ReportStatusRead,
+    ReportUrgentRead,
+    ResponderRef,
     TeamRef,
     TransitionRead,
+    UrgentResident,
+    UrgentRiskBrief,
 )
 from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
@@ -453,35 +460,127 @@ async def teams_by_id(db: AsyncSession, team_ids: set[uuid.UUID]) -> dict[uuid.U
     return {i: TeamRef(id=i, name=n) for i, n in rows.all()}
 
 
-def to_status(report: SentinelReport, team: TeamRef | None) -> ReportStatusRead:
+async def responders(db: AsyncSession, reports: Sequence[SentinelReport]) -> dict[uuid.UUID, ResponderRef]:
+    """Who reported in on each report (name, the team's service phone), for a page in two queries."""
+    answered = [r for r in reports if r.reported_in_by is not None]
+    if not answered:
+        return {}
+    user_ids = {r.reported_in_by for r in answered}
+    named = await db.execute(
+        select(User.id, func.coalesce(Person.name, User.display_name))
+        .outerjoin(Person, Person.user_id == User.id)
+        .where(User.id.in_(user_ids))
+    )
+    names: dict[uuid.UUID, str] = {u: n for u, n in named.all()}  # noqa: C416 - typed rows
+    team_ids = {r.team_id for r in answered if r.team_id is not None}
+    phones: dict[uuid.UUID, str | None] = {}
+    if team_ids:
+        rows = await db.execute(select(Team.id, Team.service_phone).where(Team.id.in_(team_ids)))
+        phones = {t: p for t, p in rows.all()}  # noqa: C416 - typed rows
+    return {
+        r.id: ResponderRef(
+            name=names.get(r.reported_in_by, "") if r.reported_in_by else "",
+            team_service_phone=phones.get(r.team_id) if r.team_id else None,
+        )
+        for r in answered
+    }
+
+
+async def status_views(db: AsyncSession, viewer: Viewer, reports: Sequence[SentinelReport]) -> list[ReportStatusRead]:
+    """The status view of a page of reports (team names and responders in one query each)."""
+    teams = await teams_by_id(db, {r.team_id for r in reports if r.team_id})
+    who = await responders(db, reports)
+    return [to_status(viewer, r, teams.get(r.team_id) if r.team_id else None, who.get(r.id)) for r in reports]
+
+
+def _status_fields(
+    viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None
+) -> dict[str, Any]:
+    own = report.reporter_id == viewer.user_id
+    return {
+        "id": report.id,
+        "category": ReportCategory(report.category),
+        "grid_id": report.grid_id,
+        "resident_id": report.resident_id,
+        "status": ReportStatus(report.status),
+        "unrouted": report.unrouted,
+        "team": team,
+        "submitted_at": report.submitted_at,
+        "reported_in": report.reported_in_at is not None,
+        "reported_in_at": report.reported_in_at,
+        "reported_in_by": responder,
+        "followed_up": report.first_follow_up_at is not None,
+        "first_follow_up_at": report.first_follow_up_at,
+        "closed_at": report.closed_at,
+        "cancelled_at": report.cancelled_at,
+        # What the sentinel typed comes back to them (identity masked as stored); to nobody else here.
+        "new_resident": DraftRead.model_validate(report.resident_draft) if own and report.resident_draft else None,
+        "version": report.version,
+    }
+
+
+def to_status(
+    viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None = None
+) -> ReportStatusRead:
     """The status view."""
-    return ReportStatusRead(
-        id=report.id,
-        category=ReportCategory(report.category),
-        grid_id=report.grid_id,
-        resident_id=report.resident_id,
-        status=ReportStatus(report.status),
-        unrouted=report.unrouted,
-        team=team,
-        submitted_at=report.submitted_at,
-        reported_in=report.reported_in_at is not None,
-        reported_in_at=report.reported_in_at,
-        followed_up=report.first_follow_up_at is not None,
-        first_follow_up_at=report.first_follow_up_at,
-        closed_at=report.closed_at,
-        cancelled_at=report.cancelled_at,
-        version=report.version,
+    return ReportStatusRead.model_validate(_status_fields(viewer, report, team, responder))
+
+
+async def _to_urgent(
+    db: AsyncSession, viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None
+) -> ReportUrgentRead:
+    """The urgent view, and its audit event (who read which report's urgent details)."""
+    places = {
+        i: PlaceRef(id=i, name=n)
+        for i, n in await db.execute(
+            select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_([report.village_id, report.grid_id]))
+        )
+    }
+    person: UrgentResident | None = None
+    if report.resident_id is not None:
+        resident = await db.get(Resident, report.resident_id)
+        if resident is not None:
+            person = UrgentResident(id=resident.id, name=resident.name, address=resident.address)
+    elif report.resident_draft:
+        draft = report.resident_draft
+        person = UrgentResident(id=None, name=str(draft.get("name", "")), address=draft.get("address"))
+    details = report.details
+    await audit.record(
+        db,
+        actor_id=viewer.user_id,
+        action="report.urgent_read",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        details={"village_id": str(report.village_id)},
+    )
+    return ReportUrgentRead.model_validate(
+        {
+            **_status_fields(viewer, report, team, responder),
+            "urgent": UrgentRiskBrief(
+                signs=details.get("signs", []),
+                happening_now=bool(details.get("happening_now")),
+                police_called=bool(details.get("police_called")),
+                description=str(details.get("description", "")),
+                observed_at=report.observed_at,
+                village=places[report.village_id],
+                grid=places[report.grid_id],
+                resident=person,
+            ),
+        }
     )
 
 
 async def to_view(
     db: AsyncSession, viewer: Viewer, report: SentinelReport, grid_path: str
-) -> ReportRead | ReportStatusRead:
-    """The view this caller gets of one report."""
+) -> ReportRead | ReportStatusRead | ReportUrgentRead:
+    """The view this caller gets of one report: care, else urgent (audited), else status."""
     teams = await teams_by_id(db, {report.team_id} if report.team_id else set())
     team = teams.get(report.team_id) if report.team_id else None
     if not access.care_view(viewer, report, grid_path):
-        return to_status(report, team)
+        responder = (await responders(db, [report])).get(report.id)
+        if access.urgent_view(viewer, report, grid_path):
+            return await _to_urgent(db, viewer, report, team, responder)
+        return to_status(viewer, report, team, responder)
     follow_ups = await db.scalars(
         select(ReportFollowUp)
         .where(ReportFollowUp.report_id == report.id)

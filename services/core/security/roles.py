@@ -41,6 +41,9 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     REPORTS_SUBMIT = "reports:submit"
     REPORTS_HANDLE = "reports:handle"
+    # The urgent view of an urgent-risk report (signs, happening now?, police?, where): the village
+    # committee acts on it (seed 003 §二(二)2(3)②); never the team's clinical notes. Audited per read.
+    REPORTS_READ_URGENT = "reports:read_urgent"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -69,7 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
     Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
+    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ | {Permission.REPORTS_READ_URGENT},
     Role.GRID_LEADER: _EVERYONE | _CARE | _WHISTLE,
     Role.SENTINEL: _EVERYONE | _CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
