@@ -4,23 +4,31 @@ sentinel sees who came; an urgent risk happening now has a 2-hour report-in cloc
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import services
 from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.core.config import Settings
+from services.core.deadlines.kinds import DEFAULT_TEMPLATE, registered_kinds
 from services.core.deadlines.policy import policy_for
+from services.core.notifications.templates import registered
+from services.core.org.models import OrgUnit
+from services.core.reports import messages
 from services.core.reports.models import SentinelReport
 from services.core.reports.routing import REPORT_IN_KIND
+from services.core.security.roles import Role
 from services.core.teams.models import Person, Team
 from tests.api.test_reports import T0, change, client, inbox, submit, sweep_at, world_at_t0
-from tests.factories import auth_headers, resident_id_number
+from tests.factories import auth_headers, make_user, resident_id_number
 from tests.report_world import health_need, urgent_risk
 
 __all__ = ["client"]
@@ -205,3 +213,121 @@ async def test_the_sentinel_sees_who_reported_in_and_what_they_typed(
     other = (await client.get(f"/reports/{rid}", headers=await auth_headers(client, world.community))).json()
     assert other["view"] == "status"
     assert other["new_resident"] is None
+
+
+# ---------------------------------------------------------------- 13. messages people can read
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+async def _inbox(client: httpx.AsyncClient, user: Any, report_id: str) -> dict[str, dict[str, str]]:
+    items = (await client.get("/inbox", headers=await auth_headers(client, user))).json()["items"]
+    return {i["kind"]: i for i in items if i["subject_id"] == report_id}
+
+
+async def test_messages_name_what_they_are_about_in_the_readers_language_and_china_time(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await world_at_t0(db)
+    await db.execute(update(Team).where(Team.id == world.team.id).values(service_phone="023-67812345"))
+    admin = await make_user(db, Role.DISTRICT_ADMIN, await db.get(OrgUnit, world.district.id))  # type: ignore[arg-type]
+    await db.commit()
+    admin_headers = await auth_headers(client, admin)
+    user = (await client.get(f"/users/{world.unpaired.id}", headers=admin_headers)).json()
+    assert user["locale"] == "zh-CN"  # Chinese by default
+    english = await client.patch(
+        f"/users/{world.unpaired.id}",
+        json={"locale": "en"},
+        headers=admin_headers | {"If-Match": f'"{user["version"]}"'},
+    )
+    assert english.status_code == 200, english.text
+    assert english.json()["locale"] == "en"
+    bad = await client.patch(
+        f"/users/{world.unpaired.id}", json={"locale": "fr"}, headers=admin_headers | {"If-Match": '"2"'}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.locale"
+
+    rid = (await submit(client, world, urgent_risk(world.grid.id, world.resident.id))).json()["id"]
+    sentinel_name = await db.scalar(select(Person.name).where(Person.user_id == world.sentinel.id))
+    paired_name = await db.scalar(select(Person.name).where(Person.user_id == world.paired.id))
+
+    told = await _inbox(client, world.paired, rid)
+    submitted = told["report.submitted"]
+    assert submitted["title"] == f"新的哨兵上报：{world.village.name}{world.grid.name}·紧急风险"
+    assert sentinel_name in submitted["body"]
+    assert "2026-03-02 16:00" in submitted["body"]  # 08:00 UTC is 16:00 in China
+    assert "居民张*" in submitted["body"]  # the masked name, for a reader of the grid's residents
+    act_now = told["deadline.at_start"]
+    assert act_now["title"].startswith("紧急风险，请立即处置")
+    assert "2026-03-04 16:00" in act_now["body"]  # the follow-up due, China time
+    steward = (await _inbox(client, world.community, rid))["deadline.at_start"]
+    assert world.village.name in steward["title"]
+    english_item = (await _inbox(client, world.unpaired, rid))["deadline.at_start"]
+    assert english_item["title"] == f"Urgent risk, act now: {world.grid.name}, {world.village.name}"
+    assert "(China time)" in english_item["body"]
+
+    version = (await client.get(f"/reports/{rid}", headers=await auth_headers(client, world.leader))).json()["version"]
+    clock.freeze(T0 + timedelta(minutes=20))
+    await change(client, world.paired, rid, "report-in", {}, version)
+    back = (await _inbox(client, world.sentinel, rid))["report.reported_in"]
+    assert back["title"] == "家庭医生已报到：紧急风险"
+    assert paired_name in back["body"]
+    assert "023-67812345" in back["body"]
+    assert "2026-03-02 16:20" in back["body"]
+    await sweep_at(db, 36)  # the follow-up reminder names who reported in
+    reminder = (await _inbox(client, world.paired, rid))["deadline.reminder"]
+    assert f"{paired_name}已报到" in reminder["body"]
+    for person in (world.paired, world.community, world.unpaired, world.sentinel, world.leader):
+        for item in (await _inbox(client, person, rid)).values():
+            assert not UUID_RE.search(item["title"] + item["body"]), item
+
+
+def test_every_message_the_service_sends_has_a_chinese_and_an_english_template(settings: Settings) -> None:
+    """Every ``notify(`` passes a template (``message=``); every template named in the code, every
+    deadline kind and every step of their default policies renders in both languages, without an id."""
+    root = Path(services.__file__).parent
+    named: set[str] = set()
+    for path in root.rglob("*.py"):
+        if path.parent.name == "notifications" and path.name == "service.py":
+            continue  # notify itself
+        source = path.read_text(encoding="utf-8")
+        for call in re.finditer(r"\bnotify\(", source):
+            window = source[call.start() : call.start() + 600].split("\n    )", 1)[0]
+            assert "message=" in window, f"{path}: notify() without a template"
+        named |= set(re.findall(r'report_message\(\s*db,\s*"([a-z_.]+)"', source))
+        named |= set(re.findall(r'Message\(\s*"([a-z_.]+)"', source))
+    templates = registered()
+    kinds = registered_kinds()
+    assert {"report.follow_up", "report.report_in"} <= set(kinds)
+    for name in sorted(named | set(kinds) - {"test.sla"} | set(messages.TEMPLATES) | {DEFAULT_TEMPLATE}):
+        assert name in templates or not name.startswith("report."), f"no template for {name}"
+    sample = {
+        "category": "urgent_risk",
+        "village": "VILLAGE",
+        "grid": "GRID",
+        "reporter": "REPORTER",
+        "responder": "RESPONDER",
+        "team": "TEAM",
+        "team_phone": "023-67812345",
+        "submitted_at": T0,
+        "reported_in_at": T0,
+        "due_at": T0,
+        "what": "report.follow_up",
+        "stage": "start",
+        "resident": "RESIDENT",
+    }
+    steps = {
+        step.name
+        for kind in kinds
+        for category in (None, "urgent_risk")
+        for step in policy_for(settings, kind, category).steps
+    }
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for name, pair in templates.items():
+        for step in steps:
+            zh = "".join(pair.zh({**sample, "step": step}))
+            en = "".join(pair.en({**sample, "step": step}))
+            assert cjk.search(zh), (name, step, zh)
+            assert not cjk.search(en), (name, step, en)
+            assert not UUID_RE.search(zh + en)

@@ -62,6 +62,7 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
         kind=data.kind,
         secret_hash=await hash_secret_async(data.secret),
         org_unit_id=data.org_unit_id,
+        locale=data.locale,
     )
     db.add(user)
     await db.flush()
@@ -225,6 +226,8 @@ async def update_user(
         )
     if data.is_active is not None:
         user.is_active = data.is_active
+    if data.locale is not None:
+        user.locale = data.locale
     if data.secret is not None:
         user.secret_hash = await hash_secret_async(data.secret)
         # A new secret ends every login made with the old one (a leaked password stops working now).

@@ -240,17 +240,16 @@ async def _advance(db: AsyncSession, deadline: Deadline, now: datetime) -> Advan
             deadline.state = DeadlineState.BREACHED.value
             deadline.breached_at = deadline.due_at
         recipients = list(dict.fromkeys(await handler.recipients(db, deadline, step)))
-        title, body = handler.message(deadline, step)
-        await notify(
-            db,
-            user_ids=recipients,
-            kind=f"deadline.{step.name}",
-            title=title,
-            body=body,
-            subject_type=deadline.subject_type,
-            subject_id=deadline.subject_id,
-            dedupe_key=job_id(deadline.id, step.name),
-        )
+        if recipients:  # a step that tells nobody still happened (its row says so), it just says nothing
+            await notify(
+                db,
+                user_ids=recipients,
+                kind=f"deadline.{step.name}",
+                message=await handler.message(db, deadline, step, recipients),
+                subject_type=deadline.subject_type,
+                subject_id=deadline.subject_id,
+                dedupe_key=job_id(deadline.id, step.name),
+            )
         await db.execute(
             update(DeadlineStep)
             .where(DeadlineStep.deadline_id == deadline.id, DeadlineStep.step == step.name)

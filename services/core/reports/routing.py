@@ -24,12 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
-from services.core.deadlines.kinds import deadline_kind
+from services.core.deadlines.kinds import deadline_kind, default_message
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
+from services.core.notifications.templates import Message
 from services.core.org.models import OrgUnit
 from services.core.periods import active_at
+from services.core.reports import messages
 from services.core.reports.models import ReportStatus, SentinelReport
 from services.core.security.roles import Role
 from services.core.teams.models import Institution, InstitutionLevel, InstitutionSteward, Person, Team, TeamMember
@@ -165,19 +167,12 @@ async def audience(db: AsyncSession, report: SentinelReport, name: str, at: date
     return []
 
 
-_TITLES = {
-    "at_start": "Urgent risk reported: act now",
-    "team_if_waiting": "Sentinel report waiting to be reported in",
-    "reminder": "Sentinel report: follow-up due soon",
-    "breach": "Sentinel report: follow-up overdue",
-}
-
-
-def message(deadline: Deadline, step: Step) -> tuple[str, str]:
-    """Title and body of a step's notification; never the report's contents (they stay in the app)."""
-    due = deadline.due_at.isoformat(timespec="minutes")
-    title = _TITLES.get(step.name, f"Sentinel report escalated: follow-up was due {due}")
-    return title, f"Report {deadline.subject_id}: the follow-up is due {due}. Open the report for details."
+async def message(db: AsyncSession, deadline: Deadline, step: Step, recipients: Sequence[uuid.UUID]) -> Message:
+    """A step's message (``reports/messages.py``): the report's category, place, people and due time."""
+    report = await db.get(SentinelReport, deadline.subject_id)
+    if report is None:
+        return await default_message(db, deadline, step, recipients)
+    return await messages.report_message(db, deadline.kind, report, recipients, step=step.name, due_at=deadline.due_at)
 
 
 def happening_now(report: SentinelReport) -> bool:

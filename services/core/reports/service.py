@@ -36,7 +36,7 @@ from services.core.errors import (
 from services.core.notifications import service as notifications
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
-from services.core.reports import access, routing
+from services.core.reports import access, messages, routing
 from services.core.reports.access import Viewer
 from services.core.reports.lifecycle import REPORT
 from services.core.reports.models import (
@@ -294,7 +294,7 @@ async def _route(
         await deadlines.fire_due(db, deadline.id, now=now)  # an at-start step (urgent risk): now, not later
     if report.team_id is None:
         users = await routing.town_fallback(db, report.town_id, grid_path, now)
-        title = "Sentinel report with no responsible team"
+        template = "report.unrouted"
     else:
         paired_records = {m for s in sentinels if s.person_id == reporter_person for m in s.paired_member_ids}
         persons = [m.person_id for m in members if m.record_id in paired_records]
@@ -304,13 +304,12 @@ async def _route(
             users = []
         if not users:
             users = await routing.team_users(db, report.team_id, now)
-        title = "New sentinel report: please report in"
+        template = "report.submitted"
     await notifications.notify(
         db,
         user_ids=users,
         kind="report.submitted",
-        title=title,
-        body=f"Report {report.id} ({report.category}). Open it to report in.",
+        message=await messages.report_message(db, template, report, users),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:submitted",
@@ -675,8 +674,7 @@ async def report_in(
         db,
         user_ids=[report.reporter_id],
         kind="report.reported_in",
-        title="The family doctor team has reported in",
-        body=f"Your report {report.id} was taken up by the responsible team.",
+        message=await messages.report_message(db, "report.reported_in", report, [report.reporter_id]),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:reported_in",
@@ -758,8 +756,7 @@ async def close(
         db,
         user_ids=[report.reporter_id],
         kind="report.closed",
-        title="Your report was closed",
-        body=f"Report {report.id} was followed up and closed by the family doctor team.",
+        message=await messages.report_message(db, "report.closed", report, [report.reporter_id]),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:closed",
