@@ -90,7 +90,9 @@ async def assign_team(
     )
     db.add(row)
     await db.flush()
-    await audit.record_change(db, principal, "responsibility.assigned", row, team_id=team.id, org_unit_id=unit.id)
+    await audit.record_change(
+        db, principal, "responsibility.assigned", row, org_path=unit.path, team_id=team.id, org_unit_id=unit.id
+    )
     return row, True
 
 
@@ -133,7 +135,9 @@ async def set_assignment_end(
     await _no_assignment_overlap(db, row.org_unit_id, row.starts_at, data.ends_at, exclude_id=row.id)
     row.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "responsibility.period_changed", row)
+    await audit.record_change(
+        db, principal, "responsibility.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -195,7 +199,9 @@ async def add_community_role(
     )
     db.add(row)
     await db.flush()
-    await audit.record_change(db, principal, "community_role.added", row, role=data.role, org_unit_id=unit.id)
+    await audit.record_change(
+        db, principal, "community_role.added", row, org_path=unit.path, role=data.role, org_unit_id=unit.id
+    )
     return row, True
 
 
@@ -254,7 +260,9 @@ async def set_community_role_end(
             )
     row.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "community_role.period_changed", row)
+    await audit.record_change(
+        db, principal, "community_role.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -334,7 +342,14 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
     )
     db.add(row)
     await db.flush()
-    await audit.record_change(db, principal, "pairing.created", row, kind=data.kind)
+    await audit.record_change(
+        db,
+        principal,
+        "pairing.created",
+        row,
+        org_path=await org_repository.path_of(db, row.org_unit_id),
+        kind=data.kind,
+    )
     return row, True
 
 
@@ -432,7 +447,9 @@ async def set_pairing_end(
         raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
     row.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "pairing.period_changed", row)
+    await audit.record_change(
+        db, principal, "pairing.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 

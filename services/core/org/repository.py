@@ -29,3 +29,11 @@ async def get_in_scope(
     if unit is None:
         raise NotFound(f"org unit {unit_id} not found")
     return unit
+
+
+async def path_of(db: AsyncSession, unit_id: uuid.UUID) -> str:
+    """The path of an org unit known to exist (a foreign key points at it): what audit events are scoped by."""
+    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    if path is None:
+        raise NotFound(f"org unit {unit_id} not found")
+    return path

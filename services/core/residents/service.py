@@ -170,6 +170,7 @@ async def _create(db: AsyncSession, principal: Principal, data: ResidentCreate, 
         action="resident.created",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "tags": [t.population.value for t in data.tags]},
     )
     resident = await _reload(db, resident.id)
@@ -298,6 +299,7 @@ async def _refuse_duplicates(
                 action="resident.identity_conflict",
                 subject_type="resident",
                 subject_id=holder,
+                org_path=await repository.grid_path(db, holder),
                 details={},
             )
             raise AlreadyExists("this identity number is already registered in the district, outside your area")
@@ -373,6 +375,7 @@ async def update(
                     action="resident.identity_conflict",
                     subject_type="resident",
                     subject_id=holder,
+                    org_path=await repository.grid_path(db, holder),
                     details={},
                 )
                 raise AlreadyExists("this identity number is already registered in the district, outside your area")
@@ -422,6 +425,7 @@ async def update(
             action="resident.updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={
                 "fields": sorted(
                     {k.removesuffix("_enc").removesuffix("_bidx").removesuffix("_masked") for k in changed}
@@ -453,6 +457,7 @@ async def read_identity(
         action="resident.identity_read",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"fields": [n for n, v in (("id_number", id_number), ("phone", phone)) if v is not None]},
     )
     return IdentityRead(
@@ -486,7 +491,6 @@ async def list_residents(
     if population is not None:
         today = clock.now().date()
         # In the sentinel view a tag counts only when this caller reported it (as it is shown).
-        care = [OrgUnit.path.startswith(p) for p in policy.care_view_paths(principal)]
         stmt = stmt.where(
             select(ResidentTag.id)
             .where(
@@ -494,7 +498,7 @@ async def list_residents(
                 ResidentTag.population == population.value,
                 ResidentTag.since_on <= today,
                 or_(ResidentTag.until_on.is_(None), ResidentTag.until_on >= today),
-                or_(ResidentTag.reported_by == principal.user_id, *care),
+                or_(ResidentTag.reported_by == principal.user_id, policy.care_view_clause(principal, OrgUnit.path)),
             )
             .exists()
         )
@@ -523,13 +527,12 @@ async def lookup(
 ) -> list[tuple[Resident, str]]:
     """Exact lookup by identity number through the blind index, within scope."""
     number, _, _ = check_id_number(id_type, id_number)
-    paths = policy.identity_paths(principal)
-    if not paths:
+    if not principal.can(policy.IDENTITY):
         raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
         .where(Resident.id_number_bidx == pii.blind_index("id", number))
-        .where(or_(*(OrgUnit.path.startswith(p) for p in paths)))
+        .where(policy.identity_clause(principal, OrgUnit.path))
         .options(selectinload(Resident.tags))
     )
     rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
@@ -539,6 +542,7 @@ async def lookup(
         action="resident.looked_up",
         subject_type="resident",
         subject_id=rows[0][0].id if rows else None,
+        org_path=rows[0][1] if rows else None,
         details={"matches": len(rows)},
     )
     return rows
@@ -627,6 +631,7 @@ async def add_tag(
         action="resident.tag_added",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"population": data.population.value, "source": data.source.value},
     )
     return await _reload(db, resident.id), path, True
@@ -667,6 +672,7 @@ async def update_tag(
             action="resident.tag_updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={"tag_id": str(tag.id), "population": tag.population, "fields": sorted(changes)},
         )
     return await _reload(db, resident.id), path

@@ -58,6 +58,10 @@ from services.core.versioning import check_version
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SUBJECT = "resident"
+# Signing, renewing and terminating are the family doctor team's, in its area: the permission the
+# routes require is the one that scopes the resident or signing here (a caller's other grants, say a
+# community steward's elsewhere, must not lend their write scope to signing).
+SIGN = Permission.SIGNINGS_WRITE
 EARLIEST = date(2000, 1, 1)
 MAX_YEARS = 5
 
@@ -160,9 +164,7 @@ async def _locked_resident(db: AsyncSession, principal: Principal, resident_id: 
     """The resident in write scope, its row locked: signings of one resident are decided one at a time."""
     row = (
         await db.execute(
-            residents.readable(principal, Permission.RESIDENTS_WRITE)
-            .where(Resident.id == resident_id)
-            .with_for_update(of=Resident)
+            residents.readable(principal, SIGN).where(Resident.id == resident_id).with_for_update(of=Resident)
         )
     ).first()
     if row is None:
@@ -232,7 +234,7 @@ def _replayed(existing: Signing, resident_id: uuid.UUID, expected: dict[str, obj
 
 async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate) -> Written:
     """Sign a resident with a team; a repeat with the same id and body is answered, not redone."""
-    resident, _ = await _locked_resident(db, principal, resident_id)
+    resident, path = await _locked_resident(db, principal, resident_id)
     if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
         return _replayed(
             existing,
@@ -249,15 +251,17 @@ async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID,
     await _check_team(db, principal, data.team_id, resident, data.starts_on)
     await _refuse_overlap(db, resident.id, data.starts_on, ends_on)
     return Written(
-        await _insert(db, principal, resident, data.id, data.team_id, data.package, data.starts_on, ends_on, None),
+        await _insert(
+            db, principal, resident, path, data.id, data.team_id, data.package, data.starts_on, ends_on, None
+        ),
         created=True,
     )
 
 
 async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Written:
     """A new signing starting where ``signing_id``'s contract ends (same or other team and package)."""
-    old, _ = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE)
-    resident, _ = await _locked_resident(db, principal, old.resident_id)
+    old, _ = await get_in_scope(db, principal, signing_id, SIGN)
+    resident, path = await _locked_resident(db, principal, old.resident_id)
     if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
         return _replayed(
             existing,
@@ -288,7 +292,8 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
     await _check_team(db, principal, team_id, resident, starts_on)
     await _refuse_overlap(db, resident.id, starts_on, ends_on)
     return Written(
-        await _insert(db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id), created=True
+        await _insert(db, principal, resident, path, data.id, team_id, package, starts_on, ends_on, old.id),
+        created=True,
     )
 
 
@@ -296,6 +301,7 @@ async def _insert(
     db: AsyncSession,
     principal: Principal,
     resident: Resident,
+    grid_path: str,
     signing_id: uuid.UUID | None,
     team_id: uuid.UUID,
     package: ServicePackage,
@@ -323,6 +329,7 @@ async def _insert(
         action="resident.signing_renewed" if renews_id else "resident.signed",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=grid_path,
         details={
             "signing_id": str(signing.id),
             "team_id": str(team_id),
@@ -346,7 +353,7 @@ async def terminate(
     expected_version: int,
 ) -> Signing:
     """End a signing early (or on its last day) with a reason; If-Match names its version."""
-    signing, _ = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE, for_update=True)
+    signing, grid_path = await get_in_scope(db, principal, signing_id, SIGN, for_update=True)
     check_version(signing.version, expected_version)
     if signing.termination_reason is not None:
         raise IllegalTransition(f"signing {signing.id} is already terminated ({signing.termination_reason})")
@@ -365,6 +372,7 @@ async def terminate(
         action="resident.signing_terminated",
         subject_type=SUBJECT,
         subject_id=signing.resident_id,
+        org_path=grid_path,
         details={"signing_id": str(signing.id), "reason": data.reason.value, "ends_on": data.ends_on.isoformat()},
     )
     return signing
@@ -465,6 +473,7 @@ async def record_contact(
         action="resident.contact_recorded",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"contact_id": str(contact.id), "channel": contact.channel, "outcome": contact.outcome},
     )
     return contact, path, True

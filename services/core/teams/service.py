@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
@@ -25,8 +25,8 @@ from services.core.replay import same_or_conflict
 from services.core.security import users
 from services.core.security.models import User
 from services.core.security.pii import PiiCipher, mask_phone
-from services.core.security.principal import Principal
-from services.core.security.roles import Permission, Role
+from services.core.security.principal import Principal, institution_scope_clause
+from services.core.security.roles import Permission
 from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
@@ -91,7 +91,7 @@ async def create_institution(
     )
     db.add(institution)
     await db.flush()
-    await audit.record_change(db, principal, "institution.created", institution, kind=data.kind)
+    await audit.record_change(db, principal, "institution.created", institution, org_path=unit.path, kind=data.kind)
     return institution, True
 
 
@@ -119,7 +119,13 @@ async def update_institution(
         await _credit_code_free(db, code, but=institution.id)
         institution.credit_code = code
     await db.flush()
-    await audit.record_change(db, principal, "institution.updated", institution)
+    await audit.record_change(
+        db,
+        principal,
+        "institution.updated",
+        institution,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return institution
 
 
@@ -174,7 +180,14 @@ async def appoint_steward(
     )
     db.add(steward)
     await db.flush()
-    await audit.record_change(db, principal, "institution_steward.appointed", steward, institution_id=institution.id)
+    await audit.record_change(
+        db,
+        principal,
+        "institution_steward.appointed",
+        steward,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+        institution_id=institution.id,
+    )
     return steward, True
 
 
@@ -219,15 +232,17 @@ async def set_steward_end(
         await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
     steward.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "institution_steward.period_changed", steward)
+    await audit.record_change(
+        db,
+        principal,
+        "institution_steward.period_changed",
+        steward,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return steward
 
 
 # --- people -------------------------------------------------------------------------------
-
-
-# Roles that call staff and community workers, within their area: see the full mobile.
-MOBILE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TEAM_LEADER})
 
 
 def mobile_index(pii: PiiCipher, phone: str) -> bytes:
@@ -247,14 +262,11 @@ def open_mobile(person: Person, pii: PiiCipher) -> str:
     return pii.decrypt(person.mobile_enc, context=f"person.mobile:{person.id}")
 
 
-def may_read_mobile(principal: Principal, person: Person, unit_path: str) -> bool:
-    """District administrators, institution stewards and team leaders whose grant covers the person's unit
-    (a grant naming an institution covers that institution's staff and the community workers of its area)."""
-    return any(
-        g.role in MOBILE_ROLES
-        and unit_path.startswith(g.org_path)
-        and (g.institution_id is None or person.institution_id in (None, g.institution_id))
-        for g in principal.grants
+def mobile_visible(principal: Principal) -> ColumnElement[bool]:
+    """SQL: the caller holds ``people:read_mobile`` over the person's unit (joined as ``OrgUnit``); a grant
+    naming an institution covers that institution's staff and the community workers of its area."""
+    return institution_scope_clause(
+        principal, Permission.PEOPLE_READ_MOBILE, OrgUnit.path, Person.institution_id, with_unaffiliated=True
     )
 
 
@@ -262,9 +274,17 @@ async def read_mobile(
     db: AsyncSession, *, principal: Principal, person_id: uuid.UUID, pii: PiiCipher
 ) -> PersonMobileRead:
     """The full mobile for the roles allowed to see it (403 otherwise); audited in this transaction."""
-    person = await repository.get_person(db, principal, person_id)
-    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == person.org_unit_id))
-    if path is None or not may_read_mobile(principal, person, path):
+    row = (
+        await db.execute(
+            repository.readable_people(principal)
+            .add_columns(OrgUnit.path, mobile_visible(principal))
+            .where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"person {person_id} not found")
+    person, path, visible = row
+    if not visible:
         raise MobileNotPermitted("this role sees mobile numbers masked")
     phone = open_mobile(person, pii)
     await audit.record(
@@ -273,6 +293,7 @@ async def read_mobile(
         action="person.mobile_read",
         subject_type="person",
         subject_id=person.id,
+        org_path=path,
         details={"fields": ["mobile"]},
     )
     return PersonMobileRead(person_id=person.id, mobile=phone)
@@ -325,7 +346,7 @@ async def create_person(
     seal_mobile(person, pii, phone)
     db.add(person)
     await db.flush()
-    await audit.record_change(db, principal, "person.created", person, kind=data.kind)
+    await audit.record_change(db, principal, "person.created", person, org_path=unit.path, kind=data.kind)
     return person, True
 
 
@@ -369,7 +390,9 @@ async def update_person(
         await _user_linkable(db, principal, data.user_id, but=person.id)
         person.user_id = data.user_id
     await db.flush()
-    await audit.record_change(db, principal, "person.updated", person)
+    await audit.record_change(
+        db, principal, "person.updated", person, org_path=await org_repository.path_of(db, person.org_unit_id)
+    )
     return person
 
 
@@ -438,7 +461,7 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
     )
     db.add(team)
     await db.flush()
-    await audit.record_change(db, principal, "team.created", team, institution_id=institution.id)
+    await audit.record_change(db, principal, "team.created", team, org_path=unit.path, institution_id=institution.id)
     return team, True
 
 
@@ -477,7 +500,9 @@ async def update_team(
     if data.service_phone is not None:
         team.service_phone = data.service_phone
     await db.flush()
-    await audit.record_change(db, principal, "team.updated", team)
+    await audit.record_change(
+        db, principal, "team.updated", team, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return team
 
 
@@ -551,7 +576,15 @@ async def add_member(
     )
     db.add(member)
     await db.flush()
-    await audit.record_change(db, principal, "team_member.added", member, team_id=team.id, role=data.role)
+    await audit.record_change(
+        db,
+        principal,
+        "team_member.added",
+        member,
+        org_path=await org_repository.path_of(db, team.org_unit_id),
+        team_id=team.id,
+        role=data.role,
+    )
     return member, True
 
 
@@ -623,7 +656,9 @@ async def set_member_end(
         await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
     member.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "team_member.period_changed", member)
+    await audit.record_change(
+        db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return member
 
 
@@ -663,7 +698,14 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
     )
     db.add(row)
     await db.flush()
-    await audit.record_change(db, principal, "team_backing.created", row, backing_team_id=backing.id)
+    await audit.record_change(
+        db,
+        principal,
+        "team_backing.created",
+        row,
+        org_path=await org_repository.path_of(db, backed.org_unit_id),
+        backing_team_id=backing.id,
+    )
     return row, True
 
 
@@ -688,7 +730,7 @@ async def set_backing_end(
 ) -> TeamBacking:
     """End (or move the end of) a backing."""
     row = await _get_or_404(db, TeamBacking, backing_id, "team backing")
-    await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
+    backed = await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
     check_version(row.version, expected_version)
     periods.resolve(row.starts_at, data.ends_at)
     await _no_overlap(
@@ -704,7 +746,9 @@ async def set_backing_end(
     )
     row.ends_at = data.ends_at
     await db.flush()
-    await audit.record_change(db, principal, "team_backing.period_changed", row)
+    await audit.record_change(
+        db, principal, "team_backing.period_changed", row, org_path=await org_repository.path_of(db, backed.org_unit_id)
+    )
     return row
 
 
