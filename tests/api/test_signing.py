@@ -17,9 +17,11 @@ from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation
+from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 from services.core.teams import service as teams_service
 from services.core.teams.models import Person
+from tests.api.test_auth import assert_problem
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -233,6 +235,35 @@ async def test_termination_takes_a_reason_from_the_list_an_end_date_and_if_match
         f"/residents/{rid}/signings", json=signing_body(world, starts_on="2026-06-01"), headers=headers
     )
     assert anew.status_code == 201, anew.text
+
+
+async def test_signing_is_scoped_by_the_permission_its_routes_require(
+    client: httpx.AsyncClient, db: AsyncSession, world: World
+) -> None:
+    """signings:write in one town and residents:write (a community steward's) over this village must not
+    add up to signing here: the routes require signings:write and core scopes by it (on main, by residents:write)."""
+    rid = await resident_in(db, world.grid)
+    leader = await auth_headers(client, world.leader)
+    signed = (await client.post(f"/residents/{rid}/signings", json=signing_body(world), headers=leader)).json()
+    elsewhere = await make_child(db, world.district, number=2)
+    user = await make_user(db, Role.TEAM_MEMBER, elsewhere)
+    db.add(RoleGrant(user_id=user.id, role=Role.COMMUNITY_STEWARD.value, org_unit_id=world.village.id, starts_at=NOW))
+    await db.commit()
+    headers = await auth_headers(client, user)
+    other = await resident_in(db, world.grid)
+    made = await client.post(f"/residents/{other}/signings", json=signing_body(world), headers=headers)
+    assert_problem(made, 404, "not_found")
+    renewed = await client.post(f"/signings/{signed['id']}/renewals", json={}, headers=headers)
+    assert_problem(renewed, 404, "not_found")
+    ended = await client.post(
+        f"/signings/{signed['id']}/termination",
+        json={"reason": "moved_away", "ends_on": "2026-06-01"},
+        headers=headers | {"If-Match": '"1"'},
+    )
+    assert_problem(ended, 404, "not_found")
+    # The steward's grant still reads the village's signings; only signing is the team's.
+    assert (await client.get(f"/signings/{signed['id']}", headers=headers)).status_code == 200
+    assert (await client.get(f"/residents/{other}/signings", headers=headers)).json()["items"] == []
 
 
 async def test_signing_with_a_team_not_responsible_for_the_grid_is_refused(
