@@ -8,13 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.org.models import OrgUnit
 from services.core.residents import repository as residents_repository
 from services.core.residents import service as residents_service
 from services.core.residents.errors import IdentityNotPermitted
 from services.core.residents.schemas import ResidentView
-from services.core.security.principal import Grant, Principal
+from services.core.security.principal import Grant, Principal, scope_clause
 from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
 from services.core.teams import service as teams_service
 from services.core.teams.errors import MobileNotPermitted
@@ -84,13 +86,13 @@ def test_no_module_decides_by_role_outside_the_authorization_table() -> None:
     assert not offences, offences
 
 
-def _principal(role: Role, unit: object) -> Principal:
+def _principal(role: Role, unit: OrgUnit) -> Principal:
     return Principal(
         user_id=uuid.uuid4(),
         username="someone",
         kind="person",
         session_id=uuid.uuid4(),
-        grants=(Grant(uuid.uuid4(), role, unit.id, unit.path),),  # type: ignore[attr-defined]
+        grants=(Grant(uuid.uuid4(), role, unit.id, unit.path),),
     )
 
 
@@ -125,3 +127,24 @@ async def test_changing_the_table_alone_changes_what_a_role_sees(
 
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.TEAM_MEMBER, table[Role.TEAM_MEMBER] - {Permission.RESIDENTS_READ_CARE})
     assert residents_service.to_read(member, resident, grid.path).view is ResidentView.SENTINEL
+
+
+async def test_what_a_row_shows_is_decided_by_the_scope_rule_in_sql_and_in_python_alike(db: AsyncSession) -> None:
+    """``Principal.can_at`` on a loaded row answers what ``scope_clause`` answers in SQL, for every permission."""
+    grants = (
+        Grant(uuid.uuid4(), Role.SENTINEL, uuid.uuid4(), "/500112/500112002000/500112002001/500112002001001/"),
+        Grant(uuid.uuid4(), Role.TEAM_MEMBER, uuid.uuid4(), "/500112/500112004000/"),
+        Grant(uuid.uuid4(), Role.TOWN_SUPERVISOR, uuid.uuid4(), "/500112/500112002000/"),
+    )
+    principal = Principal(uuid.uuid4(), "x", "person", uuid.uuid4(), grants)
+    paths = [
+        "/500112/",
+        "/500112/500112002000/500112002001/500112002001001/",
+        "/500112/500112002000/500112002001/500112002001002/",
+        "/500112/500112004000/500112004001/",
+        "/500112/500112016000/",
+    ]
+    for permission in Permission:
+        for path in paths:
+            in_sql = await db.scalar(select(scope_clause(principal, permission, literal(path))))
+            assert bool(in_sql) == principal.can_at(permission, path), (permission, path)
