@@ -13,18 +13,6 @@ from services.core.config import get_settings
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
 
 
-def _migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
-    from alembic import command
-
-    from services.core.system.service import alembic_config
-
-    cfg = alembic_config(database_url)
-    if down:
-        command.downgrade(cfg, revision)
-    else:
-        command.upgrade(cfg, revision)
-
-
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -50,11 +38,13 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.core.system.migrate import migrate
+
     url = get_settings().database_url
     if not url:
         print("GRIDCARE_DATABASE_URL is not set", file=sys.stderr)  # noqa: T201
         return 2
-    _migrate(url, args.revision, down=args.down)
+    migrate(url, args.revision, down=args.down)
     return 0
 
 
@@ -81,11 +71,11 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_init_district(args: argparse.Namespace) -> int:
     """Production bootstrap: a district and its first administrator."""
+    from services.core.accounts import users
+    from services.core.accounts.schemas import GrantCreate, UserCreate
     from services.core.db import make_engine, make_session_factory, session_scope
     from services.core.org import service as org_service
-    from services.core.security import users
     from services.core.security.roles import Role
-    from services.core.security.schemas import GrantCreate, UserCreate
 
     settings = get_settings()
 
@@ -113,10 +103,10 @@ def cmd_init_district(args: argparse.Namespace) -> int:
 
 def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
     """Re-encrypt protected fields under the newest key in GRIDCARE_PII_KEYS (safe to interrupt and re-run)."""
-    from services.core.db import make_engine, make_session_factory
-    from services.core.residents.rotation import rotate
+    import services.core.models  # noqa: F401 - every model module declares its sealed columns
+    from services.core.db import make_engine, make_session_factory, session_scope
     from services.core.security.pii import cipher_for
-    from services.core.teams.rotation import rotate_mobiles
+    from services.core.security.rotation import rotate, versions_in_use
 
     settings = get_settings()
     if not settings.database_url:
@@ -127,15 +117,15 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url or "", null_pool=True)
         factory = make_session_factory(engine)
         report = await rotate(factory, cipher_for(settings), batch_size=args.batch_size)
-        people = await rotate_mobiles(factory, cipher_for(settings), batch_size=args.batch_size)
-        report.scanned += people.scanned
-        report.rewritten += people.rewritten
-        report.skipped_concurrent += people.skipped_concurrent
+        async with session_scope(factory) as db:
+            in_use = await versions_in_use(db)
         await engine.dispose()
         print(  # noqa: T201
-            f"scanned {report.scanned}, re-encrypted {report.rewritten}, "
+            f"rows under an older key {report.scanned}, values re-encrypted {report.rewritten}, "
             f"left to a re-run (changed meanwhile) {report.skipped_concurrent}"
         )
+        # An old key may be removed from GRIDCARE_PII_KEYS only once no row needs it.
+        print("rows per key version still in use: " + (", ".join(f"{v}: {n}" for v, n in in_use.items()) or "none"))  # noqa: T201
 
     asyncio.run(go())
     return 0

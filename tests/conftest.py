@@ -61,14 +61,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 async def fresh_database(servers: Servers, prefix: str) -> str:
     """A new, migrated database; returns its URL."""
-    from services.cli import _migrate
+    from services.core.system.migrate import migrate
 
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     await ensure_database(servers.server_url, name, drop_first=True)
     url = with_database(servers.server_url, name)
     import asyncio
 
-    await asyncio.to_thread(_migrate, url)
+    await asyncio.to_thread(migrate, url)
     return url
 
 

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric, uscc
 
 from services.core import clock
+from services.core.accounts.models import RoleGrant, User
 from services.core.assignments.models import CommunityRole, Responsibility
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.residents.models import KeyPopulation, Resident, ResidentTag
 from services.core.residents.service import seal_id_number, seal_phone
-from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role

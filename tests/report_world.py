@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts.models import User
 from services.core.assignments.models import Pairing
-from services.core.security.models import User
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.teams.models import InstitutionSteward, Person

@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts.models import RoleGrant
 from services.core.deadlines.kinds import deadline_kind
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import Step
 from services.core.org.models import OrgUnit
-from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 
 KIND = "test.follow_up"

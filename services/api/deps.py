@@ -14,11 +14,11 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts import service as auth_service
 from services.core.config import Settings
 from services.core.db import unit_of_work
 from services.core.errors import Forbidden, PreconditionRequired, Unauthenticated, field_error
 from services.core.jobs import enqueue_intents, take_job_intents
-from services.core.security import service as auth_service
 from services.core.security.pii import PiiCipher, cipher_for
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission

@@ -1,17 +1,17 @@
 """Imports every model module so ``Base.metadata`` is complete (Alembic and tests use it)."""
 
+from services.core.accounts.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.assignments.models import CommunityRole, Pairing, Responsibility
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
-from services.core.org.models import OrgUnit
+from services.core.org.models import Institution, OrgUnit
 from services.core.reports.models import ReportFollowUp, ReportTransition, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
-from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.signing.models import Contact, Signing
 from services.core.system.models import WorkerHeartbeat
-from services.core.teams.models import Institution, InstitutionSteward, Person, Team, TeamBacking, TeamMember
+from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
 
 __all__ = [
     "AuditEvent",

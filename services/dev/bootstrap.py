@@ -15,20 +15,20 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts import users
+from services.core.accounts.models import User
+from services.core.accounts.schemas import GrantCreate
+from services.core.accounts.service import active_grants
 from services.core.assignments.models import CommunityRoleKind
 from services.core.audit import service as audit
 from services.core.org import service as org_service
 from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
 from services.core.roster import service as roster_service
 from services.core.roster import workbook
-from services.core.security import users
-from services.core.security.models import User
 from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.security.roles import Role
-from services.core.security.schemas import GrantCreate
-from services.core.security.service import active_grants
 from services.core.teams import service as teams_service
 from services.core.teams.models import Institution, Person
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster

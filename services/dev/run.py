@@ -18,6 +18,7 @@ from types import FrameType
 from services.core.config import get_settings
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.security.pii import cipher_for
+from services.core.system.migrate import migrate
 from services.dev.bootstrap import DEMO_PASSWORD, DemoLogin, bootstrap_demo
 from services.dev.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database
 
@@ -27,9 +28,7 @@ def _say(text: str) -> None:
 
 
 async def _prepare(database_url: str) -> list[DemoLogin]:
-    from services.cli import _migrate
-
-    await asyncio.to_thread(_migrate, database_url)
+    await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url, null_pool=True)
     try:
         async with session_scope(make_session_factory(engine)) as db:

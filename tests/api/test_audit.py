@@ -11,17 +11,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import User
 from services.core.assignments.models import CommunityRole, Pairing, Responsibility
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.audit.models import AuditEvent
-from services.core.org.models import OrgUnit
+from services.core.org.models import Institution, OrgUnit
 from services.core.reports.models import SentinelReport
 from services.core.residents.models import Resident
-from services.core.security.models import User
 from services.core.security.roles import Role
 from services.core.signing.service import today
-from services.core.teams.models import Institution, InstitutionSteward, Person, Team, TeamBacking, TeamMember
+from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
 from services.dev.bootstrap import bootstrap_demo
 from services.dev.demo_roster import DEMO_TOWNS
 from tests.factories import TEST_PII, auth_headers, make_user, resident_id_number

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts.models import User
 from services.core.org.models import OrgUnit
-from services.core.security.models import User
 from services.core.security.roles import Role
 from tests.api.test_auth import assert_problem
 from tests.factories import auth_headers, make_child, make_district, make_user

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.accounts.models import User
 from services.core.notifications import service
-from services.core.security.models import User
 from services.core.security.roles import Role
 from tests.factories import auth_headers, make_district, make_user
 

@@ -440,6 +440,16 @@ async def test_bad_reports_are_refused_naming_the_field(client: httpx.AsyncClien
     assert await db.scalar(select(func.count()).select_from(SentinelReport)) == 0
 
 
+async def test_a_new_resident_draft_is_checked_like_a_resident(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    world = await world_at_t0(db)
+    for birth_on in ("2026-03-03", "1850-06-01"):
+        body = health_need(world.grid.id, None, new_resident={"name": "孙八", "birth_on": birth_on})
+        response = await submit(client, world, body)
+        assert response.status_code == 422, (birth_on, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == ["body.new_resident.birth_on"]
+    assert await db.scalar(select(func.count()).select_from(SentinelReport)) == 0
+
+
 async def test_a_new_resident_draft_keeps_no_identity_number_in_clear(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:

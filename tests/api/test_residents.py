@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric
 
+from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation, Resident
@@ -376,6 +377,65 @@ async def test_a_number_held_outside_the_area_is_refused_without_saying_where(
     body = assert_problem(response, 409, "already_exists")
     assert str(holder) not in response.text
     assert "existing_id" not in body
+
+
+async def test_the_refusal_of_a_number_held_outside_the_area_leaves_an_audit_trace(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    other_town = await make_child(db, area.district, number=2)
+    other_grid = await make_child(db, await make_child(db, other_town, number=1), number=1)
+    number = resident_id_number(date(1970, 3, 3))
+    holder = await saved(db, await make_resident(db, other_grid, id_number=number))
+    mine = await saved(db, await make_resident(db, area.grid))
+    member = await make_user(db, Role.TEAM_MEMBER, area.village)
+    member_id = member.id
+    headers = await auth_headers(client, member)
+    created = await client.post(
+        "/residents",
+        headers=headers,
+        json={"grid_id": str(area.grid_id), "name": "李四", "id_type": "01", "id_number": number},
+    )
+    assert_problem(created, 409, "already_exists")
+    updated = await client.patch(
+        f"/residents/{mine}", json={"id_number": number}, headers={**headers, "If-Match": '"1"'}
+    )
+    assert_problem(updated, 409, "already_exists")
+    traces = (
+        await db.execute(
+            select(AuditEvent.actor_id, AuditEvent.subject_id).where(AuditEvent.action == "resident.identity_conflict")
+        )
+    ).all()
+    assert traces == [(member_id, holder), (member_id, holder)], "each refused attempt is on the record"
+    row = (await db.execute(select(Resident.name, Resident.version).where(Resident.id == mine))).one()
+    assert tuple(row) == ("张三", 1), "only the trace is kept, nothing else the request did"
+    assert await db.scalar(select(func.count()).select_from(Resident)) == 2
+
+
+async def test_import_refuses_the_birth_dates_a_create_refuses(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    clock.freeze(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    headers = await headers_for(client, db, Role.DISTRICT_ADMIN, area.district)
+    for birth_on in ("2028-01-03", "1850-06-01"):
+        response = await client.post(
+            "/residents", json=new_body(area, id_number=None, phone=None, birth_on=birth_on), headers=headers
+        )
+        assert response.status_code == 422, (birth_on, response.text)
+    rows = [
+        {"grid_code": area.grid_code, "name": "未来", "birth_on": "2028-01-03"},
+        {"grid_code": area.grid_code, "name": "古人", "birth_on": "1850-06-01"},
+        {"grid_code": area.grid_code, "name": "古号", "id_number": resident_id_number(date(1850, 6, 1))},
+        {"grid_code": area.grid_code, "name": "今人", "birth_on": "1990-01-01"},
+    ]
+    content = "\n".join(json.dumps(r) for r in rows)
+    answer = await client.post(
+        "/residents/imports", files={"file": ("r.jsonl", content, "application/x-ndjson")}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["created"] == 1
+    errors = [(e["row"], e["field"]) for e in answer.json()["errors"]]
+    assert errors == [(1, "birth_on"), (2, "birth_on"), (3, "id_number")]
+    assert await db.scalar(select(func.count()).select_from(Resident)) == 1
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:

@@ -18,12 +18,12 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from services.api.app import create_app
 from services.core import clock
+from services.core.accounts import service as auth_service
+from services.core.accounts import users
+from services.core.accounts.schemas import GrantCreate, UserCreate
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.org import service as org_service
-from services.core.security import service as auth_service
-from services.core.security import users
 from services.core.security.roles import Role
-from services.core.security.schemas import GrantCreate, UserCreate
 from services.core.system import service as system
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database, make_settings

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
 from services.core import clock
+from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
@@ -31,7 +32,6 @@ from services.core.reports import service as reports
 from services.core.reports.schemas import ReportCreate
 from services.core.residents.models import KeyPopulation, ResidentTag
 from services.core.roster import workbook
-from services.core.security.models import RoleGrant
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service

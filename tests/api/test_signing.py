@@ -14,10 +14,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import RoleGrant
 from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation
-from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 from services.core.teams import service as teams_service
 from services.core.teams.models import Person

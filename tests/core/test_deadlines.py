@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import User
 from services.core.config import Settings
 from services.core.deadlines import service
 from services.core.deadlines.kinds import UnknownDeadlineKind
@@ -19,7 +20,6 @@ from services.core.deadlines.policy import Policy, Step, policy_for
 from services.core.jobs import take_job_intents
 from services.core.notifications.models import Notification
 from services.core.org.models import OrgUnit
-from services.core.security.models import User
 from services.core.security.roles import Role
 from tests.factories import make_child, make_district, make_user
 from tests.sla_kinds import KIND

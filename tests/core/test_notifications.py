@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core import clock
+from services.core.accounts.models import User
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.notifications import service
 from services.core.notifications.channels import SmsGateway, channels_from_settings
 from services.core.notifications.models import Notification, OutboxMessage, OutboxState
-from services.core.security.models import User
 from services.core.security.roles import Role
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database

@@ -25,14 +25,13 @@ from services.core.errors import PreconditionFailed
 from services.core.org.models import OrgUnit
 from services.core.residents import service
 from services.core.residents.models import Resident
-from services.core.residents.rotation import rotate, versions_in_use
 from services.core.residents.schemas import ResidentCreate, ResidentUpdate
 from services.core.security.pii import PiiCipher, cipher_for, key_version
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
+from services.core.security.rotation import rotate, versions_in_use
 from services.core.teams import service as teams_service
 from services.core.teams.models import Person
-from services.core.teams.rotation import rotate_mobiles
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database, make_settings
 from tests.factories import (
@@ -250,9 +249,9 @@ async def test_key_rotation_re_encrypts_people_mobiles_too(committed: Committed,
     new_key = base64.b64encode(b"m" * 32).decode()
     old = json.loads(make_settings(committed.url, servers.redis_url).pii_keys.get_secret_value())  # type: ignore[union-attr]
     rotated = cipher_for(make_settings(committed.url, servers.redis_url, pii_keys=json.dumps({**old, "2": new_key})))
-    report = await rotate_mobiles(committed.factory, rotated, batch_size=2)
+    report = await rotate(committed.factory, rotated, batch_size=2)
     assert (report.scanned, report.rewritten) == (5, 5)
-    assert (await rotate_mobiles(committed.factory, rotated, batch_size=2)).rewritten == 0
+    assert (await rotate(committed.factory, rotated, batch_size=2)).rewritten == 0
     async with session_scope(committed.factory) as db:
         for person in (await db.scalars(select(Person).where(Person.id.in_(list(phones))))).all():
             assert key_version(person.mobile_enc) == 2

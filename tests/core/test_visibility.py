@@ -45,9 +45,9 @@ VISIBILITY = {
 MAY_NAME_ROLES = {
     "core/security/roles.py": "the table itself",
     "core/security/principal.py": "turns grants into the table's permissions",
-    "core/security/users.py": "which roles an account kind may be granted",
-    "core/security/schemas.py": "grants name their role",
-    "core/security/service.py": "loads grants",
+    "core/accounts/users.py": "which roles an account kind may be granted",
+    "core/accounts/schemas.py": "grants name their role",
+    "core/accounts/service.py": "loads grants",
     "core/reports/routing.py": "whom a report notifies (holders of a role), not what anyone sees",
     # Reports' care view becomes reports:read_care in issue 8's lifecycle work, which owns core/reports.
     "core/reports/access.py": "pending reports:read_care",

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.core import clock
+from services.core.accounts.models import User
 from services.core.config import Settings
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.deadlines import service
@@ -34,7 +35,6 @@ from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.jobs import enqueue_intents, take_job_intents
 from services.core.notifications.models import Notification
 from services.core.org.models import OrgUnit
-from services.core.security.models import User
 from services.core.security.roles import Role
 from services.dev.embedded import drop_database
 from services.worker.jobs import deadlines as jobs

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Form, Header, Request, status
 from services.api import throttle
 from services.api.deps import CurrentPrincipal, DbSession, SettingsDep
 from services.api.problems import problem_responses
+from services.core.accounts import service as auth_service
+from services.core.accounts import users as users_service
+from services.core.accounts.schemas import GrantRead, MeRead, TokenResponse
 from services.core.errors import InvalidClient, InvalidGrant, field_error
-from services.core.security import service as auth_service
-from services.core.security import users as users_service
-from services.core.security.schemas import GrantRead, MeRead, TokenResponse
 from services.core.text import CleanStr
 
 router = APIRouter(tags=["auth"])

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import DbSession, IfMatch, UsersRead, UsersWrite, etag
 from services.api.problems import problem_responses
+from services.core.accounts import users as service
+from services.core.accounts.models import User
+from services.core.accounts.schemas import GrantCreate, GrantRead, UserCreate, UserRead, UserUpdate
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from services.core.security import users as service
-from services.core.security.models import User
 from services.core.security.roles import Permission
-from services.core.security.schemas import GrantCreate, GrantRead, UserCreate, UserRead, UserUpdate
 from services.core.text import CleanStr
 
 router = APIRouter(prefix="/users", tags=["users"])

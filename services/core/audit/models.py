@@ -34,6 +34,6 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[uuid.UUID | None]
-    org_path: Mapped[str | None] = mapped_column(String(200))  # None: about no org unit (a failed lookup)
+    org_path: Mapped[str | None] = mapped_column(String(200))  # None: about no org unit (seen by no auditor)
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

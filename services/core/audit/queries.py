@@ -1,10 +1,10 @@
 """Reading the audit trail, for auditors, scoped like everything else.
 
 An event is in an auditor's scope when the org path it was recorded with (its subject's org
-unit at the time) lies under one of the auditor's grants — ``scope_clause`` on
-``audit_event.org_path``, the same rule as every other row — or when its actor's home unit
-does (what the area's own accounts did, wherever). A new kind of subject needs no change here:
-its call sites pass the path.
+unit at the time: a resident's grid, a team's unit, an account's home unit) lies under one of
+the auditor's grants: ``scope_clause`` on ``audit_event.org_path``, the same rule as every other
+row. Who acted is a filter (``actor_id``), not a scope. The trail joins no domain table, so a
+new kind of subject needs no change here: its call sites pass the path.
 """
 
 from __future__ import annotations
@@ -12,27 +12,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
 from services.core.errors import field_error
-from services.core.org.models import OrgUnit
 from services.core.pagination import decode_cursor, encode_cursor
-from services.core.security.models import User
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
 
 def in_scope(principal: Principal) -> ColumnElement[bool]:
-    """Events about something in the principal's audit scope, or done by an account homed there."""
-    actor = (
-        select(User.id)
-        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == AuditEvent.actor_id, scope_clause(principal, Permission.AUDIT_READ, OrgUnit.path))
-        .exists()
-    )
-    return or_(scope_clause(principal, Permission.AUDIT_READ, AuditEvent.org_path), actor)
+    """Events about something in the principal's audit scope."""
+    return scope_clause(principal, Permission.AUDIT_READ, AuditEvent.org_path)
 
 
 async def list_events(

@@ -1,4 +1,6 @@
-"""Org units. ``path`` is the chain of codes from the district down (``/500112/.../``):
+"""Org units, and the institutions sitting in them.
+
+An org unit's ``path`` is the chain of codes from the district down (``/500112/.../``):
 scope checks become one indexed prefix match instead of a recursive query."""
 
 from __future__ import annotations
@@ -55,6 +57,31 @@ class OrgUnit(TimestampMixin, Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_unit.id"))
     district_id: Mapped[uuid.UUID] = mapped_column(index=True)
     path: Mapped[str] = mapped_column(String(200), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Institution(TimestampMixin, Base):
+    """A medical institution sitting in an org unit (the district or a town)."""
+
+    __tablename__ = "institution"
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('district_hospital','tcm_hospital','maternal_child','cdc','township_health_center',"
+            "'community_health_center','social_clinic','nursing_station')",
+            name="kind",
+        ),
+        CheckConstraint("level in ('district','primary','social')", name="level"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    district_id: Mapped[uuid.UUID] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

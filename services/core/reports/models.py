@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
+from services.core.security.sealed import sealed
 
 
 class ReportCategory(StrEnum):
@@ -121,6 +122,10 @@ class SentinelReport(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+DRAFT_ID_NUMBER = sealed(SentinelReport.draft_id_number_enc, context="report.id_number")
+DRAFT_PHONE = sealed(SentinelReport.draft_phone_enc, context="report.phone")
 
 
 class ReportFollowUp(Base):

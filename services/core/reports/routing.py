@@ -22,6 +22,7 @@ from sqlalchemy import and_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
 from services.core.deadlines.kinds import deadline_kind
 from services.core.deadlines.models import Deadline
@@ -30,7 +31,6 @@ from services.core.notifications.models import Notification
 from services.core.org.models import OrgUnit
 from services.core.periods import active_at
 from services.core.reports.models import ReportStatus, SentinelReport
-from services.core.security.models import RoleGrant
 from services.core.security.roles import Role
 from services.core.teams.models import Institution, InstitutionLevel, InstitutionSteward, Person, Team, TeamMember
 

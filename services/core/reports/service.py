@@ -43,6 +43,8 @@ from services.core.pagination import paginate
 from services.core.reports import access, routing
 from services.core.reports.access import Viewer
 from services.core.reports.models import (
+    DRAFT_ID_NUMBER,
+    DRAFT_PHONE,
     ReportCategory,
     ReportFollowUp,
     ReportStatus,
@@ -68,7 +70,7 @@ from services.core.reports.schemas import (
     TeamRef,
     TransitionRead,
 )
-from services.core.residents.identity import IdType, check_id_number, normalise_phone
+from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
@@ -144,45 +146,30 @@ def _sealed_draft(
     draft: NewResidentDraft, report_id: uuid.UUID, pii: PiiCipher
 ) -> tuple[dict[str, Any], bytes | None, bytes | None]:
     """Check a draft like a resident's identity fields; the JSON (masked) and the ciphertexts."""
-    errors: list[dict[str, Any]] = []
-    sex, birth_on, id_type = draft.sex, draft.birth_on, draft.id_type
-    id_enc = phone_enc = None
-    id_masked = phone_masked = None
-    if draft.id_number is not None:
-        id_type = id_type or IdType.RESIDENT_ID
-        try:
-            number, id_sex, id_birth = check_id_number(
-                id_type, draft.id_number, field="body.new_resident.id_number", sex=sex, birth_on=birth_on
-            )
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-        else:
-            sex, birth_on = sex or id_sex, birth_on or id_birth
-            id_enc = pii.encrypt(number, context=f"report.id_number:{report_id}")
-            id_masked = mask_id_number(number)
-    elif id_type is not None:
-        errors.append({"field": "body.new_resident.id_number", "message": "required when id_type is given"})
-    if draft.phone is not None:
-        try:
-            phone = normalise_phone(draft.phone, field="body.new_resident.phone")
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-        else:
-            phone_enc = pii.encrypt(phone, context=f"report.phone:{report_id}")
-            phone_masked = mask_phone(phone)
-    if birth_on is not None and birth_on > clock.now().date():
-        errors.append({"field": "body.new_resident.birth_on", "message": "lies in the future"})
+    identity = check_identity(
+        prefix="body.new_resident",
+        id_type=draft.id_type,
+        id_number=draft.id_number,
+        sex=draft.sex,
+        birth_on=draft.birth_on,
+        phone=draft.phone,
+        birth_required=False,
+    )
+    errors = list(identity.errors)
     if not draft.name.strip():
         errors.append({"field": "body.new_resident.name", "message": "must not be blank"})
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    number, phone = identity.id_number, identity.phone
+    id_enc = DRAFT_ID_NUMBER.seal(pii, report_id, number) if number is not None else None
+    phone_enc = DRAFT_PHONE.seal(pii, report_id, phone) if phone is not None else None
     shown = DraftRead(
         name=draft.name.strip(),
-        sex=sex,
-        birth_on=birth_on,
-        id_type=id_type if id_enc is not None else None,
-        id_number_masked=id_masked,
-        phone_masked=phone_masked,
+        sex=identity.sex,
+        birth_on=identity.birth_on,
+        id_type=identity.id_type if number is not None else None,
+        id_number_masked=mask_id_number(number) if number is not None else None,
+        phone_masked=mask_phone(phone) if phone is not None else None,
         address=draft.address,
         household_code=draft.household_code,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import Conflict, Forbidden, ValidationFailed
+from services.core.errors import AlreadyExists, Conflict, Forbidden, ValidationFailed
 
 
 class PossibleDuplicate(Conflict):
@@ -15,3 +15,14 @@ class IdentityNotPermitted(Forbidden):
 
 class IdempotencyKeyReused(ValidationFailed):
     code, title = "idempotency_key_reused", "Idempotency-Key reused with a different body"
+
+
+class IdentityHeldElsewhere(AlreadyExists):
+    """The identity number belongs to a resident outside the caller's area (nothing more is said).
+
+    The attempt itself is on the record (``resident.identity_conflict``): the unit of work
+    commits that trace instead of rolling it back (``keeps_changes``). Raise it before the
+    request has written anything else, or that would be kept too.
+    """
+
+    keeps_changes = True

@@ -31,8 +31,8 @@ from services.core.audit.models import AuditEvent
 from services.core.errors import ValidationFailed, field_error
 from services.core.logging import current_request_id
 from services.core.org.models import OrgUnit
-from services.core.residents.identity import IdType, Sex, check_id_number, normalise_phone
-from services.core.residents.models import KeyPopulation, Resident, ResidentTag, TagSource
+from services.core.residents.identity import IdType, Sex, check_identity
+from services.core.residents.models import ID_NUMBER, PHONE, KeyPopulation, Resident, ResidentTag, TagSource
 from services.core.residents.schemas import ImportRowError, ImportSummary
 from services.core.residents.service import _check_tag, seal_id_number, seal_phone
 from services.core.security.pii import PiiCipher
@@ -308,29 +308,21 @@ def _check_row(number: int, row: ImportRow, grids: dict[str, OrgUnit | None], pi
     grid = grids.get(row.grid_code)
     if grid is None:
         errors.append({"field": "grid_code", "message": "no such grid in your scope"})
-    sex, birth_on, number_norm, id_type = row.sex, row.birth_on, None, row.id_type
-    if row.id_number:
-        id_type = id_type or IdType.RESIDENT_ID
-        try:
-            number_norm, id_sex, id_birth = check_id_number(
-                id_type, row.id_number, field="id_number", sex=sex, birth_on=birth_on
-            )
-            sex = sex if sex not in (None, Sex.UNKNOWN) else (id_sex or sex)
-            birth_on = birth_on or id_birth
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-    phone = None
-    if row.phone:
-        try:
-            phone = normalise_phone(row.phone, field="phone")
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-    if birth_on is None and not any(e["field"] == "id_number" for e in errors):
-        errors.append({"field": "birth_on", "message": "required unless a resident ID gives it"})
+    # An empty cell says nothing (a thin re-import keeps what is stored), so a type without its number is ignored.
+    identity = check_identity(
+        prefix="",
+        id_type=row.id_type if row.id_number else None,
+        id_number=row.id_number or None,
+        sex=row.sex,
+        birth_on=row.birth_on,
+        phone=row.phone or None,
+    )
+    errors.extend(identity.errors)
     if errors:
         raise ValidationFailed("row has errors", errors=errors)
     assert grid is not None  # noqa: S101 - checked above
-    assert birth_on is not None  # noqa: S101
+    sex, birth_on, number_norm, phone = identity.sex, identity.birth_on, identity.id_number, identity.phone
+    assert birth_on is not None  # noqa: S101 - required above
     since = clock.now().date()
     for i, population in enumerate(row.tags):
         _check_tag((sex or Sex.UNKNOWN).value, birth_on, population, since, None, f"tags.{i}")
@@ -340,11 +332,11 @@ def _check_row(number: int, row: ImportRow, grids: dict[str, OrgUnit | None], pi
         "name": row.name,
         "sex": (sex or Sex.UNKNOWN).value,
         "birth_on": birth_on,
-        "id_type": id_type.value if number_norm and id_type else None,
+        "id_type": identity.id_type.value if number_norm and identity.id_type else None,
         "id_number": number_norm,
-        "id_number_bidx": pii.blind_index("id", number_norm) if number_norm else None,
+        "id_number_bidx": ID_NUMBER.index(pii, number_norm) if number_norm else None,
         "phone": phone,
-        "phone_bidx": pii.blind_index("phone", phone) if phone else None,
+        "phone_bidx": PHONE.index(pii, phone) if phone else None,
         "address": row.address or None,
         "household_code": row.household_code or None,
     }

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.core.db import Base, TimestampMixin, new_id
+from services.core.security.sealed import sealed
 
 
 class KeyPopulation(StrEnum):
@@ -92,6 +93,12 @@ class Resident(TimestampMixin, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+ID_NUMBER = sealed(
+    Resident.id_number_enc, context="resident.id_number", blind_index=Resident.id_number_bidx, index_kind="id"
+)
+PHONE = sealed(Resident.phone_enc, context="resident.phone", blind_index=Resident.phone_bidx, index_kind="phone")
 
 
 class ResidentTag(TimestampMixin, Base):

@@ -9,12 +9,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.residents.identity import IdType, Sex
+from services.core.residents.identity import EARLIEST_BIRTH, IdType, Sex
 from services.core.residents.models import KeyPopulation, TagSource
 from services.core.text import RequestModel
-
-# No one registered today was born before this (a typo like 0190 must not pass).
-EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class TagCreate(RequestModel):

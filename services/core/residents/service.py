@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +18,14 @@ from services.core.errors import AlreadyExists, Conflict, ValidationFailed, fiel
 from services.core.org.models import OrgUnit
 from services.core.pagination import decode_cursor, encode_cursor
 from services.core.residents import policy, repository
-from services.core.residents.errors import IdempotencyKeyReused, IdentityNotPermitted, PossibleDuplicate
-from services.core.residents.identity import IdType, Sex, age_on, check_id_number, normalise_phone
-from services.core.residents.models import IdempotencyKey, KeyPopulation, Resident, ResidentTag
+from services.core.residents.errors import (
+    IdempotencyKeyReused,
+    IdentityHeldElsewhere,
+    IdentityNotPermitted,
+    PossibleDuplicate,
+)
+from services.core.residents.identity import IdType, Sex, age_on, check_id_number, check_identity
+from services.core.residents.models import ID_NUMBER, PHONE, IdempotencyKey, KeyPopulation, Resident, ResidentTag
 from services.core.residents.schemas import (
     IdentityRead,
     ResidentCreate,
@@ -53,17 +59,15 @@ class Protected:
 def seal_id_number(pii: PiiCipher, resident_id: uuid.UUID, number: str) -> Protected:
     """Encrypt, index and mask a normalised identity number."""
     return Protected(
-        pii.encrypt(number, context=f"resident.id_number:{resident_id}"),
-        pii.blind_index("id", number),
+        ID_NUMBER.seal(pii, resident_id, number),
+        ID_NUMBER.index(pii, number),
         mask_id_number(number),
     )
 
 
 def seal_phone(pii: PiiCipher, resident_id: uuid.UUID, phone: str) -> Protected:
     """Encrypt, index and mask a normalised phone."""
-    return Protected(
-        pii.encrypt(phone, context=f"resident.phone:{resident_id}"), pii.blind_index("phone", phone), mask_phone(phone)
-    )
+    return Protected(PHONE.seal(pii, resident_id, phone), PHONE.index(pii, phone), mask_phone(phone))
 
 
 # ---------------------------------------------------------------- presentation
@@ -232,8 +236,14 @@ def _checked_values(
     data: ResidentCreate | ResidentUpdate, *, pii: PiiCipher, resident_id: uuid.UUID, prefix: str = "body"
 ) -> dict[str, Any]:
     """Normalise and check the identity fields; the column values of a new resident."""
-    errors: list[dict[str, Any]] = []
-    sex, birth_on, id_type = data.sex, data.birth_on, data.id_type
+    identity = check_identity(
+        prefix=prefix,
+        id_type=data.id_type,
+        id_number=data.id_number,
+        sex=data.sex,
+        birth_on=data.birth_on,
+        phone=data.phone,
+    )
     values: dict[str, Any] = {
         "name": (data.name or "").strip(),
         "address": (data.address or "").strip() or None,
@@ -246,43 +256,22 @@ def _checked_values(
         "phone_bidx": None,
         "phone_masked": None,
     }
-    if not values["name"]:
-        errors.append({"field": f"{prefix}.name", "message": "must not be blank"})
-    if data.id_number is not None:
-        id_type = id_type or IdType.RESIDENT_ID
-        try:
-            number, id_sex, id_birth = check_id_number(
-                id_type, data.id_number, field=f"{prefix}.id_number", sex=sex, birth_on=birth_on
-            )
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-        else:
-            sex, birth_on = sex if sex not in (None, Sex.UNKNOWN) else (id_sex or sex), birth_on or id_birth
-            sealed = seal_id_number(pii, resident_id, number)
-            values.update(
-                id_type=id_type.value,
-                id_number_enc=sealed.enc,
-                id_number_bidx=sealed.bidx,
-                id_number_masked=sealed.masked,
-            )
-    elif id_type is not None:
-        errors.append({"field": f"{prefix}.id_number", "message": "required when id_type is given"})
-    if data.phone is not None:
-        try:
-            phone = normalise_phone(data.phone, field=f"{prefix}.phone")
-        except ValidationFailed as exc:
-            errors.extend(exc.extra["errors"])
-        else:
-            sealed = seal_phone(pii, resident_id, phone)
-            values.update(phone_enc=sealed.enc, phone_bidx=sealed.bidx, phone_masked=sealed.masked)
-    if birth_on is None and not any(e["field"].endswith("id_number") for e in errors):
-        errors.append({"field": f"{prefix}.birth_on", "message": "required unless a resident ID gives it"})
-    elif birth_on is not None and birth_on > clock.now().date():
-        errors.append({"field": f"{prefix}.birth_on", "message": "lies in the future"})
+    errors = ([] if values["name"] else [{"field": f"{prefix}.name", "message": "must not be blank"}]) + identity.errors
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-    values["sex"] = (sex or Sex.UNKNOWN).value
-    values["birth_on"] = birth_on
+    if identity.id_number is not None and identity.id_type is not None:
+        sealed = seal_id_number(pii, resident_id, identity.id_number)
+        values.update(
+            id_type=identity.id_type.value,
+            id_number_enc=sealed.enc,
+            id_number_bidx=sealed.bidx,
+            id_number_masked=sealed.masked,
+        )
+    if identity.phone is not None:
+        sealed = seal_phone(pii, resident_id, identity.phone)
+        values.update(phone_enc=sealed.enc, phone_bidx=sealed.bidx, phone_masked=sealed.masked)
+    values["sex"] = (identity.sex or Sex.UNKNOWN).value
+    values["birth_on"] = identity.birth_on
     return values
 
 
@@ -302,7 +291,7 @@ async def _refuse_duplicates(
                 org_path=await repository.grid_path(db, holder),
                 details={},
             )
-            raise AlreadyExists("this identity number is already registered in the district, outside your area")
+            raise IdentityHeldElsewhere("this identity number is already registered in the district, outside your area")
         if holder is not None:
             raise AlreadyExists(
                 "a resident with this identity number already exists in the district",
@@ -364,8 +353,17 @@ async def update(
         id_type = changes.get("id_type") or IdType(resident.id_type or IdType.RESIDENT_ID)
         sex = Sex(values["sex"]) if "sex" in changes else None
         birth = values["birth_on"] if "birth_on" in changes else None
-        number, id_sex, id_birth = check_id_number(id_type, changes["id_number"], sex=sex, birth_on=birth)
-        sealed = seal_id_number(pii, resident.id, number)
+        given = check_identity(
+            prefix="body",
+            id_type=id_type,
+            id_number=changes["id_number"],
+            sex=sex,
+            birth_on=birth,
+            birth_required=False,
+        ).or_raise()
+        assert given.id_number is not None  # noqa: S101 - a number was given and passed
+        id_sex, id_birth = given.sex, given.birth_on
+        sealed = seal_id_number(pii, resident.id, given.id_number)
         if sealed.bidx != resident.id_number_bidx:
             holder = await repository.id_holder(db, resident.district_id, sealed.bidx)
             if holder is not None and holder != resident.id and not await repository.is_readable(db, principal, holder):
@@ -378,7 +376,9 @@ async def update(
                     org_path=await repository.grid_path(db, holder),
                     details={},
                 )
-                raise AlreadyExists("this identity number is already registered in the district, outside your area")
+                raise IdentityHeldElsewhere(
+                    "this identity number is already registered in the district, outside your area"
+                )
             if holder is not None and holder != resident.id:
                 raise AlreadyExists(
                     "another resident holds this identity number",
@@ -396,13 +396,21 @@ async def update(
         raise field_error("body.id_number", "send the number with its type")
     elif resident.id_type == IdType.RESIDENT_ID and ("sex" in changes or "birth_on" in changes):
         # The stored number still rules sex and birth date; check against it without revealing it.
-        number = pii.decrypt(resident.id_number_enc or b"", context=f"resident.id_number:{resident.id}")
-        check_id_number(IdType.RESIDENT_ID, number, sex=Sex(values["sex"]), birth_on=values["birth_on"])
+        number = ID_NUMBER.open(pii, resident.id, resident.id_number_enc or b"")
+        check_identity(
+            prefix="body",
+            id_type=IdType.RESIDENT_ID,
+            id_number=number,
+            sex=Sex(values["sex"]),
+            birth_on=values["birth_on"],
+        ).or_raise()
     if "phone" in changes:
         if changes["phone"] is None:
             values.update(phone_enc=None, phone_bidx=None, phone_masked=None)
         else:
-            sealed = seal_phone(pii, resident.id, normalise_phone(changes["phone"]))
+            phone = check_identity(prefix="body", phone=changes["phone"], birth_required=False).or_raise().phone
+            assert phone is not None  # noqa: S101 - a phone was given and passed
+            sealed = seal_phone(pii, resident.id, phone)
             if sealed.bidx != resident.phone_bidx:
                 values.update(phone_enc=sealed.enc, phone_bidx=sealed.bidx, phone_masked=sealed.masked)
     if "grid_id" in changes and changes["grid_id"] != resident.grid_id:
@@ -445,12 +453,8 @@ async def read_identity(
     resident, path = await repository.get_in_scope(db, principal, resident_id, with_tags=False)
     if not policy.may_read_identity(principal, path):
         raise IdentityNotPermitted("this role sees identity numbers and phones masked")
-    id_number = (
-        pii.decrypt(resident.id_number_enc, context=f"resident.id_number:{resident.id}")
-        if resident.id_number_enc
-        else None
-    )
-    phone = pii.decrypt(resident.phone_enc, context=f"resident.phone:{resident.id}") if resident.phone_enc else None
+    id_number = ID_NUMBER.open(pii, resident.id, resident.id_number_enc) if resident.id_number_enc else None
+    phone = PHONE.open(pii, resident.id, resident.phone_enc) if resident.phone_enc else None
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -522,6 +526,13 @@ def _cursor_pair(after: list[Any], kind: type) -> tuple[Any, uuid.UUID]:
         raise field_error("query.cursor", "not a cursor this API issued") from exc
 
 
+def _searched_area(principal: Principal) -> str:
+    """Where a lookup searched: the caller's identity scope as one path (the nearest unit holding all its
+    grants), so a lookup that found nobody is still seen by the auditors of that area."""
+    common = os.path.commonprefix(principal.paths_with(policy.IDENTITY))
+    return common[: common.rfind("/") + 1]
+
+
 async def lookup(
     db: AsyncSession, principal: Principal, *, id_type: IdType, id_number: str, pii: PiiCipher
 ) -> list[tuple[Resident, str]]:
@@ -531,7 +542,7 @@ async def lookup(
         raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
-        .where(Resident.id_number_bidx == pii.blind_index("id", number))
+        .where(Resident.id_number_bidx == ID_NUMBER.index(pii, number))
         .where(policy.identity_clause(principal, OrgUnit.path))
         .options(selectinload(Resident.tags))
     )
@@ -542,7 +553,7 @@ async def lookup(
         action="resident.looked_up",
         subject_type="resident",
         subject_id=rows[0][0].id if rows else None,
-        org_path=rows[0][1] if rows else None,
+        org_path=rows[0][1] if rows else _searched_area(principal),
         details={"matches": len(rows)},
     )
     return rows

@@ -1,1 +1,4 @@
-"""Principals, role grants, the authorization policy, tokens and password hashing."""
+"""The platform's security: principals, roles and permissions, scope clauses, tokens, passwords, PII crypto.
+
+It imports no domain package; accounts (users, grants, logins) live in ``core/accounts``.
+"""

@@ -21,6 +21,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
+from services.core.security.sealed import sealed
 
 
 class ServicePackage(StrEnum):
@@ -126,3 +127,6 @@ class Contact(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+CONTACT_NOTES = sealed(Contact.notes_enc, context="contact.notes")

@@ -38,7 +38,7 @@ from services.core.security.principal import Principal, scope_clause, scope_or_a
 from services.core.security.roles import Permission
 from services.core.signing import queries
 from services.core.signing.errors import NotTeamMember
-from services.core.signing.models import Contact, ServicePackage, Signing
+from services.core.signing.models import CONTACT_NOTES, Contact, ServicePackage, Signing
 from services.core.signing.schemas import (
     ContactCreate,
     ContactRead,
@@ -385,9 +385,7 @@ def contact_read(principal: Principal, contact: Contact, grid_path: str, pii: Pi
     """The contact as the caller may see it: sentinels never see the notes."""
     show_notes = policy.view_for(principal, grid_path) is ResidentView.CARE
     notes = (
-        pii.decrypt(contact.notes_enc, context=f"contact.notes:{contact.id}")
-        if show_notes and contact.notes_enc is not None
-        else None
+        CONTACT_NOTES.open(pii, contact.id, contact.notes_enc) if show_notes and contact.notes_enc is not None else None
     )
     return ContactRead(
         id=contact.id,
@@ -413,9 +411,7 @@ async def record_contact(
     )
     notes = (data.notes or "").strip() or None
     if data.id is not None and (existing := await db.get(Contact, data.id)) is not None:
-        same_notes = (
-            pii.decrypt(existing.notes_enc, context=f"contact.notes:{existing.id}") if existing.notes_enc else None
-        ) == notes
+        same_notes = (CONTACT_NOTES.open(pii, existing.id, existing.notes_enc) if existing.notes_enc else None) == notes
         same = (
             existing.resident_id == resident.id
             and same_notes
@@ -460,7 +456,7 @@ async def record_contact(
         team_id=signing.team_id,
         channel=data.channel.value,
         outcome=data.outcome.value,
-        notes_enc=pii.encrypt(notes, context=f"contact.notes:{contact_id}") if notes else None,
+        notes_enc=CONTACT_NOTES.seal(pii, contact_id, notes) if notes else None,
         contacted_at=data.contacted_at,
         recorded_by=principal.user_id,
         team_member_id=member_id,

@@ -1,4 +1,4 @@
-"""Institutions, people, teams and the periods that tie them together.
+"""People, teams and the periods that tie them together (institutions: ``core/org/models.py``).
 
 Every "who held which role when" is a row with a half-open period
 ``[starts_at, ends_at)`` (``ends_at`` null = open-ended), never a column that is
@@ -15,6 +15,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
+
+# An institution is part of the organisation (accounts' grants name one), so its model lives in
+# core/org; re-exported here for the teams code that manages institutions.
+from services.core.org.models import Institution as Institution
+from services.core.security.sealed import sealed
 
 
 class InstitutionKind(StrEnum):
@@ -89,31 +94,6 @@ class MemberRole(StrEnum):
     MEMBER = "member"
 
 
-class Institution(TimestampMixin, Base):
-    """A medical institution sitting in an org unit (the district or a town)."""
-
-    __tablename__ = "institution"
-    __table_args__ = (
-        CheckConstraint(
-            "kind in ('district_hospital','tcm_hospital','maternal_child','cdc','township_health_center',"
-            "'community_health_center','social_clinic','nursing_station')",
-            name="kind",
-        ),
-        CheckConstraint("level in ('district','primary','social')", name="level"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(32))
-    level: Mapped[str] = mapped_column(String(16))
-    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
-    org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
-    district_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    version: Mapped[int] = mapped_column(default=1)
-
-    __mapper_args__ = {"version_id_col": version}
-
-
 class Person(TimestampMixin, Base):
     """Staff (with a discipline) or a community worker; roles are period rows elsewhere."""
 
@@ -139,6 +119,9 @@ class Person(TimestampMixin, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+MOBILE = sealed(Person.mobile_enc, context="person.mobile", blind_index=Person.mobile_bidx, index_kind="person_mobile")
 
 
 class InstitutionSteward(TimestampMixin, Base):

@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
+from services.core.accounts import users
+from services.core.accounts.models import User
 from services.core.assignments import repository as assignments_repository
 from services.core.assignments.models import Pairing, Responsibility
 from services.core.audit import service as audit
@@ -22,8 +24,6 @@ from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
 from services.core.replay import same_or_conflict
-from services.core.security import users
-from services.core.security.models import User
 from services.core.security.pii import PiiCipher, mask_phone
 from services.core.security.principal import Principal, institution_scope_clause
 from services.core.security.roles import Permission
@@ -31,6 +31,7 @@ from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
     LEVEL_OF_KIND,
+    MOBILE,
     Institution,
     InstitutionKind,
     InstitutionSteward,
@@ -247,19 +248,19 @@ async def set_steward_end(
 
 def mobile_index(pii: PiiCipher, phone: str) -> bytes:
     """The blind index of a normalised (11-digit) mobile: lookups and duplicate checks."""
-    return pii.blind_index("person_mobile", phone)
+    return MOBILE.index(pii, phone)
 
 
 def seal_mobile(person: Person, pii: PiiCipher, phone: str) -> None:
     """Store a normalised mobile on ``person`` (its id must be set): ciphertext, blind index, mask."""
-    person.mobile_enc = pii.encrypt(phone, context=f"person.mobile:{person.id}")
+    person.mobile_enc = MOBILE.seal(pii, person.id, phone)
     person.mobile_bidx = mobile_index(pii, phone)
     person.mobile_masked = mask_phone(phone)
 
 
 def open_mobile(person: Person, pii: PiiCipher) -> str:
     """The full mobile of ``person``; callers audit the reveal."""
-    return pii.decrypt(person.mobile_enc, context=f"person.mobile:{person.id}")
+    return MOBILE.open(pii, person.id, person.mobile_enc)
 
 
 def mobile_visible(principal: Principal) -> ColumnElement[bool]:

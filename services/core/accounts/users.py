@@ -10,18 +10,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts import service as auth_service
+from services.core.accounts.models import RoleGrant, User
+from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, NotFound, field_error
 from services.core.org import repository as org_repository
-from services.core.org.models import OrgUnit
+from services.core.org.models import Institution, OrgUnit
 from services.core.pagination import paginate
-from services.core.security import service as auth_service
-from services.core.security.models import RoleGrant, User
 from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import SYSTEM_ROLES, Permission, Role
-from services.core.security.schemas import GrantCreate, UserCreate, UserUpdate
-from services.core.teams.models import Institution
 from services.core.versioning import check_version
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.config import Settings
 from services.core.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.core.org.models import OrgUnit
 from services.core.security import tokens
 from services.core.security.errors import RefreshTokenReused
-from services.core.security.models import AuthSession, RefreshToken, RoleGrant, User
 from services.core.security.passwords import verify_secret_async
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role

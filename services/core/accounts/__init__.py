@@ -1,0 +1,1 @@
+"""Accounts: users, their role grants, and logins (sessions and refresh tokens)."""
