@@ -25,6 +25,7 @@ from services.core.teams.models import InstitutionSteward, Person, Team, TeamBac
 from services.dev.bootstrap import bootstrap_demo
 from services.dev.demo_roster import DEMO_TOWNS
 from tests.factories import TEST_PII, auth_headers, make_user, resident_id_number
+from tests.org_world import build_world
 from tests.report_world import health_need
 
 # What each subject type is about, resolved through its record as the old per-type joins did:
@@ -161,3 +162,22 @@ async def test_an_auditor_of_town_a_sees_events_about_town_a_of_every_subject_ty
     town_b_auditor = await _events_seen(client, await auth_headers(client, await make_user(db, Role.AUDITOR, town_b)))
     assert set(in_b) <= town_b_auditor
     assert not town_b_auditor & set(in_a)
+
+
+async def test_a_lookup_that_finds_nobody_is_audited_where_it_searched(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await build_world(db)
+    member = await auth_headers(client, await make_user(db, Role.TEAM_MEMBER, world.village_a1))
+    found = await client.post("/residents/lookup", json={"id_number": resident_id_number()}, headers=member)
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == []
+
+    async def lookups(unit: OrgUnit) -> list[Any]:
+        headers = await auth_headers(client, await make_user(db, Role.AUDITOR, unit))
+        items = (await client.get("/audit-events?limit=500", headers=headers)).json()["items"]
+        return [e for e in items if e["action"] == "resident.looked_up"]
+
+    assert [e["details"] for e in await lookups(world.town_a)] == [{"matches": 0}]
+    assert await lookups(world.town_b) == []
+    assert await lookups(world.village_a2) == []
