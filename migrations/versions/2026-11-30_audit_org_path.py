@@ -11,7 +11,7 @@ refuses UPDATE by trigger (0001): the backfill disables that trigger for its own
 and enables it again in the same transaction, so no other session ever sees it off.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 02:00:00.000000+00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

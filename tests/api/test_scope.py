@@ -411,7 +411,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "signing",
         "resident_contact",
         "sentinel_report",
-        "report_transition",
+        "record_transition",
         "report_follow_up",
         "deadline",
     ):

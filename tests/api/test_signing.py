@@ -237,11 +237,12 @@ async def test_termination_takes_a_reason_from_the_list_an_end_date_and_if_match
     assert anew.status_code == 201, anew.text
 
 
-async def test_signing_is_scoped_by_the_permission_its_routes_require(
+async def test_signing_needs_the_permission_its_routes_require_where_the_resident_lives(
     client: httpx.AsyncClient, db: AsyncSession, world: World
 ) -> None:
-    """signings:write in one town and residents:write (a community steward's) over this village must not
-    add up to signing here: the routes require signings:write and core scopes by it (on main, by residents:write)."""
+    """signings:write in another town and residents:write (a community steward's) over this village must not
+    add up to signing here: core checks signings:write at the resident's grid, as the routes require it
+    (before the fix, core scoped a new signing by residents:write alone and answered 201)."""
     rid = await resident_in(db, world.grid)
     leader = await auth_headers(client, world.leader)
     signed = (await client.post(f"/residents/{rid}/signings", json=signing_body(world), headers=leader)).json()
@@ -252,15 +253,15 @@ async def test_signing_is_scoped_by_the_permission_its_routes_require(
     headers = await auth_headers(client, user)
     other = await resident_in(db, world.grid)
     made = await client.post(f"/residents/{other}/signings", json=signing_body(world), headers=headers)
-    assert_problem(made, 404, "not_found")
+    assert_problem(made, 403, "forbidden")
     renewed = await client.post(f"/signings/{signed['id']}/renewals", json={}, headers=headers)
-    assert_problem(renewed, 404, "not_found")
+    assert_problem(renewed, 403, "forbidden")
     ended = await client.post(
         f"/signings/{signed['id']}/termination",
         json={"reason": "moved_away", "ends_on": "2026-06-01"},
         headers=headers | {"If-Match": '"1"'},
     )
-    assert_problem(ended, 404, "not_found")
+    assert_problem(ended, 403, "forbidden")
     # The steward's grant still reads the village's signings; only signing is the team's.
     assert (await client.get(f"/signings/{signed['id']}", headers=headers)).status_code == 200
     assert (await client.get(f"/residents/{other}/signings", headers=headers)).json()["items"] == []

@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services.core import clock
+from services.core import clock, lifecycle
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, Conflict, Forbidden, IllegalTransition, NotFound, field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import decode_cursor, encode_cursor
 from services.core.periods import active_at
@@ -38,6 +38,7 @@ from services.core.security.principal import Principal, scope_clause, scope_or_a
 from services.core.security.roles import Permission
 from services.core.signing import queries
 from services.core.signing.errors import NotTeamMember
+from services.core.signing.lifecycle import SIGNING, WRITE, SigningStage, stage_of
 from services.core.signing.models import CONTACT_NOTES, Contact, ServicePackage, Signing
 from services.core.signing.schemas import (
     ContactCreate,
@@ -54,14 +55,9 @@ from services.core.signing.schemas import (
 )
 from services.core.teams import repository as teams
 from services.core.teams.models import Person, TeamMember, TeamStatus
-from services.core.versioning import check_version
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SUBJECT = "resident"
-# Signing, renewing and terminating are the family doctor team's, in its area: the permission the
-# routes require is the one that scopes the resident or signing here (a caller's other grants, say a
-# community steward's elsewhere, must not lend their write scope to signing).
-SIGN = Permission.SIGNINGS_WRITE
 EARLIEST = date(2000, 1, 1)
 MAX_YEARS = 5
 
@@ -164,7 +160,9 @@ async def _locked_resident(db: AsyncSession, principal: Principal, resident_id: 
     """The resident in write scope, its row locked: signings of one resident are decided one at a time."""
     row = (
         await db.execute(
-            residents.readable(principal, SIGN).where(Resident.id == resident_id).with_for_update(of=Resident)
+            residents.readable(principal, Permission.RESIDENTS_WRITE)
+            .where(Resident.id == resident_id)
+            .with_for_update(of=Resident)
         )
     ).first()
     if row is None:
@@ -235,6 +233,10 @@ def _replayed(existing: Signing, resident_id: uuid.UUID, expected: dict[str, obj
 async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate) -> Written:
     """Sign a resident with a team; a repeat with the same id and body is answered, not redone."""
     resident, path = await _locked_resident(db, principal, resident_id)
+    # The lifecycle's "sign" permission (signings:write, as the route requires) held over this resident's
+    # grid: another grant's residents:write (a community steward's) does not lend itself to signing.
+    if not principal.can_at(WRITE, path):
+        raise Forbidden("this account may not sign residents of this grid")
     if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
         return _replayed(
             existing,
@@ -260,8 +262,8 @@ async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID,
 
 async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Written:
     """A new signing starting where ``signing_id``'s contract ends (same or other team and package)."""
-    old, _ = await get_in_scope(db, principal, signing_id, SIGN)
-    resident, path = await _locked_resident(db, principal, old.resident_id)
+    old, path = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE)
+    resident, _ = await _locked_resident(db, principal, old.resident_id)
     if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
         return _replayed(
             existing,
@@ -274,27 +276,38 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
             },
         )
     await db.refresh(old)  # the state after the lock: a concurrent renewal or termination has committed
-    if old.termination_reason is not None:
-        raise IllegalTransition(f"signing {old.id} was terminated ({old.termination_reason}); sign anew instead")
-    renewal = await db.scalar(
-        select(Signing.id).where(Signing.renews_id == old.id, Signing.ends_on > Signing.starts_on)
-    )
-    if renewal is not None:
-        raise AlreadyExists(
-            f"signing {old.id} is already renewed by {renewal}",
-            existing_id=str(renewal),
-            existing=f"/signings/{renewal}",
-        )
+    renewal = await _renewal_of(db, old)
+    stage = _stage(old, renewal)
+    try:
+        checked = lifecycle.check(SIGNING, old, "renew", actor=principal, path=path, expected_version=None, state=stage)
+    except IllegalTransition as exc:
+        if stage is SigningStage.RENEWED:  # the one refusal that can name what is in the way
+            raise AlreadyExists(
+                f"signing {old.id} is already renewed by {renewal}",
+                existing_id=str(renewal),
+                existing=f"/signings/{renewal}",
+            ) from exc
+        raise
     starts_on = old.contracted_ends_on
     ends_on = _check_period(starts_on, data.ends_on, start_field=None)
     team_id = data.team_id or old.team_id
     package = data.package or ServicePackage(old.package)
     await _check_team(db, principal, team_id, resident, starts_on)
     await _refuse_overlap(db, resident.id, starts_on, ends_on)
-    return Written(
-        await _insert(db, principal, resident, path, data.id, team_id, package, starts_on, ends_on, old.id),
-        created=True,
+    new = await _insert(db, principal, resident, path, data.id, team_id, package, starts_on, ends_on, old.id)
+    await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now(), details={"renewal_id": str(new.id)})
+    return Written(new, created=True)
+
+
+async def _renewal_of(db: AsyncSession, signing: Signing) -> uuid.UUID | None:
+    """The live renewal of ``signing`` (one cancelled before it began does not count)."""
+    return await db.scalar(
+        select(Signing.id).where(Signing.renews_id == signing.id, Signing.ends_on > Signing.starts_on)
     )
+
+
+def _stage(signing: Signing, renewal: uuid.UUID | None) -> SigningStage:
+    return stage_of(signing, renewed=renewal is not None)
 
 
 async def _insert(
@@ -323,6 +336,10 @@ async def _insert(
     )
     db.add(signing)
     await db.flush()
+    details = {"renews_id": str(renews_id)} if renews_id else {}
+    await lifecycle.move(
+        db, lifecycle.creating(SIGNING, signing, "sign"), actor_id=principal.user_id, at=clock.now(), details=details
+    )
     await audit.record(
         db,
         actor_id=principal.user_id,
@@ -350,29 +367,37 @@ async def terminate(
     signing_id: uuid.UUID,
     data: SigningTerminate,
     *,
-    expected_version: int,
+    expected_version: int | None,
 ) -> Signing:
-    """End a signing early (or on its last day) with a reason; If-Match names its version."""
-    signing, grid_path = await get_in_scope(db, principal, signing_id, SIGN, for_update=True)
-    check_version(signing.version, expected_version)
-    if signing.termination_reason is not None:
-        raise IllegalTransition(f"signing {signing.id} is already terminated ({signing.termination_reason})")
+    """End a signing early (or on its last day) with a reason; If-Match names its version (checked
+    after the signing is found in scope: 404, then 428/412, 403, 409)."""
+    signing, path = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE, for_update=True)
+    stage = _stage(signing, await _renewal_of(db, signing))
+    checked = lifecycle.check(
+        SIGNING, signing, "terminate", actor=principal, path=path, expected_version=expected_version, state=stage
+    )
     if data.ends_on < signing.starts_on:
         raise field_error("body.ends_on", f"not before the signing starts ({signing.starts_on.isoformat()})")
     if data.ends_on > signing.contracted_ends_on:
         raise field_error("body.ends_on", f"not after the contracted end ({signing.contracted_ends_on.isoformat()})")
-    signing.ends_on = data.ends_on
-    signing.termination_reason = data.reason.value
-    signing.terminated_at = clock.now()
-    signing.terminated_by = principal.user_id
-    await db.flush()
+    now = clock.now()
+    changes = {
+        "ends_on": data.ends_on,
+        "termination_reason": data.reason.value,
+        "terminated_at": now,
+        "terminated_by": principal.user_id,
+    }
+    details = {"ends_on": data.ends_on.isoformat()}
+    await lifecycle.move(
+        db, checked, actor_id=principal.user_id, at=now, changes=changes, reason=data.reason.value, details=details
+    )
     await audit.record(
         db,
         actor_id=principal.user_id,
         action="resident.signing_terminated",
         subject_type=SUBJECT,
         subject_id=signing.resident_id,
-        org_path=grid_path,
+        org_path=path,
         details={"signing_id": str(signing.id), "reason": data.reason.value, "ends_on": data.ends_on.isoformat()},
     )
     return signing

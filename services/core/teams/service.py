@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import clock, periods
+from services.core import clock, lifecycle, periods
 from services.core.accounts import users
 from services.core.accounts.models import User
 from services.core.assignments import repository as assignments_repository
@@ -27,6 +27,7 @@ from services.core.replay import same_or_conflict
 from services.core.security.pii import PiiCipher, mask_phone
 from services.core.security.principal import Principal, institution_scope_clause
 from services.core.security.roles import Permission
+from services.core.teams import lifecycle as team_lifecycle
 from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
@@ -472,14 +473,19 @@ async def update_team(
     principal: Principal,
     team_id: uuid.UUID,
     data: TeamUpdate,
-    expected_version: int,
+    expected_version: int | None,
 ) -> Team:
-    """Rename, change the service phone, or suspend/reactivate/dissolve a team (dissolved is final)."""
+    """Rename, change the service phone, or suspend/reactivate/dissolve a team (dissolved is final).
+
+    404 out of write scope, then 428/412, then 409 for a status the declaration does not allow."""
     team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE)
-    check_version(team.version, expected_version)
+    lifecycle.require_version(team, expected_version)
+    checked = None
     if data.status is not None and data.status != team.status:
-        if team.status == TeamStatus.DISSOLVED:
-            raise IllegalTransition("a dissolved team stays dissolved", current_status=team.status)
+        action = team_lifecycle.ACTION_TO[data.status]
+        checked = lifecycle.check(
+            team_lifecycle.TEAM, team, action, actor=principal, path="", expected_version=expected_version
+        )
         if data.status == TeamStatus.DISSOLVED:
             now = clock.now()
             current = await db.scalar(
@@ -495,11 +501,12 @@ async def update_team(
                     "the team is still responsible for an area; end its assignments first",
                     conflicting_assignment_id=str(current),
                 )
-        team.status = data.status
     if data.name is not None:
         team.name = data.name.strip()
     if data.service_phone is not None:
         team.service_phone = data.service_phone
+    if checked is not None:
+        await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now())
     await db.flush()
     await audit.record_change(
         db, principal, "team.updated", team, org_path=await org_repository.path_of(db, team.org_unit_id)
