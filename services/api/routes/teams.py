@@ -21,6 +21,7 @@ from services.api.deps import (
     answer,
 )
 from services.api.problems import problem_responses
+from services.core.errors import PeriodOverlap
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.teams import repository, service
 from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
@@ -129,12 +130,12 @@ async def update_institution(
     "/institutions/{institution_id}/stewards",
     status_code=status.HTTP_201_CREATED,
     summary="Appoint the institution's family-doctor steward for a period",
-    responses={**_retry(StewardRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(StewardRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def appoint_institution_steward(
     db: DbSession, principal: InstitutionsWrite, institution_id: uuid.UUID, body: StewardCreate, response: Response
 ) -> StewardRead:
-    """One steward at a time: an overlapping period is 409 naming `conflicting_steward_id`."""
+    """One steward at a time: an overlapping period is 409 `period_overlap` naming `conflicting_steward_id`."""
     row, was_created = await service.appoint_steward(db, principal=principal, institution_id=institution_id, data=body)
     return answer(
         response, row, StewardRead.model_validate(row), location=f"/institution-stewards/{row.id}", created=was_created
@@ -157,7 +158,7 @@ async def list_institution_stewards(
 @router.patch(
     "/institution-stewards/{steward_id}",
     summary="End a stewardship (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_institution_steward(
     db: DbSession,
@@ -317,12 +318,12 @@ async def update_team(
     "/teams/{team_id}/members",
     status_code=status.HTTP_201_CREATED,
     summary="Put a staff member on a team for a period",
-    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def add_team_member(
     db: DbSession, principal: TeamsWrite, team_id: uuid.UUID, body: MemberCreate, response: Response
 ) -> MemberRead:
-    """role `leader` for the team leader (one at a time; 409 naming `conflicting_member_id`)."""
+    """role `leader` for the team leader (one at a time; 409 `period_overlap` naming `conflicting_member_id`)."""
     row, was_created = await service.add_member(db, principal=principal, team_id=team_id, data=body)
     return answer(
         response, row, MemberRead.model_validate(row), location=f"/team-members/{row.id}", created=was_created
@@ -344,7 +345,7 @@ async def list_team_members(
 @router.patch(
     "/team-members/{member_id}",
     summary="End a membership (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_team_member(
     db: DbSession,
@@ -365,7 +366,7 @@ async def end_team_member(
     "/team-backings",
     status_code=status.HTTP_201_CREATED,
     summary="Have a district or town team back a lower-level team",
-    responses={**_retry(BackingRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(BackingRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_team_backing(
     db: DbSession, principal: TeamsWrite, body: BackingCreate, response: Response
@@ -391,7 +392,7 @@ async def list_team_backings(db: DbSession, principal: TeamsRead, team_id: uuid.
 @router.patch(
     "/team-backings/{backing_id}",
     summary="End a backing (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_team_backing(
     db: DbSession,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
 from services.core.errors import field_error
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
@@ -41,7 +41,7 @@ async def list_events(
     """Newest first, filtered by actor, subject and a half-open time range, a page at a time."""
     if occurred_from and occurred_before and occurred_before <= occurred_from:
         raise field_error("query.occurred_before", "must be later than occurred_from")
-    stmt = select(AuditEvent).where(in_scope(principal)).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    stmt = select(AuditEvent).where(in_scope(principal))
     if actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)
     if subject_id is not None:
@@ -50,11 +50,4 @@ async def list_events(
         stmt = stmt.where(AuditEvent.occurred_at >= occurred_from)
     if occurred_before is not None:
         stmt = stmt.where(AuditEvent.occurred_at < occurred_before)
-    after = decode_cursor(cursor)
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
-            raise field_error("query.cursor", "not a cursor this API issued")
-        stmt = stmt.where(AuditEvent.id < after[0])
-    rows = list((await db.scalars(stmt)).all())
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await paginate(db, stmt, keys=[(AuditEvent.id, "desc")], cursor=cursor, limit=limit)
