@@ -250,6 +250,7 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
     # Last: notifying takes each recipient's inbox-counter row lock until commit.

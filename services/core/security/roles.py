@@ -29,10 +29,17 @@ class Permission(StrEnum):
     TEAMS_READ = "teams:read"
     INSTITUTIONS_WRITE = "institutions:write"
     PEOPLE_WRITE = "people:write"
+    # The full mobile of a staff member or community worker (GET /people/{id}/mobile, audited).
+    PEOPLE_READ_MOBILE = "people:read_mobile"
     TEAMS_WRITE = "teams:write"
     ASSIGNMENTS_READ = "assignments:read"
     ASSIGNMENTS_WRITE = "assignments:write"
     RESIDENTS_READ = "residents:read"
+    # What of a resident in read scope the caller sees (core/residents/policy.py): the care view
+    # (sex, birth year, masked phone, household, every tag, contact notes) and, beyond it, the
+    # full identity — identity number, phone and the full birth date, and lookup by identity number.
+    RESIDENTS_READ_CARE = "residents:read_care"
+    RESIDENTS_READ_IDENTITY = "residents:read_identity"
     RESIDENTS_WRITE = "residents:write"
     RESIDENTS_IMPORT = "residents:import"
     SIGNINGS_WRITE = "signings:write"
@@ -48,9 +55,20 @@ class Permission(StrEnum):
 # steward manages staff and teams in its grant's org unit — only one institution's when the
 # grant names it (role_grant.institution_id). Residents: supervisors read, the care side
 # (team, community steward, grid leader, sentinel) reads and writes within its area.
+# Visibility is permission too, never a role test elsewhere:
+# * every resident reader sees the care view except sentinels and grid leaders, who see the
+#   sentinel view (name, masked ID, address, grid, the tags they reported) — _SENTINEL_CARE;
+# * those who call and visit residents (team leaders and members, community stewards) see the
+#   full identity: ID number, phone, and the full birth date, which next to a masked ID would leave
+#   a handful of candidates for the whole number, so masked roles get the birth year only;
+# * those who call staff and community workers (district administrators, institution stewards,
+#   team leaders) see their full mobile.
+# Signing (and renewing, terminating) is the family doctor team's: signings:write, in its area.
 _EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
-_READ = frozenset({Permission.RESIDENTS_READ})
-_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
+_READ = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_READ_CARE})
+_SENTINEL_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
+_CARE = _SENTINEL_CARE | {Permission.RESIDENTS_READ_CARE}
+_IDENTITY = _CARE | {Permission.RESIDENTS_READ_IDENTITY}
 # Sentinel reports: sentinels and grid leaders submit (and see their own, status only); the
 # family doctor team handles them (reports in, follows up, closes); everyone else in scope reads.
 # What of a report a reader sees is decided per row in core/reports/access.py.
@@ -59,19 +77,23 @@ _WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
 _HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
+    # Everything but reading the trail it writes and residents' full identity (it does not visit them).
+    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
     Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
-    | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
-    Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
-    Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
-    Role.GRID_LEADER: _EVERYONE | _CARE | _WHISTLE,
-    Role.SENTINEL: _EVERYONE | _CARE | _WHISTLE,
+    | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
+    Role.TEAM_LEADER: _EVERYONE
+    | _IDENTITY
+    | _HANDLE
+    | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
+    Role.TEAM_MEMBER: _EVERYONE | _IDENTITY | _HANDLE | {Permission.SIGNINGS_WRITE},
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _REPORTS_READ,
+    Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
+    Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
 }
