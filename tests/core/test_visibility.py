@@ -39,6 +39,16 @@ VISIBILITY = {
     Permission.RESIDENTS_READ_IDENTITY: {Role.TEAM_LEADER, Role.TEAM_MEMBER, Role.COMMUNITY_STEWARD},
     Permission.PEOPLE_READ_MOBILE: {Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TEAM_LEADER},
     Permission.SIGNINGS_WRITE: {Role.DISTRICT_ADMIN, Role.TEAM_LEADER, Role.TEAM_MEMBER},
+    Permission.REPORTS_READ_AREA: {Role.DISTRICT_ADMIN, Role.GRID_LEADER, Role.COMMUNITY_STEWARD},
+    Permission.REPORTS_READ_CARE: {
+        Role.DISTRICT_ADMIN,
+        Role.AUDITOR,
+        Role.DISTRICT_COMMISSION,
+        Role.TOWN_SUPERVISOR,
+        Role.INSTITUTION_STEWARD,
+    },
+    Permission.REPORTS_READ_CARE_TEAM: {Role.DISTRICT_ADMIN, Role.TEAM_LEADER, Role.TEAM_MEMBER},
+    Permission.REPORTS_SUBMIT_ANY_GRID: {Role.DISTRICT_ADMIN, Role.GRID_LEADER},
 }
 
 # Files that may name roles, and why none of them decides what a caller sees.
@@ -49,9 +59,6 @@ MAY_NAME_ROLES = {
     "core/accounts/schemas.py": "grants name their role",
     "core/accounts/service.py": "loads grants",
     "core/reports/routing.py": "whom a report notifies (holders of a role), not what anyone sees",
-    # Reports' care view becomes reports:read_care in issue 8's lifecycle work, which owns core/reports.
-    "core/reports/access.py": "pending reports:read_care",
-    "core/reports/service.py": "pending reports:read_care (a sentinel-only submitter)",
     "cli.py": "creates the first administrator",
     "dev/bootstrap.py": "the demo district's logins",
 }

@@ -28,6 +28,14 @@ class Grant:
     org_path: str
     institution_id: uuid.UUID | None = None  # an institution steward's grant may name its one institution
 
+    def may(self, permission: Permission) -> bool:
+        """Whether this grant's role has ``permission`` (the table decides, never the role's name)."""
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def covers(self, path: str) -> bool:
+        """Whether the org unit with ``path`` lies in this grant's subtree."""
+        return path.startswith(self.org_path)
+
 
 @dataclass(frozen=True)
 class Principal:

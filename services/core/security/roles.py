@@ -45,8 +45,19 @@ class Permission(StrEnum):
     SIGNINGS_WRITE = "signings:write"
     # The roster .xlsx carries full phone numbers: for those who compile and receive it.
     ROSTER_EXPORT = "roster:export"
+    # Sentinel reports: ``reports:read`` alone shows the reports the caller submitted (status view);
+    # ``reports:read_area`` every report in the unit (status view); ``reports:read_care`` every report in
+    # the unit whole (narrowed to one institution's teams when the grant names one);
+    # ``reports:read_care_team`` whole, the reports of the teams the caller is an active member of (and
+    # unrouted ones, which they may take). Decided per row in core/reports/access.py from these alone.
     REPORTS_READ = "reports:read"
+    REPORTS_READ_AREA = "reports:read_area"
+    REPORTS_READ_CARE = "reports:read_care"
+    REPORTS_READ_CARE_TEAM = "reports:read_care_team"
     REPORTS_SUBMIT = "reports:submit"
+    # Submit on any grid of the unit without holding a sentinel role there (grid leaders); without it a
+    # submitter must be an active sentinel of the grid (the grant alone is not enough).
+    REPORTS_SUBMIT_ANY_GRID = "reports:submit_any_grid"
     REPORTS_HANDLE = "reports:handle"
 
 
@@ -72,9 +83,10 @@ _IDENTITY = _CARE | {Permission.RESIDENTS_READ_IDENTITY}
 # Sentinel reports: sentinels and grid leaders submit (and see their own, status only); the
 # family doctor team handles them (reports in, follows up, closes); everyone else in scope reads.
 # What of a report a reader sees is decided per row in core/reports/access.py.
-_REPORTS_READ = frozenset({Permission.REPORTS_READ})
+_REPORTS_READ = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE})
 _WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
-_HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
+_HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE_TEAM, Permission.REPORTS_HANDLE})
+_AREA_STATUS = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_AREA})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
@@ -91,8 +103,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _HANDLE
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
     Role.TEAM_MEMBER: _EVERYONE | _IDENTITY | _HANDLE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _REPORTS_READ,
-    Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS,
+    Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
