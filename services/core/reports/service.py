@@ -75,7 +75,7 @@ from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.security.roles import Permission
 from services.core.teams.models import Person, Team
 
 SUBJECT = routing.SUBJECT
@@ -180,14 +180,10 @@ async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid
 
 
 def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
-    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
-    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
-    covering = [
-        g.role
-        for g in principal.grants
-        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
-    ]
-    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+    """Whether no grant letting the caller report on this grid has ``reports:submit_any_grid`` (a
+    sentinel's): then the caller must also hold the sentinel community role in the grid."""
+    covering = [g for g in principal.grants if g.covers(grid_path) and g.may(Permission.REPORTS_SUBMIT)]
+    return bool(covering) and not any(g.may(Permission.REPORTS_SUBMIT_ANY_GRID) for g in covering)
 
 
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
@@ -258,6 +254,7 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
     # Last: notifying takes each recipient's inbox-counter row lock until commit.
@@ -526,7 +523,12 @@ def to_status(
 
 
 async def _to_urgent(
-    db: AsyncSession, viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    grid_path: str,
+    team: TeamRef | None,
+    responder: ResponderRef | None,
 ) -> ReportUrgentRead:
     """The urgent view, and its audit event (who read which report's urgent details)."""
     places = {
@@ -550,6 +552,7 @@ async def _to_urgent(
         action="report.urgent_read",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid_path,
         details={"village_id": str(report.village_id)},
     )
     return ReportUrgentRead.model_validate(
@@ -578,7 +581,7 @@ async def to_view(
     if not access.care_view(viewer, report, grid_path):
         responder = (await responders(db, [report])).get(report.id)
         if access.urgent_view(viewer, report, grid_path):
-            return await _to_urgent(db, viewer, report, team, responder)
+            return await _to_urgent(db, viewer, report, grid_path, team, responder)
         return to_status(viewer, report, team, responder)
     follow_ups = await db.scalars(
         select(ReportFollowUp)
