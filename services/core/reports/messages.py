@@ -52,6 +52,11 @@ def _category(p: Mapping[str, Any], lang: Lang) -> str:
     return names[0] if lang == "zh" else names[1]
 
 
+def _a(noun: str) -> str:
+    """``a health need``, ``an urgent risk``."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _place(p: Mapping[str, Any], lang: Lang) -> str:
     return f"{p['village']}{p['grid']}" if lang == "zh" else f"{p['grid']}, {p['village']}"
 
@@ -82,7 +87,7 @@ def _submitted_zh(p: Mapping[str, Any]) -> tuple[str, str]:
     when = china_time(p["submitted_at"])
     return (
         f"新的哨兵上报：{place}·{cat}",
-        f"{p['reporter']}于{when}上报了{place}的{cat}{_resident(p, 'zh')}，请尽快报到。",
+        f"{p['reporter'] or '哨兵'}于{when}上报了{place}的{cat}{_resident(p, 'zh')}，请尽快报到。",
     )
 
 
@@ -90,14 +95,15 @@ def _submitted_en(p: Mapping[str, Any]) -> tuple[str, str]:
     cat, place = _category(p, "en"), _place(p, "en")
     when = china_time(p["submitted_at"], "en")
     return f"New sentinel report: {cat} in {place}", (
-        f"{p['reporter']} reported a {cat}{_resident(p, 'en')} in {place} at {when}. Please report in."
+        f"{p['reporter'] or 'A sentinel'} reported {_a(cat)}{_resident(p, 'en')} in {place} at {when}. "
+        "Please report in."
     )
 
 
 def _unrouted_zh(p: Mapping[str, Any]) -> tuple[str, str]:
     cat, place = _category(p, "zh"), _place(p, "zh")
     return f"无责任团队的哨兵上报：{place}·{cat}", (
-        f"{p['reporter']}于{china_time(p['submitted_at'])}上报了{place}的{cat}{_resident(p, 'zh')}。"
+        f"{p['reporter'] or '哨兵'}于{china_time(p['submitted_at'])}上报了{place}的{cat}{_resident(p, 'zh')}。"
         "该网格目前没有负责的家庭医生团队，请安排团队报到跟进。"
     )
 
@@ -105,8 +111,9 @@ def _unrouted_zh(p: Mapping[str, Any]) -> tuple[str, str]:
 def _unrouted_en(p: Mapping[str, Any]) -> tuple[str, str]:
     cat, place = _category(p, "en"), _place(p, "en")
     return f"Sentinel report with no responsible team: {cat} in {place}", (
-        f"{p['reporter']} reported a {cat}{_resident(p, 'en')} in {place} at {china_time(p['submitted_at'], 'en')}. "
-        "No family doctor team is responsible for this grid: please have a team take it."
+        f"{p['reporter'] or 'A sentinel'} reported {_a(cat)}{_resident(p, 'en')} in {place} at "
+        f"{china_time(p['submitted_at'], 'en')}. No family doctor team is responsible for this grid: "
+        "please have a team take it."
     )
 
 
@@ -167,7 +174,7 @@ def _step_title(titles: Mapping[str, tuple[str, str]], p: Mapping[str, Any], lan
 def _follow_up_zh(p: Mapping[str, Any]) -> tuple[str, str]:
     cat, place = _category(p, "zh"), _place(p, "zh")
     body = (
-        f"{p['reporter']}于{china_time(p['submitted_at'])}上报了{place}的{cat}{_resident(p, 'zh')}。"
+        f"{p['reporter'] or '哨兵'}于{china_time(p['submitted_at'])}上报了{place}的{cat}{_resident(p, 'zh')}。"
         f"{_responder(p, 'zh')}随访应于{china_time(p['due_at'])}（北京时间）前完成。"
     )
     if p["step"] == "at_start":
@@ -178,8 +185,9 @@ def _follow_up_zh(p: Mapping[str, Any]) -> tuple[str, str]:
 def _follow_up_en(p: Mapping[str, Any]) -> tuple[str, str]:
     cat, place = _category(p, "en"), _place(p, "en")
     body = (
-        f"{p['reporter']} reported a {cat}{_resident(p, 'en')} in {place} at {china_time(p['submitted_at'], 'en')}. "
-        f"{_responder(p, 'en')} The follow-up is due {china_time(p['due_at'], 'en')}."
+        f"{p['reporter'] or 'A sentinel'} reported {_a(cat)}{_resident(p, 'en')} in {place} at "
+        f"{china_time(p['submitted_at'], 'en')}. {_responder(p, 'en')} "
+        f"The follow-up is due {china_time(p['due_at'], 'en')}."
     )
     if p["step"] == "at_start":
         body = f"{body} The village committee and the family doctor team should act now."
@@ -189,7 +197,8 @@ def _follow_up_en(p: Mapping[str, Any]) -> tuple[str, str]:
 def _report_in_zh(p: Mapping[str, Any]) -> tuple[str, str]:
     place = _place(p, "zh")
     return _step_title(_REPORT_IN_TITLES, p, "zh"), (
-        f"{p['reporter']}于{china_time(p['submitted_at'])}上报了{place}正在发生的紧急风险{_resident(p, 'zh')}，"
+        f"{p['reporter'] or '哨兵'}于{china_time(p['submitted_at'])}上报了{place}"
+        f"正在发生的紧急风险{_resident(p, 'zh')}，"
         f"应于{china_time(p['due_at'])}（北京时间）前报到。{_responder(p, 'zh')}"
     )
 
@@ -197,7 +206,7 @@ def _report_in_zh(p: Mapping[str, Any]) -> tuple[str, str]:
 def _report_in_en(p: Mapping[str, Any]) -> tuple[str, str]:
     place = _place(p, "en")
     return _step_title(_REPORT_IN_TITLES, p, "en"), (
-        f"{p['reporter']} reported an urgent risk happening now{_resident(p, 'en')} in {place} at "
+        f"{p['reporter'] or 'A sentinel'} reported an urgent risk happening now{_resident(p, 'en')} in {place} at "
         f"{china_time(p['submitted_at'], 'en')}. Report-in is due {china_time(p['due_at'], 'en')}. "
         + _responder(p, "en")
     )
@@ -264,7 +273,7 @@ async def report_message(
         "category": report.category,
         "village": places.get(report.village_id, ""),
         "grid": places.get(report.grid_id, ""),
-        "reporter": await _name_of(db, report.reporter_id) or "哨兵",
+        "reporter": await _name_of(db, report.reporter_id),
         "responder": await _name_of(db, report.reported_in_by),
         "team": team[0] if team else "",
         "team_phone": team[1] if team else None,
