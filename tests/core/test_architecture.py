@@ -81,7 +81,9 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     # person checks pairings; goes with the split of teams/service.py into one module per record type
     # (issue 8, item 10), which moves the area-based scope and those checks next to assignments.
     ("teams/repository.py", "assignments"): "readable teams: the areas they are responsible for",
-    ("teams/service.py", "assignments"): "pairings and responsibilities checked when people and teams change",
+    ("teams/institutions.py", "assignments"): "ending a steward closes the pairings that name them",
+    ("teams/members.py", "assignments"): "ending a member closes the pairings that name them",
+    ("teams/teams.py", "assignments"): "a team still responsible for an area is not dissolved",
 }
 
 
