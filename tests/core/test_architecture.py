@@ -73,20 +73,6 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 
-# Upward imports that other work on issue 8 removes; each line is (module under services/core,
-# imported package). The list may only shrink: a new upward import fails, and so does a line here
-# whose import is gone (delete the line). Empty it, and this dict, once they are all gone.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    # teams -> assignments: a team is readable where it serves an area, and ending a membership or a
-    # person checks pairings; goes with the split of teams/service.py into one module per record type
-    # (issue 8, item 10), which moves the area-based scope and those checks next to assignments.
-    ("teams/repository.py", "assignments"): "readable teams: the areas they are responsible for",
-    ("teams/institutions.py", "assignments"): "ending a steward closes the pairings that name them",
-    ("teams/members.py", "assignments"): "ending a member closes the pairings that name them",
-    ("teams/teams.py", "assignments"): "a team still responsible for an area is not dissolved",
-}
-
-
 def _core_package(module: str) -> str | None:
     """``services.core.teams.models`` -> ``teams``; None outside core."""
     parts = module.split(".")
@@ -185,18 +171,15 @@ def test_every_core_package_has_a_layer() -> None:
 
 
 def test_no_core_package_imports_a_higher_layer() -> None:
-    upward = upward_imports(core_import_graph())
-    new = sorted(upward - KNOWN_UPWARD.keys())
-    assert not new, f"upward imports (move the code down, or the dependency up): {new}"
+    upward = sorted(upward_imports(core_import_graph()))
+    assert not upward, (
+        f"upward imports (move the code down, make it a parameter, or register a hook as assignments "
+        f"does on teams in core/teams/hooks.py): {upward}"
+    )
 
 
-def test_the_known_upward_imports_only_shrink() -> None:
-    gone = sorted(KNOWN_UPWARD.keys() - upward_imports(core_import_graph()))
-    assert not gone, f"these imports are gone: delete their lines from KNOWN_UPWARD: {gone}"
-
-
-def test_no_import_cycle_between_core_packages_but_the_known_upward_ones() -> None:
-    assert package_cycles(core_import_graph(), ignore=KNOWN_UPWARD) == []
+def test_no_import_cycle_between_core_packages() -> None:
+    assert package_cycles(core_import_graph()) == []
 
 
 def test_the_checker_fails_on_a_planted_upward_import(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import periods
-from services.core.assignments import repository as assignments_repository
-from services.core.assignments.models import Pairing
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, field_error
 from services.core.org import repository as org_repository
@@ -18,7 +16,7 @@ from services.core.pagination import paginate
 from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
-from services.core.teams import common, repository, validation
+from services.core.teams import common, hooks, repository, validation
 from services.core.teams.models import LEVEL_OF_KIND, Institution, InstitutionKind, InstitutionSteward, PersonKind
 from services.core.teams.schemas import InstitutionCreate, InstitutionUpdate, PeriodUpdate, StewardCreate
 from services.core.versioning import check_version
@@ -200,9 +198,7 @@ async def set_steward_end(
         expected_version=expected_version,
         rules=_steward_rules(institution.id),
         lock=lambda: common.lock(db, Institution, institution.id),
-        on_end=lambda at: assignments_repository.close_pairings(
-            db, Pairing.institution_steward_id == steward.id, at=at
-        ),
+        on_end=lambda at: hooks.steward_ended(db, steward, at),
     )
     await audit.record_change(
         db,

@@ -9,15 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
-from services.core.assignments import repository as assignments_repository
-from services.core.assignments.models import Pairing
 from services.core.audit import service as audit
 from services.core.errors import IllegalTransition, field_error
 from services.core.org import repository as org_repository
 from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
-from services.core.teams import common, repository
+from services.core.teams import common, hooks, repository
 from services.core.teams.models import MemberRole, PersonKind, TeamMember, TeamStatus
 from services.core.teams.schemas import MemberCreate, PeriodUpdate
 
@@ -145,7 +143,7 @@ async def set_member_end(
         ends_at=data.ends_at,
         expected_version=expected_version,
         rules=_member_rules(team.id, member.person_id, member.role),
-        on_end=lambda at: assignments_repository.close_pairings(db, Pairing.team_member_id == member.id, at=at),
+        on_end=lambda at: hooks.member_ended(db, member, at),
     )
     await audit.record_change(
         db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)

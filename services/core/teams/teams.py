@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
-from services.core.assignments.models import Responsibility
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, IllegalTransition, field_error
+from services.core.errors import AlreadyExists, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
 from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
+from services.core.teams import hooks, repository
 from services.core.teams import lifecycle as team_lifecycle
-from services.core.teams import repository
 from services.core.teams.models import Team, TeamKind, TeamLevel, TeamStatus
 from services.core.teams.schemas import TeamCreate, TeamUpdate
 
@@ -103,20 +102,7 @@ async def update_team(
             team_lifecycle.TEAM, team, action, actor=principal, path="", expected_version=expected_version
         )
         if data.status == TeamStatus.DISSOLVED:
-            now = clock.now()
-            current = await db.scalar(
-                select(Responsibility.id)
-                .where(
-                    Responsibility.team_id == team.id,
-                    or_(Responsibility.ends_at.is_(None), Responsibility.ends_at > now),
-                )
-                .limit(1)
-            )
-            if current is not None:
-                raise IllegalTransition(
-                    "the team is still responsible for an area; end its assignments first",
-                    conflicting_assignment_id=str(current),
-                )
+            await hooks.check_dissolve(db, team)  # assignments: not while responsible for an area
     if data.name is not None:
         team.name = data.name.strip()
     if data.service_phone is not None:
