@@ -73,6 +73,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 
+
 def _core_package(module: str) -> str | None:
     """``services.core.teams.models`` -> ``teams``; None outside core."""
     parts = module.split(".")
