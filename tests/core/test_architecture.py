@@ -203,6 +203,30 @@ def test_the_checker_fails_on_a_planted_upward_import(tmp_path: Path) -> None:
     assert package_cycles(graph, ignore={("org/service.py", "reports")}) == []
 
 
+# A capability is found by its name: ``core/X``, ``api/routes/X.py``, ``worker/jobs/X.py``. The route and
+# job modules named otherwise, and why:
+NOT_A_CORE_PACKAGE = {
+    # The OAuth 2 token endpoints (token, revoke; RFC 6749/7009) and /me: the platform's protocol that every
+    # client speaks before it touches any domain (tokens live in core/security), kept apart from the account
+    # administration in routes/accounts.py. They call core/accounts to log in.
+    "api/routes/auth.py",
+}
+
+
+@pytest.mark.parametrize("folder", ["api/routes", "worker/jobs"])
+def test_route_and_job_modules_are_named_after_a_core_package(folder: str) -> None:
+    packages = {path.name for path in CORE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    modules = {f"{folder}/{path.name}" for path in (SERVICES / folder).glob("*.py") if path.name != "__init__.py"}
+    strays = sorted(m for m in modules - NOT_A_CORE_PACKAGE if m.rsplit("/", 1)[1].removesuffix(".py") not in packages)
+    assert not strays, (
+        f"name the module after the core package it serves (or explain it in NOT_A_CORE_PACKAGE): {strays}"
+    )
+
+
+def test_the_name_exceptions_exist() -> None:
+    assert all((SERVICES / module).exists() for module in NOT_A_CORE_PACKAGE)
+
+
 def _imported_modules(path: Path) -> set[str]:
     """Like ``_imports``, with ``from services import cli`` read as ``services.cli``."""
     names = _imports(path)
