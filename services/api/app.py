@@ -19,28 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api import problems
 from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from services.api.routes import (
+    accounts,
     assignments,
     audit,
     auth,
-    health,
     notifications,
-    org_units,
+    org,
     reports,
     residents,
     roster,
     signing,
+    system,
     teams,
-    users,
 )
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.system.service import migration_head
 
 ROUTERS = (
-    health.router,
+    system.router,
     auth.router,
-    org_units.router,
-    users.router,
+    org.router,
+    accounts.router,
     teams.router,
     assignments.router,
     roster.router,

@@ -6,7 +6,6 @@ import logging
 import uuid
 
 from services.core.deadlines import service
-from services.core.reports import routing as _report_kinds  # noqa: F401 - registers report.follow_up
 from services.worker.registry import WorkerContext, task, unit
 
 log = logging.getLogger("gridcare.worker.deadlines")
