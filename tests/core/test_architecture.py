@@ -60,7 +60,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
         {
             *("clock", "config", "db", "errors", "jobs", "logging", "pagination", "periods", "replay", "text"),
-            *("versioning", "security", "audit", "deadlines", "notifications", "system"),
+            *("versioning", "security", "audit", "deadlines", "notifications", "system", "metrics"),
         }
     ),
     frozenset({"org"}),  # org units and the institutions sitting in them

@@ -22,6 +22,7 @@ from services.core.config import Settings, get_settings
 from services.core.db import new_id
 from services.core.errors import NotFound, field_error
 from services.core.jobs import JobIntent, enqueue_after_commit
+from services.core.metrics import DELIVERY_FAILURES
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
 from services.core.pagination import decode_cursor, encode_cursor
@@ -29,6 +30,8 @@ from services.core.pagination import decode_cursor, encode_cursor
 log = logging.getLogger("gridcare.notifications")
 
 SEND_JOB = "notifications.send"
+# How many due messages one outbox sweep takes; a full batch means the sweeper goes again at once.
+SWEEP_BATCH = 500
 
 
 def outbox_job_id(message_id: int) -> str:
@@ -231,7 +234,7 @@ def backoff(attempts: int, *, base_seconds: int, max_seconds: int) -> timedelta:
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
-async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
     """Ids of pending messages whose next attempt is due (reads the partial index only)."""
     stmt = (
         select(OutboxMessage.id)
@@ -289,6 +292,7 @@ async def deliver_one(
             )
             message.next_attempt_at = now + wait
             outcome = "retry"
+        DELIVERY_FAILURES.labels(message.channel, outcome).inc()
         log.warning("delivery failed", extra={"outbox_id": message.id, "outcome": outcome, "error": str(exc)})
     else:
         message.state = OutboxState.SENT.value
