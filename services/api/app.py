@@ -161,6 +161,7 @@ def create_app(
     app.state.migration_head = migration_head()
     if engine is not None:
         app.state.session_factory = make_session_factory(engine)
+        watch_pool(engine, "api")
     if redis is not None:
         app.state.redis = redis
     problems.install(app)
