@@ -8,6 +8,7 @@ run can still read what the first one encrypted and signed.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
     sms_gateway_username: str | None = None
     sms_gateway_password: SecretStr | None = None
     sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks_parse(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the bad one at start-up
+        return value
 
     @model_validator(mode="after")
     def _secrets_present_in_production(self) -> Settings:
