@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from services.core import clock
 from services.core.config import Settings, get_settings
 from services.core.db import new_id
-from services.core.deadlines.kinds import handler_for
+from services.core.deadlines.kinds import handler_for, many_recipients_for
 from services.core.deadlines.models import Deadline, DeadlineState, DeadlineStep
 from services.core.deadlines.policy import Policy, Step, policy_for, snapshot
 from services.core.jobs import JobIntent, enqueue_after_commit
@@ -311,7 +311,6 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
         if deadline.next_step_at is None or deadline.next_step_at > now:
             continue
         schedule = _schedule(deadline)
-        handler = handler_for(deadline.kind)
         state, breached_at = deadline.state, deadline.breached_at
         steps: list[tuple[Step, datetime, list[uuid.UUID]]] = []
         for step, at in schedule:
@@ -319,11 +318,9 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
                 break
             if at >= deadline.due_at and state == DeadlineState.OPEN:
                 state, breached_at = DeadlineState.BREACHED.value, deadline.due_at
-                # the handler sees the clock as _advance showed it; committed values, no ORM flush
-                set_committed_value(deadline, "state", state)
-                set_committed_value(deadline, "breached_at", breached_at)
-            steps.append((step, at, list(dict.fromkeys(await handler.recipients(db, deadline, step)))))
+            steps.append((step, at, []))
         planned.append(_Planned(deadline, steps, _upcoming(schedule, now), state, breached_at))
+    await _resolve_recipients(db, planned)
     if not planned:
         return 0
     rows = [
@@ -339,27 +336,27 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
     ]
     claimed: set[tuple[uuid.UUID, str]] = set()
     if rows:
-        claim = (
-            insert(DeadlineStep)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["deadline_id", "step"])
-            .returning(DeadlineStep.deadline_id, DeadlineStep.step)
+        claim = await db.execute(
+            _CLAIM,
+            {
+                "deadline_ids": [r["deadline_id"] for r in rows],
+                "steps": [r["step"] for r in rows],
+                "scheduled": [r["scheduled_at"] for r in rows],
+                "recipients": [json.dumps(r["recipient_ids"]) for r in rows],
+                "now": now,
+            },
         )
-        claimed = {(row.deadline_id, row.step) for row in await db.execute(claim)}
+        claimed = {(row.deadline_id, row.step) for row in claim}
     # The clocks first, the inbox last: the hot per-user counter rows are held for the shortest time.
     await db.execute(
-        update(Deadline),
-        [
-            {
-                "id": p.deadline.id,
-                "state": p.state,
-                "breached_at": p.breached_at,
-                "next_step_at": p.upcoming.next_step_at,
-                "last_error": None,
-                "updated_at": clock.now(),
-            }
-            for p in planned
-        ],
+        _MOVE,
+        {
+            "ids": [p.deadline.id for p in planned],
+            "states": [p.state for p in planned],
+            "breached": [p.breached_at for p in planned],
+            "next": [p.upcoming.next_step_at for p in planned],
+            "now": clock.now(),
+        },
     )
     messages: list[Message] = []
     for p in planned:
@@ -386,6 +383,62 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
         if p.upcoming.next_step is not None and p.upcoming.next_step_at is not None:
             _plan(db, p.deadline.id, p.upcoming.next_step, p.upcoming.next_step_at)
     return len(claimed)
+
+
+async def _resolve_recipients(db: AsyncSession, planned: list[_Planned]) -> None:
+    """Fill in each planned step's recipients: one call per kind when it has a set-based resolver.
+
+    Per step otherwise, in step order, the clock showing the state ``_advance`` would show at
+    that step (breached from the breach on). Values are set as committed: no ORM flush follows.
+    """
+    by_kind: dict[str, list[_Planned]] = {}
+    for p in planned:
+        by_kind.setdefault(p.deadline.kind, []).append(p)
+    for kind, group in by_kind.items():
+        many = many_recipients_for(kind)
+        if many is not None:
+            for p in group:
+                set_committed_value(p.deadline, "state", p.state)
+                set_committed_value(p.deadline, "breached_at", p.breached_at)
+            pairs = [(p, i) for p in group for i in range(len(p.steps))]
+            found = await many(db, [(p.deadline, p.steps[i][0]) for p, i in pairs])
+            for (p, i), users in zip(pairs, found, strict=True):
+                step, at, _ = p.steps[i]
+                p.steps[i] = (step, at, list(dict.fromkeys(users)))
+            continue
+        handler = handler_for(kind)
+        for p in group:
+            for i, (step, at, _) in enumerate(p.steps):
+                if at >= p.deadline.due_at and p.deadline.state == DeadlineState.OPEN:
+                    set_committed_value(p.deadline, "state", DeadlineState.BREACHED.value)
+                    set_committed_value(p.deadline, "breached_at", p.deadline.due_at)
+                users = await handler.recipients(db, p.deadline, step)
+                p.steps[i] = (step, at, list(dict.fromkeys(users)))
+
+
+# Claim every due step of a batch at once; the primary key (deadline_id, step) still decides who fires it.
+_CLAIM = text(
+    """
+    insert into deadline_step (deadline_id, step, scheduled_at, fired_at, recipient_ids)
+    select t.deadline_id, t.step, t.scheduled_at, :now, cast(t.recipients as jsonb)
+    from unnest(cast(:deadline_ids as uuid[]), cast(:steps as text[]), cast(:scheduled as timestamptz[]),
+                cast(:recipients as text[])) as t(deadline_id, step, scheduled_at, recipients)
+    on conflict (deadline_id, step) do nothing
+    returning deadline_id, step
+    """
+)
+
+# Move every clock of a batch to its next step (or to none) in one statement.
+_MOVE = text(
+    """
+    update deadline d
+    set state = t.state, breached_at = t.breached_at, next_step_at = t.next_step_at, last_error = null,
+        updated_at = :now
+    from unnest(cast(:ids as uuid[]), cast(:states as text[]), cast(:breached as timestamptz[]),
+                cast(:next as timestamptz[])) as t(id, state, breached_at, next_step_at)
+    where d.id = t.id
+    """
+)
 
 
 @lru_cache(maxsize=256)
