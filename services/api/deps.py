@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -105,22 +105,40 @@ def get_pii(settings: SettingsDep) -> PiiCipher:
 
 Pii = Annotated[PiiCipher, Depends(get_pii)]
 
+T = TypeVar("T")
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 
-def if_match(
-    if_match: Annotated[str | None, Header(description='The version read earlier, as its ETag (`"3"`).')] = None,
-) -> int:
-    """The version an update is based on; 428 when missing, 422 when unreadable."""
-    if if_match is None:
-        raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
+def _version(if_match: str) -> int:
     match = _ETAG.match(if_match.strip())
     if match is None:
         raise field_error("header.if-match", 'expected an ETag such as "3"')
     return int(match.group(1))
 
 
+IfMatchHeader = Annotated[str | None, Header(description='The version read earlier, as its ETag (`"3"`).')]
+
+
+def if_match(if_match: IfMatchHeader = None) -> int:
+    """The version an update is based on; 428 when missing, 422 when unreadable."""
+    if if_match is None:
+        raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
+    return _version(if_match)
+
+
+def if_match_later(if_match: IfMatchHeader = None) -> int | None:
+    """The version a state change is based on, or None: the lifecycle kit answers 428 once the
+    record is found in scope, so a record outside it stays 404 (422 at once when unreadable)."""
+    return None if if_match is None else _version(if_match)
+
+
 IfMatch = Annotated[int, Depends(if_match)]
+IfMatchLater = Annotated[int | None, Depends(if_match_later)]
+
+
+class Versioned(Protocol):
+    id: Any
+    version: int
 
 
 def etag(version: int) -> str:
@@ -128,9 +146,14 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def created(response: Response, *, record: Any, location: str, was_created: bool) -> None:
-    """Shape a create's answer: 201 and Location when new, 200 on a safe retry; ETag either way."""
-    if not was_created:
-        response.status_code = 200
+def answer(
+    response: Response, record: Versioned, body: T, *, location: str | None = None, created: bool | None = None
+) -> T:
+    """Answer ``body`` for ``record``: its ETag always; ``Location`` when given; with ``created``
+    201 for a new record, 200 for a safe retry of one that exists. Every route answers a record so."""
     response.headers["ETag"] = etag(record.version)
-    response.headers["Location"] = location
+    if location is not None:
+        response.headers["Location"] = location
+    if created is not None:
+        response.status_code = 201 if created else 200
+    return body

@@ -5,9 +5,10 @@ from services.core.assignments.models import CommunityRole, Pairing, Responsibil
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
+from services.core.lifecycle.models import RecordTransition
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import Institution, OrgUnit
-from services.core.reports.models import ReportFollowUp, ReportTransition, SentinelReport
+from services.core.reports.models import ReportFollowUp, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
 from services.core.system.models import WorkerHeartbeat
@@ -29,10 +30,10 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "Pairing",
+    "RecordTransition",
     "Person",
     "RefreshToken",
     "ReportFollowUp",
-    "ReportTransition",
     "Resident",
     "ResidentTag",
     "Responsibility",

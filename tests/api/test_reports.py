@@ -281,6 +281,31 @@ async def test_the_sentinel_may_cancel_while_submitted_and_the_clock_stops(
     assert await inbox(db, world.leader, rid) == []
 
 
+async def test_a_change_is_refused_in_one_order_404_then_428_412_then_403_then_409(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Each caller below fails several checks at once; the first in the order answers."""
+    world = await world_at_t0(db)
+    rid = (await submit(client, world, health_need(world.grid.id, world.resident.id))).json()["id"]
+    assert (await change(client, world.paired, rid, "report-in", {}, 1)).status_code == 200  # cancel: now illegal
+    grid_leader = snapshot(await make_user(db, Role.GRID_LEADER, await _unit(db, world.grid.id)))
+    url = f"/reports/{rid}/cancel"
+
+    async def bare(user: Any) -> dict[str, str]:
+        return await auth_headers(client, user)
+
+    # Out of scope (another sentinel's report), no If-Match, not the reporter, illegal: 404.
+    hidden = await client.post(url, json={}, headers=await bare(world.other_sentinel))
+    assert hidden.status_code == 404, hidden.text
+    # In scope (a grid leader sees every report of the grid), no If-Match, not the reporter, illegal: 428.
+    assert (await client.post(url, json={}, headers=await bare(grid_leader))).json()["code"] == "if_match_required"
+    assert (await change(client, grid_leader, rid, "cancel", {}, 9)).json()["code"] == "version_mismatch"
+    # The version is right; not the reporter, and illegal: 403.
+    assert (await change(client, grid_leader, rid, "cancel", {}, 2)).json()["code"] == "forbidden"
+    # The reporter, the right version, from reported_in: 409.
+    assert (await change(client, world.sentinel, rid, "cancel", {}, 2)).json()["code"] == "illegal_transition"
+
+
 # ---------------------------------------------------------------- who sees what
 
 

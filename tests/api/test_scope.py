@@ -348,7 +348,12 @@ async def build_world(db: AsyncSession) -> Ids:
     )
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
-        db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
+        db,
+        actor_id=user_b.id,
+        action="resident.created",
+        subject_type="resident",
+        subject_id=resident.id,
+        org_path=grid_b.path,
     )
     await db.flush()
     ids = {
@@ -406,7 +411,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "signing",
         "resident_contact",
         "sentinel_report",
-        "report_transition",
+        "record_transition",
         "report_follow_up",
         "deadline",
     ):

@@ -18,8 +18,9 @@ from services.api.app import create_app
 from services.core import clock
 from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.deadlines.models import Deadline
+from services.core.lifecycle.models import RecordTransition
 from services.core.notifications.models import Notification
-from services.core.reports.models import ReportTransition, SentinelReport
+from services.core.reports.models import SentinelReport
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database, make_settings
 from tests.factories import auth_headers
@@ -63,7 +64,7 @@ async def test_ten_concurrent_replays_make_one_report_and_one_deadline(
         assert await db.scalar(select(func.count()).select_from(Deadline).where(Deadline.subject_id == report_id)) == 1
         assert (
             await db.scalar(
-                select(func.count()).select_from(ReportTransition).where(ReportTransition.report_id == report_id)
+                select(func.count()).select_from(RecordTransition).where(RecordTransition.subject_id == report_id)
             )
             == 1
         )

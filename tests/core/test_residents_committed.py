@@ -148,12 +148,12 @@ async def test_a_late_commit_is_not_skipped(committed: Committed) -> None:
     async with session_scope(committed.factory) as db:
         created_b = await service.create(db, committed.principal, _new(committed.grid, "乙"), pii=TEST_PII)
     first, cursor = await _sync_all(committed.factory, committed.principal, None, 10)
-    assert created_b.resident.id not in {rid for rid, _ in first}, "B is newer than A's open transaction"
+    assert created_b.record.resident.id not in {rid for rid, _ in first}, "B is newer than A's open transaction"
     await slow.commit()
     await slow.close()
     await _settled(committed.factory)
     second, _ = await _sync_all(committed.factory, committed.principal, cursor, 10)
-    assert {rid for rid, _ in second} == {created_a.resident.id, created_b.resident.id}
+    assert {rid for rid, _ in second} == {created_a.record.resident.id, created_b.record.resident.id}
 
 
 async def test_delta_sync_delivers_every_change_exactly_once_under_concurrent_writers(committed: Committed) -> None:
@@ -164,7 +164,7 @@ async def test_delta_sync_delivers_every_change_exactly_once_under_concurrent_wr
             ids.append(
                 (
                     await service.create(db, committed.principal, _new(committed.grid, f"人{i}"), pii=TEST_PII)
-                ).resident.id
+                ).record.resident.id
             )
     writers_done = asyncio.Event()
 
@@ -180,7 +180,7 @@ async def test_delta_sync_delivers_every_change_exactly_once_under_concurrent_wr
         async with session_scope(committed.factory) as db:
             if rng.random() < 0.4:
                 new = _new(committed.grid, f"w{n}-{step}")
-                ids.append((await service.create(db, committed.principal, new, pii=TEST_PII)).resident.id)
+                ids.append((await service.create(db, committed.principal, new, pii=TEST_PII)).record.resident.id)
                 return
             rid = rng.choice(ids)
             current = await db.scalar(select(Resident.version).where(Resident.id == rid))

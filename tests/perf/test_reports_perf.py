@@ -101,8 +101,9 @@ async def test_bench_report_submissions_api_vs_raw_asyncpg(bench_url: str, serve
                 "0" * 64,
             )
             await conn.execute(
-                "insert into report_transition (id, report_id, district_id, from_status, to_status, actor_id, at,"
-                " team_id) values ($1,$2,$3,null,'submitted',$4,$5,$6)",
+                "insert into record_transition (id, subject_type, subject_id, district_id, action, from_state,"
+                " to_state, actor_id, at, details) values ($1,'report',$2,$3,'submit',null,'submitted',$4,$5,"
+                " jsonb_build_object('team_id', $6::uuid::text))",
                 uuid.uuid4(),
                 rid,
                 world.district.id,

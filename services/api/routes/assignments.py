@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
-from services.api.deps import AssignmentsRead, AssignmentsWrite, DbSession, IfMatch, created, etag
+from services.api.deps import AssignmentsRead, AssignmentsWrite, DbSession, IfMatch, answer
 from services.api.problems import problem_responses
 from services.core import clock
 from services.core.assignments import queries, repository, service
+from services.core.assignments.errors import AssignmentOverlap, PeriodOverlap
 from services.core.assignments.models import CommunityRoleKind, PairingKind
 from services.core.assignments.schemas import (
     CommunityRoleCreate,
@@ -51,7 +52,7 @@ def _retry(model: Any) -> dict[int | str, dict[str, Any]]:
     "/assignments",
     status_code=status.HTTP_201_CREATED,
     summary="Make a team responsible for a village or grid for a period",
-    responses={**_retry(ResponsibilityRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(ResponsibilityRead), **problem_responses(401, 403, 404, 409, 422, errors=(AssignmentOverlap,))},
 )
 async def create_assignment(
     db: DbSession, principal: AssignmentsWrite, body: ResponsibilityCreate, response: Response
@@ -59,8 +60,9 @@ async def create_assignment(
     """A grid assignment overrides its village's; overlapping assignments of one unit are 409
     `assignment_overlap` naming `conflicting_assignment_id`."""
     row, was_created = await service.assign_team(db, principal=principal, data=body)
-    created(response, record=row, location=f"/assignments/{row.id}", was_created=was_created)
-    return ResponsibilityRead.model_validate(row)
+    return answer(
+        response, row, ResponsibilityRead.model_validate(row), location=f"/assignments/{row.id}", created=was_created
+    )
 
 
 @router.get(
@@ -90,14 +92,13 @@ async def read_assignment(
 ) -> ResponsibilityRead:
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_responsibility(db, principal, assignment_id)
-    response.headers["ETag"] = etag(row.version)
-    return ResponsibilityRead.model_validate(row)
+    return answer(response, row, ResponsibilityRead.model_validate(row))
 
 
 @router.patch(
     "/assignments/{assignment_id}",
     summary="End an assignment (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(AssignmentOverlap,)),
 )
 async def end_assignment(
     db: DbSession,
@@ -111,8 +112,7 @@ async def end_assignment(
     row = await service.set_assignment_end(
         db, principal=principal, assignment_id=assignment_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return ResponsibilityRead.model_validate(row)
+    return answer(response, row, ResponsibilityRead.model_validate(row))
 
 
 # --- community roles ----------------------------------------------------------------------
@@ -122,15 +122,16 @@ async def end_assignment(
     "/community-roles",
     status_code=status.HTTP_201_CREATED,
     summary="Appoint a community steward, grid leader or sentinel for a period",
-    responses={**_retry(CommunityRoleRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(CommunityRoleRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_community_role(
     db: DbSession, principal: AssignmentsWrite, body: CommunityRoleCreate, response: Response
 ) -> CommunityRoleRead:
     """One community steward per village and one grid leader per grid at a time (409 `period_overlap`)."""
     row, was_created = await service.add_community_role(db, principal=principal, data=body)
-    created(response, record=row, location=f"/community-roles/{row.id}", was_created=was_created)
-    return CommunityRoleRead.model_validate(row)
+    return answer(
+        response, row, CommunityRoleRead.model_validate(row), location=f"/community-roles/{row.id}", created=was_created
+    )
 
 
 @router.get("/community-roles", summary="List community roles in scope", responses=problem_responses(401, 403, 422))
@@ -166,14 +167,13 @@ async def read_community_role(
 ) -> CommunityRoleRead:
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_community_role(db, principal, role_id)
-    response.headers["ETag"] = etag(row.version)
-    return CommunityRoleRead.model_validate(row)
+    return answer(response, row, CommunityRoleRead.model_validate(row))
 
 
 @router.patch(
     "/community-roles/{role_id}",
     summary="End a community role (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_community_role(
     db: DbSession,
@@ -187,8 +187,7 @@ async def end_community_role(
     row = await service.set_community_role_end(
         db, principal=principal, role_id=role_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return CommunityRoleRead.model_validate(row)
+    return answer(response, row, CommunityRoleRead.model_validate(row))
 
 
 # --- pairings -----------------------------------------------------------------------------
@@ -198,15 +197,14 @@ async def end_community_role(
     "/pairings",
     status_code=status.HTTP_201_CREATED,
     summary="Pair a medical-side role with a community-side role for a period",
-    responses={**_retry(PairingRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(PairingRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_pairing(
     db: DbSession, principal: AssignmentsWrite, body: PairingCreate, response: Response
 ) -> PairingRead:
     """Refused with 422 `pairing_outside_area` when the two sides share no area at the start."""
     row, was_created = await service.create_pairing(db, principal=principal, data=body)
-    created(response, record=row, location=f"/pairings/{row.id}", was_created=was_created)
-    return PairingRead.model_validate(row)
+    return answer(response, row, PairingRead.model_validate(row), location=f"/pairings/{row.id}", created=was_created)
 
 
 @router.get("/pairings", summary="List pairings in scope", responses=problem_responses(401, 403, 422))
@@ -240,14 +238,13 @@ async def read_pairing(
 ) -> PairingRead:
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_pairing(db, principal, pairing_id)
-    response.headers["ETag"] = etag(row.version)
-    return PairingRead.model_validate(row)
+    return answer(response, row, PairingRead.model_validate(row))
 
 
 @router.patch(
     "/pairings/{pairing_id}",
     summary="End a pairing (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_pairing(
     db: DbSession,
@@ -261,8 +258,7 @@ async def end_pairing(
     row = await service.set_pairing_end(
         db, principal=principal, pairing_id=pairing_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return PairingRead.model_validate(row)
+    return answer(response, row, PairingRead.model_validate(row))
 
 
 # --- queries ------------------------------------------------------------------------------

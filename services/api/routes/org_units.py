@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.deps import DbSession, IfMatch, OrgRead, OrgWrite, etag
+from services.api.deps import DbSession, IfMatch, OrgRead, OrgWrite, answer
 from services.api.problems import problem_responses
 from services.core.org import repository, service
 from services.core.org.models import OrgUnitKind
@@ -30,11 +30,8 @@ router = APIRouter(prefix="/org-units", tags=["org"])
 async def create_org_unit(db: DbSession, principal: OrgWrite, body: OrgUnitCreate, response: Response) -> OrgUnitRead:
     """The kind follows the parent (district > town > village > grid); the code must extend the parent's."""
     unit, created = await service.create(db, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["ETag"] = etag(unit.version)
-    response.headers["Location"] = f"/org-units/{unit.id}"
-    return OrgUnitRead.model_validate(unit)
+    body_ = OrgUnitRead.model_validate(unit)
+    return answer(response, unit, body_, location=f"/org-units/{unit.id}", created=created)
 
 
 @router.get("", summary="List org units in scope", responses=problem_responses(401, 403, 422))
@@ -58,8 +55,7 @@ async def list_org_units(
 async def read_org_unit(db: DbSession, principal: OrgRead, unit_id: uuid.UUID, response: Response) -> OrgUnitRead:
     """404 when it does not exist or lies outside the caller's scope."""
     unit = await repository.get_in_scope(db, principal, unit_id)
-    response.headers["ETag"] = etag(unit.version)
-    return OrgUnitRead.model_validate(unit)
+    return answer(response, unit, OrgUnitRead.model_validate(unit))
 
 
 @router.patch(
@@ -77,5 +73,4 @@ async def update_org_unit(
 ) -> OrgUnitRead:
     """Codes never change; send If-Match with the version you read."""
     unit = await service.update(db, principal, unit_id, body, expected_version=version)
-    response.headers["ETag"] = etag(unit.version)
-    return OrgUnitRead.model_validate(unit)
+    return answer(response, unit, OrgUnitRead.model_validate(unit))

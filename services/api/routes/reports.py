@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
 
-from services.api.deps import DbSession, IfMatch, Pii, ReportsHandle, ReportsRead, ReportsSubmit, etag
+from services.api.deps import DbSession, IfMatchLater, Pii, ReportsRead, ReportsSubmit, answer, require
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.reports import access, metrics, service
+from services.core.reports.access import Viewer
 from services.core.reports.models import ReportCategory, ReportStatus, SentinelReport
 from services.core.reports.schemas import (
     BatchItemResult,
@@ -28,19 +31,49 @@ from services.core.reports.schemas import (
     ReportView,
 )
 from services.core.security.principal import Principal
+from services.core.security.roles import Permission
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
 
+@dataclass(frozen=True)
+class ScopedReport:
+    """A report loaded once for the request, in the caller's scope, with its grid's path and the
+    caller's teams (what every later check and the view need)."""
+
+    viewer: Viewer
+    report: SentinelReport
+    path: str
+
+
+def in_scope(permission: Permission) -> Callable[..., Coroutine[Any, Any, ScopedReport]]:
+    """A dependency: the caller holds ``permission`` somewhere (else 403), the report is in its scope
+    (else 404). Loaded before If-Match is judged, so an unseen report is 404, never 428."""
+
+    allowed = Depends(require(permission))
+
+    async def dependency(db: DbSession, report_id: uuid.UUID, principal: Principal = allowed) -> ScopedReport:
+        viewer = await access.viewer_for(db, principal)
+        report, path = await service.get_in_scope(db, viewer, report_id)
+        return ScopedReport(viewer, report, path)
+
+    dependency.__name__ = f"report_in_scope_{permission.name.lower()}"
+    return dependency
+
+
+ReadableReport = Annotated[ScopedReport, Depends(in_scope(Permission.REPORTS_READ))]
+HandledReport = Annotated[ScopedReport, Depends(in_scope(Permission.REPORTS_HANDLE))]
+SubmittedReport = Annotated[ScopedReport, Depends(in_scope(Permission.REPORTS_SUBMIT))]
+
+
 async def _answer(
-    db: DbSession, principal: Principal, report: SentinelReport, path: str, response: Response
+    db: DbSession, scoped: ScopedReport, response: Response, *, created: bool | None = None
 ) -> ReportView:
-    viewer = await access.viewer_for(db, principal)
-    response.headers["ETag"] = etag(report.version)
-    response.headers["Location"] = f"/reports/{report.id}"
-    return await service.to_view(db, viewer, report, path)
+    """The report as this caller may see it, with its ETag and Location."""
+    view = await service.to_view(db, scoped.viewer, scoped.report, scoped.path)
+    return answer(response, scoped.report, view, location=f"/reports/{scoped.report.id}", created=created)
 
 
 @router.post(
@@ -63,8 +96,8 @@ async def submit_report(
     The grid must be one the caller may report on (else 404); the resident must live in it.
     """
     result = await service.create(db, principal, body, pii=pii)
-    response.status_code = result.status_code
-    return await _answer(db, principal, result.report, result.grid_path, response)
+    scoped = ScopedReport(await access.viewer_for(db, principal), result.report, result.grid_path)
+    return await _answer(db, scoped, response, created=result.status_code == 201)
 
 
 @router.post(
@@ -132,22 +165,19 @@ async def report_metrics(
 
 
 @router.get("/{report_id}", summary="Read one sentinel report", responses=problem_responses(401, 403, 404, 422))
-async def read_report(db: DbSession, principal: ReportsRead, report_id: uuid.UUID, response: Response) -> ReportView:
+async def read_report(db: DbSession, scoped: ReadableReport, response: Response) -> ReportView:
     """The care view (`view: care`) for the team and supervisors; the status view for the sentinel."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.get_in_scope(db, viewer, report_id)
-    response.headers["ETag"] = etag(report.version)
-    return await service.to_view(db, viewer, report, path)
+    view = await service.to_view(db, scoped.viewer, scoped.report, scoped.path)
+    return answer(response, scoped.report, view)
 
 
 @router.post("/{report_id}/report-in", summary="Report in (家医报到)", responses=CHANGE_ERRORS)
 async def report_in(
-    db: DbSession, principal: ReportsHandle, report_id: uuid.UUID, body: ReportIn, version: IfMatch, response: Response
+    db: DbSession, scoped: HandledReport, body: ReportIn, version: IfMatchLater, response: Response
 ) -> ReportView:
     """A member of the responsible team acknowledges a submitted report (409 from any other state)."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.report_in(db, viewer, report_id, body, expected_version=version)
-    return await _answer(db, principal, report, path, response)
+    await service.report_in(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer(db, scoped, response)
 
 
 @router.post(
@@ -157,59 +187,35 @@ async def report_in(
     responses=CHANGE_ERRORS,
 )
 async def add_report_follow_up(
-    db: DbSession,
-    principal: ReportsHandle,
-    report_id: uuid.UUID,
-    body: FollowUpCreate,
-    version: IfMatch,
-    response: Response,
+    db: DbSession, scoped: HandledReport, body: FollowUpCreate, version: IfMatchLater, response: Response
 ) -> ReportView:
     """Channel and outcome of one contact; the first one meets the 48-hour clock. Returns the report."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.add_follow_up(db, viewer, report_id, body, expected_version=version)
-    return await _answer(db, principal, report, path, response)
+    await service.add_follow_up(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer(db, scoped, response)
 
 
 @router.post("/{report_id}/intervention", summary="Start the intervention", responses=CHANGE_ERRORS)
 async def start_report_intervention(
-    db: DbSession,
-    principal: ReportsHandle,
-    report_id: uuid.UUID,
-    body: InterventionStart,
-    version: IfMatch,
-    response: Response,
+    db: DbSession, scoped: HandledReport, body: InterventionStart, version: IfMatchLater, response: Response
 ) -> ReportView:
     """From followed_up to intervening (综合干预), with an optional plan."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.start_intervention(db, viewer, report_id, body, expected_version=version)
-    return await _answer(db, principal, report, path, response)
+    await service.start_intervention(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer(db, scoped, response)
 
 
 @router.post("/{report_id}/close", summary="Close a report with its outcome", responses=CHANGE_ERRORS)
 async def close_report(
-    db: DbSession,
-    principal: ReportsHandle,
-    report_id: uuid.UUID,
-    body: ReportClose,
-    version: IfMatch,
-    response: Response,
+    db: DbSession, scoped: HandledReport, body: ReportClose, version: IfMatchLater, response: Response
 ) -> ReportView:
     """From followed_up or intervening; the sentinel is told it is closed, not how."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.close(db, viewer, report_id, body, expected_version=version)
-    return await _answer(db, principal, report, path, response)
+    await service.close(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer(db, scoped, response)
 
 
 @router.post("/{report_id}/cancel", summary="Withdraw a report", responses=CHANGE_ERRORS)
 async def cancel_report(
-    db: DbSession,
-    principal: ReportsSubmit,
-    report_id: uuid.UUID,
-    body: ReportCancel,
-    version: IfMatch,
-    response: Response,
+    db: DbSession, scoped: SubmittedReport, body: ReportCancel, version: IfMatchLater, response: Response
 ) -> ReportView:
     """The sentinel who submitted it, while nobody has reported in (409 after); its clock stops."""
-    viewer = await access.viewer_for(db, principal)
-    report, path = await service.cancel(db, viewer, report_id, body, expected_version=version)
-    return await _answer(db, principal, report, path, response)
+    await service.cancel(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer(db, scoped, response)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
 
-from services.api.deps import DbSession, IfMatch, Pii, ResidentsImport, ResidentsRead, ResidentsWrite, etag
+from services.api.deps import DbSession, IfMatch, Pii, ResidentsImport, ResidentsRead, ResidentsWrite, answer
 from services.api.problems import problem_responses
 from services.core.errors import field_error
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -61,13 +61,12 @@ async def create_resident(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ResidentRead:
     """409 `already_exists` (`existing` links it) for a known ID; 409 `possible_duplicate` for same name+birth+grid."""
-    result = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
-    response.status_code = result.status_code
-    if result.replayed:
+    registered, created = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers["ETag"] = etag(result.resident.version)
-    response.headers["Location"] = f"/residents/{result.resident.id}"
-    return service.to_read(principal, result.resident, result.grid_path)
+    body_ = service.to_read(principal, registered.resident, registered.grid_path)
+    location = f"/residents/{registered.resident.id}"
+    return answer(response, registered.resident, body_, location=location, created=registered.status_code == 201)
 
 
 @router.get("", summary="List residents in scope", responses=problem_responses(401, 403, 422))
@@ -133,8 +132,7 @@ async def read_resident(
 ) -> ResidentRead:
     """Masked identity; a sentinel gets the sentinel view. 404 outside the caller's scope."""
     resident, path = await repository.get_in_scope(db, principal, resident_id)
-    response.headers["ETag"] = etag(resident.version)
-    return service.to_read(principal, resident, path)
+    return answer(response, resident, service.to_read(principal, resident, path))
 
 
 @router.get(
@@ -167,8 +165,7 @@ async def update_resident(
     """Send If-Match with the version you read: 412 when it moved on, 428 when missing."""
     resident, path = await service.update(db, principal, resident_id, body, expected_version=version, pii=pii)
     resident, path = await repository.get_in_scope(db, principal, resident.id)
-    response.headers["ETag"] = etag(resident.version)
-    return service.to_read(principal, resident, path)
+    return answer(response, resident, service.to_read(principal, resident, path))
 
 
 @router.post(
@@ -184,11 +181,8 @@ async def add_resident_tag(
     db: DbSession, principal: ResidentsWrite, resident_id: uuid.UUID, body: TagCreate, response: Response
 ) -> ResidentRead:
     """0-6 and 65+ must agree with the birth date at `since_on`; pregnancy needs a woman. Returns the resident."""
-    resident, path, created = await service.add_tag(db, principal, resident_id, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["ETag"] = etag(resident.version)
-    return service.to_read(principal, resident, path)
+    (resident, path), created = await service.add_tag(db, principal, resident_id, body)
+    return answer(response, resident, service.to_read(principal, resident, path), created=created)
 
 
 @router.patch(
@@ -207,8 +201,7 @@ async def update_resident_tag(
 ) -> ResidentRead:
     """If-Match names the tag's version (see `tags[].version`). Returns the resident."""
     resident, path = await service.update_tag(db, principal, resident_id, tag_id, body, expected_version=version)
-    response.headers["ETag"] = etag(resident.version)
-    return service.to_read(principal, resident, path)
+    return answer(response, resident, service.to_read(principal, resident, path))
 
 
 @sync_router.get("/residents", summary="Residents changed since a cursor", responses=problem_responses(401, 403, 422))

@@ -7,13 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.deps import DbSession, IfMatch, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, etag
+from services.api.deps import DbSession, IfMatchLater, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, answer
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.replay import Created
 from services.core.residents import service as residents_service
 from services.core.residents.models import KeyPopulation
 from services.core.residents.schemas import ResidentRead
 from services.core.signing import service
+from services.core.signing.models import Signing
 from services.core.signing.schemas import (
     ContactCreate,
     ContactRead,
@@ -33,12 +35,10 @@ Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-def _written(response: Response, written: service.Written) -> SigningRead:
-    if not written.created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["ETag"] = etag(written.signing.version)
-    response.headers["Location"] = f"/signings/{written.signing.id}"
-    return service.to_read(written.signing)
+def _written(response: Response, written: Created[Signing]) -> SigningRead:
+    signing = written.record
+    body = service.to_read(signing)
+    return answer(response, signing, body, location=f"/signings/{signing.id}", created=written.created)
 
 
 @router.post(
@@ -74,8 +74,7 @@ async def read_signing(
 ) -> SigningRead:
     """404 when the resident's grid is outside the caller's scope."""
     signing, _ = await service.get_in_scope(db, principal, signing_id)
-    response.headers["ETag"] = etag(signing.version)
-    return service.to_read(signing)
+    return answer(response, signing, service.to_read(signing))
 
 
 @router.post(
@@ -104,13 +103,12 @@ async def terminate_signing(
     principal: SigningsWrite,
     signing_id: uuid.UUID,
     body: SigningTerminate,
-    version: IfMatch,
+    version: IfMatchLater,
     response: Response,
 ) -> SigningRead:
     """A reason from the fixed list and the first day no longer covered; send If-Match with the signing's version."""
     signing = await service.terminate(db, principal, signing_id, body, expected_version=version)
-    response.headers["ETag"] = etag(signing.version)
-    return service.to_read(signing)
+    return answer(response, signing, service.to_read(signing))
 
 
 @router.post(
@@ -126,11 +124,9 @@ async def record_contact(
     db: DbSession, principal: ResidentsWrite, pii: Pii, resident_id: uuid.UUID, body: ContactCreate, response: Response
 ) -> ContactRead:
     """By a current member of the resident's signing team (else 403 `not_team_member`); notes are stored encrypted."""
-    contact, path, created = await service.record_contact(db, principal, resident_id, body, pii=pii)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/contacts/{contact.id}"
-    return service.contact_read(principal, contact, path, pii)
+    (contact, path), created = await service.record_contact(db, principal, resident_id, body, pii=pii)
+    body_ = service.contact_read(principal, contact, path, pii)
+    return answer(response, contact, body_, location=f"/contacts/{contact.id}", created=created)
 
 
 @router.get(

@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.deps import (
     DbSession,
     IfMatch,
+    IfMatchLater,
     InstitutionsWrite,
     PeopleWrite,
     Pii,
     TeamsRead,
     TeamsWrite,
-    created,
-    etag,
+    answer,
 )
 from services.api.problems import problem_responses
+from services.core.errors import PeriodOverlap
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.teams import repository, service
 from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
@@ -73,8 +74,9 @@ async def create_institution(
 ) -> InstitutionRead:
     """The credit code is checked (GB 32100); the level follows from the kind."""
     row, was_created = await service.create_institution(db, principal=principal, data=body)
-    created(response, record=row, location=f"/institutions/{row.id}", was_created=was_created)
-    return InstitutionRead.model_validate(row)
+    return answer(
+        response, row, InstitutionRead.model_validate(row), location=f"/institutions/{row.id}", created=was_created
+    )
 
 
 @router.get("/institutions", summary="List institutions in scope", responses=problem_responses(401, 403, 422))
@@ -101,8 +103,7 @@ async def read_institution(
 ) -> InstitutionRead:
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_institution(db, principal, institution_id)
-    response.headers["ETag"] = etag(row.version)
-    return InstitutionRead.model_validate(row)
+    return answer(response, row, InstitutionRead.model_validate(row))
 
 
 @router.patch(
@@ -122,23 +123,23 @@ async def update_institution(
     row = await service.update_institution(
         db, principal=principal, institution_id=institution_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return InstitutionRead.model_validate(row)
+    return answer(response, row, InstitutionRead.model_validate(row))
 
 
 @router.post(
     "/institutions/{institution_id}/stewards",
     status_code=status.HTTP_201_CREATED,
     summary="Appoint the institution's family-doctor steward for a period",
-    responses={**_retry(StewardRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(StewardRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def appoint_institution_steward(
     db: DbSession, principal: InstitutionsWrite, institution_id: uuid.UUID, body: StewardCreate, response: Response
 ) -> StewardRead:
-    """One steward at a time: an overlapping period is 409 naming `conflicting_steward_id`."""
+    """One steward at a time: an overlapping period is 409 `period_overlap` naming `conflicting_steward_id`."""
     row, was_created = await service.appoint_steward(db, principal=principal, institution_id=institution_id, data=body)
-    created(response, record=row, location=f"/institution-stewards/{row.id}", was_created=was_created)
-    return StewardRead.model_validate(row)
+    return answer(
+        response, row, StewardRead.model_validate(row), location=f"/institution-stewards/{row.id}", created=was_created
+    )
 
 
 @router.get(
@@ -157,7 +158,7 @@ async def list_institution_stewards(
 @router.patch(
     "/institution-stewards/{steward_id}",
     summary="End a stewardship (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_institution_steward(
     db: DbSession,
@@ -171,8 +172,7 @@ async def end_institution_steward(
     row = await service.set_steward_end(
         db, principal=principal, steward_id=steward_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return StewardRead.model_validate(row)
+    return answer(response, row, StewardRead.model_validate(row))
 
 
 # --- people -------------------------------------------------------------------------------
@@ -189,8 +189,7 @@ async def create_person(
 ) -> PersonRead:
     """The mobile number is checked, sealed and answered masked; roles are added as period records."""
     row, was_created = await service.create_person(db, principal=principal, data=body, pii=pii)
-    created(response, record=row, location=f"/people/{row.id}", was_created=was_created)
-    return PersonRead.model_validate(row)
+    return answer(response, row, PersonRead.model_validate(row), location=f"/people/{row.id}", created=was_created)
 
 
 @router.get("/people", summary="List people in scope", responses=problem_responses(401, 403, 422))
@@ -220,8 +219,7 @@ async def list_people(
 async def read_person(db: DbSession, principal: TeamsRead, person_id: uuid.UUID, response: Response) -> PersonRead:
     """404 when they do not exist or lie outside the caller's scope."""
     row = await repository.get_person(db, principal, person_id)
-    response.headers["ETag"] = etag(row.version)
-    return PersonRead.model_validate(row)
+    return answer(response, row, PersonRead.model_validate(row))
 
 
 @router.get(
@@ -256,8 +254,7 @@ async def update_person(
     row = await service.update_person(
         db, principal=principal, person_id=person_id, data=body, expected_version=version, pii=pii
     )
-    response.headers["ETag"] = etag(row.version)
-    return PersonRead.model_validate(row)
+    return answer(response, row, PersonRead.model_validate(row))
 
 
 # --- teams --------------------------------------------------------------------------------
@@ -272,8 +269,7 @@ async def update_person(
 async def create_team(db: DbSession, principal: TeamsWrite, body: TeamCreate, response: Response) -> TeamRead:
     """A primary team, or one of the district's four departments; add the leader and members next."""
     row, was_created = await service.create_team(db, principal=principal, data=body)
-    created(response, record=row, location=f"/teams/{row.id}", was_created=was_created)
-    return (await _teams(db, [row]))[0]
+    return answer(response, row, (await _teams(db, [row]))[0], location=f"/teams/{row.id}", created=was_created)
 
 
 @router.get("/teams", summary="List teams in scope", responses=problem_responses(401, 403, 422))
@@ -297,8 +293,7 @@ async def list_teams(
 async def read_team(db: DbSession, principal: TeamsRead, team_id: uuid.UUID, response: Response) -> TeamRead:
     """404 when it does not exist or lies outside the caller's scope."""
     row = await repository.get_team(db, principal, team_id)
-    response.headers["ETag"] = etag(row.version)
-    return (await _teams(db, [row]))[0]
+    return answer(response, row, (await _teams(db, [row]))[0])
 
 
 @router.patch(
@@ -311,28 +306,28 @@ async def update_team(
     principal: TeamsWrite,
     team_id: uuid.UUID,
     body: TeamUpdate,
-    version: IfMatch,
+    version: IfMatchLater,
     response: Response,
 ) -> TeamRead:
     """A dissolved team stays dissolved (409 `illegal_transition`)."""
     row = await service.update_team(db, principal=principal, team_id=team_id, data=body, expected_version=version)
-    response.headers["ETag"] = etag(row.version)
-    return (await _teams(db, [row]))[0]
+    return answer(response, row, (await _teams(db, [row]))[0])
 
 
 @router.post(
     "/teams/{team_id}/members",
     status_code=status.HTTP_201_CREATED,
     summary="Put a staff member on a team for a period",
-    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def add_team_member(
     db: DbSession, principal: TeamsWrite, team_id: uuid.UUID, body: MemberCreate, response: Response
 ) -> MemberRead:
-    """role `leader` for the team leader (one at a time; 409 naming `conflicting_member_id`)."""
+    """role `leader` for the team leader (one at a time; 409 `period_overlap` naming `conflicting_member_id`)."""
     row, was_created = await service.add_member(db, principal=principal, team_id=team_id, data=body)
-    created(response, record=row, location=f"/team-members/{row.id}", was_created=was_created)
-    return MemberRead.model_validate(row)
+    return answer(
+        response, row, MemberRead.model_validate(row), location=f"/team-members/{row.id}", created=was_created
+    )
 
 
 @router.get("/teams/{team_id}/members", summary="A team's members", responses=problem_responses(401, 403, 404, 422))
@@ -350,7 +345,7 @@ async def list_team_members(
 @router.patch(
     "/team-members/{member_id}",
     summary="End a membership (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_team_member(
     db: DbSession,
@@ -364,23 +359,23 @@ async def end_team_member(
     row = await service.set_member_end(
         db, principal=principal, member_id=member_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return MemberRead.model_validate(row)
+    return answer(response, row, MemberRead.model_validate(row))
 
 
 @router.post(
     "/team-backings",
     status_code=status.HTTP_201_CREATED,
     summary="Have a district or town team back a lower-level team",
-    responses={**_retry(BackingRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(BackingRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_team_backing(
     db: DbSession, principal: TeamsWrite, body: BackingCreate, response: Response
 ) -> BackingRead:
     """The backing team must sit at a higher level (district > town > village)."""
     row, was_created = await service.add_backing(db, principal=principal, data=body)
-    created(response, record=row, location=f"/team-backings/{row.id}", was_created=was_created)
-    return BackingRead.model_validate(row)
+    return answer(
+        response, row, BackingRead.model_validate(row), location=f"/team-backings/{row.id}", created=was_created
+    )
 
 
 @router.get(
@@ -397,7 +392,7 @@ async def list_team_backings(db: DbSession, principal: TeamsRead, team_id: uuid.
 @router.patch(
     "/team-backings/{backing_id}",
     summary="End a backing (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_team_backing(
     db: DbSession,
@@ -411,5 +406,4 @@ async def end_team_backing(
     row = await service.set_backing_end(
         db, principal=principal, backing_id=backing_id, data=body, expected_version=version
     )
-    response.headers["ETag"] = etag(row.version)
-    return BackingRead.model_validate(row)
+    return answer(response, row, BackingRead.model_validate(row))

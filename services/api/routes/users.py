@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.deps import DbSession, IfMatch, UsersRead, UsersWrite, etag
+from services.api.deps import DbSession, IfMatch, UsersRead, UsersWrite, answer
 from services.api.problems import problem_responses
 from services.core.accounts import users as service
 from services.core.accounts.models import User
@@ -36,9 +36,7 @@ async def _read(db: AsyncSession, user: User) -> UserRead:
 async def create_user(db: DbSession, principal: UsersWrite, body: UserCreate, response: Response) -> UserRead:
     """Usernames are case-insensitive; secrets are stored as argon2id hashes only."""
     user = await service.create_user(db, principal, body)
-    response.headers["ETag"] = etag(user.version)
-    response.headers["Location"] = f"/users/{user.id}"
-    return await _read(db, user)
+    return answer(response, user, await _read(db, user), location=f"/users/{user.id}")
 
 
 @router.get("", summary="List accounts in scope", responses=problem_responses(401, 403, 422))
@@ -64,8 +62,7 @@ async def list_users(
 async def read_user(db: DbSession, principal: UsersRead, user_id: uuid.UUID, response: Response) -> UserRead:
     """404 when it does not exist or lies outside the caller's scope."""
     user = await service.get_in_scope(db, principal, user_id)
-    response.headers["ETag"] = etag(user.version)
-    return await _read(db, user)
+    return answer(response, user, await _read(db, user))
 
 
 @router.patch(
@@ -83,8 +80,7 @@ async def update_user(
 ) -> UserRead:
     """Disabling an account ends its logins at the next request."""
     user = await service.update_user(db, principal, user_id, body, expected_version=version)
-    response.headers["ETag"] = etag(user.version)
-    return await _read(db, user)
+    return answer(response, user, await _read(db, user))
 
 
 @router.post(

@@ -1,22 +1,23 @@
 """What a deadline's steps *do*, per kind: registered by the domain that owns the subject.
 
-    @deadline_kind("report.follow_up")
+    @deadline_kind("report.follow_up", default_policy=Policy(...), category_policies={"urgent_risk": ...})
     async def report_follow_up(db, deadline, step) -> list[uuid.UUID]:
         ...  # resolve step.audience ("responsible", "team_leader", ...) to user ids
 
-The engine stays generic: it knows times and steps; the handler knows people.
+The engine stays generic: it knows times and steps; the handler knows people, and the kind
+declares its own default policy (configuration may still override it per kind or category).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.deadlines.models import Deadline
-from services.core.deadlines.policy import Step
+from services.core.deadlines.policy import Policy, Step, register_defaults
 
 RecipientsFn = Callable[[AsyncSession, Deadline, Step], Awaitable[Sequence[uuid.UUID]]]
 MessageFn = Callable[[Deadline, Step], tuple[str, str]]
@@ -49,14 +50,22 @@ class UnknownDeadlineKind(LookupError):
     """No handler registered for a kind (its module was not imported)."""
 
 
-def deadline_kind(kind: str, *, message: MessageFn | None = None) -> Callable[[RecipientsFn], RecipientsFn]:
-    """Register ``recipients(db, deadline, step) -> user ids`` as the handler of ``kind``."""
+def deadline_kind(
+    kind: str,
+    *,
+    message: MessageFn | None = None,
+    default_policy: Policy | None = None,
+    category_policies: Mapping[str, Policy] | None = None,
+) -> Callable[[RecipientsFn], RecipientsFn]:
+    """Register ``recipients(db, deadline, step) -> user ids`` as the handler of ``kind``, with the
+    kind's built-in policy (and per-category ones); without one a kind runs the engine's ``Policy()``."""
 
     def register(fn: RecipientsFn) -> RecipientsFn:
         existing = _KINDS.get(kind)
         if existing is not None and existing.recipients is not fn:
             raise ValueError(f"deadline kind {kind} registered twice")
         _KINDS[kind] = KindHandler(kind=kind, recipients=fn, message=message or default_message)
+        register_defaults(kind, default_policy, category_policies or {})
         return fn
 
     return register

@@ -8,6 +8,7 @@ change never rewrites the rules of a clock already running.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -39,8 +40,6 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step(name="escalation_2", offset_hours=48, audience=("district_commission",)),
 )
 
-AT_START = Step(name="at_start", offset_hours=0, anchor="start", audience=("community_steward", "team"))
-
 
 class Policy(BaseModel):
     """Due ``due_after_hours`` after start; the steps in time order."""
@@ -63,26 +62,28 @@ class Policy(BaseModel):
         return sorted(timed, key=lambda pair: pair[1])
 
 
-# Built-in per-kind (and per-category) defaults, used when configuration names none.
-# Sentinel reports: when the sentinel's paired members have not reported in two hours after
-# submission, the rest of the team is told (``team_if_waiting``); an urgent risk tells the
-# village's community steward and the whole team at once (``at_start``).
-TEAM_IF_WAITING = Step(name="team_if_waiting", offset_hours=2, anchor="start", audience=("team_if_waiting",))
-DEFAULT_POLICIES: dict[str, Policy] = {
-    "report.follow_up": Policy(steps=(TEAM_IF_WAITING, *DEFAULT_STEPS)),
-    "report.follow_up:urgent_risk": Policy(steps=(AT_START, *DEFAULT_STEPS)),
-}
+# Built-in per-kind (and per-category) defaults, declared by each kind where it is registered
+# (``@deadline_kind(..., default_policy=..., category_policies=...)``): the engine knows no domain.
+_DEFAULTS: dict[str, Policy] = {}
+
+
+def register_defaults(kind: str, default: Policy | None, per_category: Mapping[str, Policy]) -> None:
+    """Record a kind's built-in policies (``kind`` and ``kind:category`` keys)."""
+    if default is not None:
+        _DEFAULTS[kind] = default
+    for category, policy in per_category.items():
+        _DEFAULTS[f"{kind}:{category}"] = policy
 
 
 def policy_for(settings: Settings, kind: str, category: str | None = None) -> Policy:
     """The policy for ``kind`` (and ``category``): the most specific key wins (``kind:category``
-    before ``kind``); for one key, configuration before the built-in ``DEFAULT_POLICIES``."""
+    before ``kind``); for one key, configuration before the kind's registered defaults."""
     overrides = settings.deadline_policies
     for key in ([f"{kind}:{category}"] if category else []) + [kind]:
         if key in overrides:
             return Policy.model_validate(overrides[key])
-        if key in DEFAULT_POLICIES:
-            return DEFAULT_POLICIES[key]
+        if key in _DEFAULTS:
+            return _DEFAULTS[key]
     return Policy()
 
 

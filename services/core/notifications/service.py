@@ -14,19 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.config import Settings, get_settings
 from services.core.db import new_id
-from services.core.errors import NotFound, field_error
+from services.core.errors import NotFound
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.metrics import DELIVERY_FAILURES
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import Keyset, SortKey, paginate
 
 log = logging.getLogger("gridcare.notifications")
 
@@ -237,16 +237,8 @@ async def list_inbox(
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    key = decode_cursor(cursor)
-    if key is not None:
-        created_at, last_id = _created_key(key)
-        stmt = stmt.where(tuple_(Notification.created_at, Notification.id) < tuple_(created_at, last_id))
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-    rows = list(await db.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)]) if more and rows else None
-    return rows, next_cursor
+    keys: list[SortKey] = [(Notification.created_at, "desc"), (Notification.id, "desc")]
+    return await paginate(db, stmt, keys=keys, cursor=cursor, limit=limit)
 
 
 async def changes(
@@ -257,20 +249,19 @@ async def changes(
     Change numbers are per user and commit in order (see ``InboxCounter``), so nothing can
     appear behind a cursor once it has been handed out.
     """
+    # Not ``paginate``: an empty page still answers a cursor (where the client stands), and the
+    # first one names the beginning, so a client always has something to send next time.
+    keyset = Keyset(Notification.change_seq, Notification.id, field="query.since")
     stmt = select(Notification).where(Notification.user_id == user_id)
-    key = decode_cursor(since)
-    last: tuple[int, uuid.UUID] | None = None
-    if key is not None:
-        last = _change_key(key)
-        stmt = stmt.where(tuple_(Notification.change_seq, Notification.id) > tuple_(*last))
-    stmt = stmt.order_by(Notification.change_seq, Notification.id).limit(limit + 1)
-    rows = list(await db.scalars(stmt))
+    last = keyset.decode(since)
+    if last is not None:
+        stmt = stmt.where(keyset.after(last))
+    rows = list(await db.scalars(stmt.order_by(*keyset.order_by()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     if rows:
-        last = (rows[-1].change_seq, rows[-1].id)
-    cursor = encode_cursor([last[0], str(last[1])]) if last else encode_cursor([0, str(uuid.UUID(int=0))])
-    return rows, cursor, more
+        last = keyset.values_of(rows[-1])
+    return rows, keyset.encode(last or [0, uuid.UUID(int=0)]), more
 
 
 async def mark_read(db: AsyncSession, *, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
@@ -326,20 +317,6 @@ async def _next_change(db: AsyncSession, user_id: uuid.UUID) -> int:
     )
     seq: int = (await db.execute(stmt)).scalar_one()
     return seq
-
-
-def _created_key(key: list[object]) -> tuple[datetime, uuid.UUID]:
-    try:
-        return datetime.fromisoformat(str(key[0])), uuid.UUID(str(key[1]))
-    except (ValueError, IndexError) as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
-
-
-def _change_key(key: list[object]) -> tuple[int, uuid.UUID]:
-    try:
-        return int(str(key[0])), uuid.UUID(str(key[1]))
-    except (ValueError, IndexError) as exc:
-        raise field_error("query.since", "not a cursor this API issued") from exc
 
 
 # --- the outbox ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Sentinel reports (哨兵上报), their follow-ups and the history of their states.
+"""Sentinel reports (哨兵上报) and their follow-ups (their history of states is ``record_transition``).
 
 A report is created with the id its phone chose (a replay is the same report). The team
 responsible for the grid at submission time is fixed on the row (``team_id``; NULL and
@@ -147,19 +147,3 @@ class ReportFollowUp(Base):
     contacted_at: Mapped[datetime]
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
     recorded_at: Mapped[datetime]
-
-
-class ReportTransition(Base):
-    """A change of state: who, when, from and to (``from_status`` NULL for the submission)."""
-
-    __tablename__ = "report_transition"
-    __table_args__ = (Index("ix_report_transition_report_id_at", "report_id", "at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sentinel_report.id", ondelete="CASCADE"))
-    district_id: Mapped[uuid.UUID]
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
-    at: Mapped[datetime]
-    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("team.id"))

@@ -26,7 +26,7 @@ from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
 from services.core.deadlines.kinds import deadline_kind
 from services.core.deadlines.models import Deadline
-from services.core.deadlines.policy import Step
+from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
 from services.core.org.models import OrgUnit
 from services.core.periods import active_at
@@ -36,6 +36,15 @@ from services.core.teams.models import Institution, InstitutionLevel, Institutio
 
 KIND = "report.follow_up"
 SUBJECT = "report"
+
+# The follow-up clock's built-in policy (configuration may override it, per category too):
+# when the sentinel's paired members have not reported in two hours after submission, the rest
+# of the team is told (``team_if_waiting``); an urgent risk tells the village's community
+# steward and the whole team at once (``at_start``).
+TEAM_IF_WAITING = Step(name="team_if_waiting", offset_hours=2, anchor="start", audience=("team_if_waiting",))
+AT_START = Step(name="at_start", offset_hours=0, anchor="start", audience=("community_steward", "team"))
+FOLLOW_UP_POLICY = Policy(steps=(TEAM_IF_WAITING, *DEFAULT_STEPS))
+URGENT_POLICY = Policy(steps=(AT_START, *DEFAULT_STEPS))
 
 
 async def team_users(
@@ -157,7 +166,7 @@ def message(deadline: Deadline, step: Step) -> tuple[str, str]:
     return title, f"Report {deadline.subject_id}: the follow-up is due {due}. Open the report for details."
 
 
-@deadline_kind(KIND, message=message)
+@deadline_kind(KIND, message=message, default_policy=FOLLOW_UP_POLICY, category_policies={"urgent_risk": URGENT_POLICY})
 async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Sequence[uuid.UUID]:
     """The accounts to tell at ``step`` of a report's follow-up clock."""
     report = await db.get(SentinelReport, deadline.subject_id)

@@ -1,13 +1,8 @@
 """Sentinel reports: submission (idempotent, batched), routing, the life of a report, views.
 
-The life of a report::
-
-    submitted --report_in--> reported_in --follow_up--> followed_up --start_intervention--> intervening
-        |                                                   |  ^ more follow-ups                |  more follow-ups
-        +--cancel (the sentinel)--> cancelled                +--close--> closed <-----close------+
-
-Every transition is a ``report_transition`` row (actor, time, from, to); anything else
-answers 409 ``illegal_transition``. The first follow-up meets the 48-hour clock.
+The life of a report is declared in ``reports/lifecycle.py`` (``REPORT``) and applied by the
+lifecycle kit: one check order (404, 428/412, 403, 409), one ``record_transition`` history,
+the follow-up clock opened, met and cancelled by the transitions themselves.
 """
 
 from __future__ import annotations
@@ -21,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
 
-from services.core import clock
+from services.core import clock, lifecycle
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.deadlines import service as deadlines
@@ -32,7 +26,6 @@ from services.core.errors import (
     Conflict,
     DomainError,
     Forbidden,
-    IllegalTransition,
     NotFound,
     ValidationFailed,
     field_error,
@@ -42,13 +35,13 @@ from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
 from services.core.reports import access, routing
 from services.core.reports.access import Viewer
+from services.core.reports.lifecycle import REPORT
 from services.core.reports.models import (
     DRAFT_ID_NUMBER,
     DRAFT_PHONE,
     ReportCategory,
     ReportFollowUp,
     ReportStatus,
-    ReportTransition,
     SentinelReport,
 )
 from services.core.reports.schemas import (
@@ -74,25 +67,14 @@ from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.security.roles import Permission
 from services.core.teams.models import Person, Team
-from services.core.versioning import check_version
 
 SUBJECT = routing.SUBJECT
 KIND = routing.KIND
 
 # A phone may queue a report offline for a long time, but not for more than this.
 OBSERVED_WITHIN = timedelta(days=366)
-
-# Which states each action may start from.
-ALLOWED: dict[str, tuple[ReportStatus, ...]] = {
-    "report_in": (ReportStatus.SUBMITTED,),
-    "follow_up": (ReportStatus.REPORTED_IN, ReportStatus.FOLLOWED_UP, ReportStatus.INTERVENING),
-    "start_intervention": (ReportStatus.FOLLOWED_UP,),
-    "close": (ReportStatus.FOLLOWED_UP, ReportStatus.INTERVENING),
-    "cancel": (ReportStatus.SUBMITTED,),
-}
-
 
 # ---------------------------------------------------------------- create
 
@@ -190,14 +172,10 @@ async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid
 
 
 def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
-    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
-    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
-    covering = [
-        g.role
-        for g in principal.grants
-        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
-    ]
-    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+    """Whether no grant letting the caller report on this grid has ``reports:submit_any_grid`` (a
+    sentinel's): then the caller must also hold the sentinel community role in the grid."""
+    covering = [g for g in principal.grants if g.covers(grid_path) and g.may(Permission.REPORTS_SUBMIT)]
+    return bool(covering) and not any(g.may(Permission.REPORTS_SUBMIT_ANY_GRID) for g in covering)
 
 
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
@@ -261,18 +239,18 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         raced = await db.get(SentinelReport, data.id, populate_existing=True)
         assert raced is not None  # noqa: S101 - the conflict says it exists
         return await _replay(db, principal, raced, body_digest)
-    db.add(_transition(report, None, ReportStatus.SUBMITTED, principal.user_id, now))
-    await db.flush()
+    opened = await lifecycle.move(db, lifecycle.creating(REPORT, report, "submit"), actor_id=principal.user_id, at=now)
     await audit.record(
         db,
         actor_id=principal.user_id,
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
     # Last: notifying takes each recipient's inbox-counter row lock until commit.
-    await _route(db, report, responsible.sentinels, responsible.members, reporter_person, grid.path, now)
+    await _route(db, report, opened[0], responsible.sentinels, responsible.members, reporter_person, grid.path, now)
     return CreateResult(report, grid.path, 201)
 
 
@@ -292,23 +270,15 @@ async def _replay(db: AsyncSession, principal: Principal, existing: SentinelRepo
 async def _route(
     db: AsyncSession,
     report: SentinelReport,
+    deadline: Deadline,
     sentinels: list[Any],
     members: list[Any],
     reporter_person: uuid.UUID | None,
     grid_path: str,
     now: datetime,
 ) -> None:
-    """Start the clock and tell the first people: the sentinel's paired members (else the whole
+    """Tell the first people (the clock is open): the sentinel's paired members (else the whole
     team), or for an unrouted report the town's primary institutions' stewards and supervisors."""
-    deadline = await deadlines.open_deadline(
-        db,
-        subject_type=SUBJECT,
-        subject_id=report.id,
-        kind=KIND,
-        district_id=report.district_id,
-        started_at=report.submitted_at,
-        category=report.category,
-    )
     if deadline.next_step_at is not None and deadline.next_step_at <= now:
         await deadlines.fire_due(db, deadline.id, now=now)  # an at-start step (urgent risk): now, not later
     if report.team_id is None:
@@ -333,20 +303,6 @@ async def _route(
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:submitted",
-    )
-
-
-def _transition(
-    report: SentinelReport, from_status: ReportStatus | None, to_status: ReportStatus, actor: uuid.UUID, at: datetime
-) -> ReportTransition:
-    return ReportTransition(
-        report_id=report.id,
-        district_id=report.district_id,
-        from_status=from_status.value if from_status else None,
-        to_status=to_status.value,
-        actor_id=actor,
-        at=at,
-        team_id=report.team_id,
     )
 
 
@@ -480,9 +436,7 @@ async def to_view(
         .where(ReportFollowUp.report_id == report.id)
         .order_by(ReportFollowUp.contacted_at, ReportFollowUp.id)
     )
-    history = await db.scalars(
-        select(ReportTransition).where(ReportTransition.report_id == report.id).order_by(ReportTransition.at)
-    )
+    history = await lifecycle.history(db, subject_type=SUBJECT, subject_id=report.id)
     deadline = await deadlines.get(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND)
     return ReportRead.model_validate(
         {
@@ -513,7 +467,16 @@ async def to_view(
             "cancel_reason": report.cancel_reason,
             "follow_up_deadline": _deadline_brief(deadline),
             "follow_ups": [FollowUpRead.model_validate(f) for f in follow_ups],
-            "history": [TransitionRead.model_validate(t) for t in history],
+            "history": [
+                TransitionRead(
+                    from_status=ReportStatus(t.from_state) if t.from_state else None,
+                    to_status=ReportStatus(t.to_state),
+                    actor_id=t.actor_id,
+                    at=t.at,
+                    team_id=t.details.get("team_id"),
+                )
+                for t in history
+            ],
             "version": report.version,
         }
     )
@@ -526,52 +489,34 @@ def _deadline_brief(deadline: Deadline | None) -> DeadlineBrief | None:
 
 
 # ---------------------------------------------------------------- the life of a report
+# Each change takes the report its caller loaded in scope (the 404 is the loader's) and the
+# If-Match version, possibly missing: the kit answers 428/412, then 403, then 409.
 
 
-async def _for_change(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, expected_version: int, action: str
-) -> tuple[SentinelReport, str]:
-    report, path = await get_in_scope(db, viewer, report_id)
-    if action == "cancel":
-        if report.reporter_id != viewer.user_id or not viewer.principal.can_at(Permission.REPORTS_SUBMIT, path):
-            raise Forbidden("only the sentinel who submitted a report may cancel it")
-    elif not access.may_handle(viewer, report, path):
-        raise Forbidden("only a member of the responsible family doctor team may do this")
-    check_version(report.version, expected_version)
-    current = ReportStatus(report.status)
-    if current not in ALLOWED[action]:
-        raise IllegalTransition(
-            f"cannot {action.replace('_', ' ')} a report that is {current.value}",
-            status=current.value,
-            allowed_from=[s.value for s in ALLOWED[action]],
-        )
-    return report, path
-
-
-async def _move(db: AsyncSession, report: SentinelReport, to: ReportStatus, actor: uuid.UUID, at: datetime) -> None:
-    db.add(_transition(report, ReportStatus(report.status), to, actor, at))
-    report.status = to.value
-    await db.flush()
+def _check(
+    viewer: Viewer, report: SentinelReport, path: str, action: str, expected_version: int | None
+) -> lifecycle.Checked[SentinelReport]:
+    return lifecycle.check(REPORT, report, action, actor=viewer, path=path, expected_version=expected_version)
 
 
 async def report_in(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportIn, *, expected_version: int
-) -> tuple[SentinelReport, str]:
+    db: AsyncSession, viewer: Viewer, report: SentinelReport, path: str, data: ReportIn, *, expected_version: int | None
+) -> SentinelReport:
     """家医报到: a member of the responsible team acknowledges (an unrouted report becomes their team's)."""
-    report, path = await _for_change(db, viewer, report_id, expected_version, "report_in")
+    checked = _check(viewer, report, path, "report_in", expected_version)
     now = clock.now()
-    if report.team_id is None:
+    team_id = report.team_id
+    if team_id is None:
         if data.team_id is not None:
             if data.team_id not in viewer.team_ids:
                 raise field_error("body.team_id", "not a team you are an active member of")
-            report.team_id = data.team_id
+            team_id = data.team_id
         elif len(viewer.team_ids) == 1:
-            report.team_id = next(iter(viewer.team_ids))
+            team_id = next(iter(viewer.team_ids))
         else:
             raise field_error("body.team_id", "you are on several teams: name the one taking this report")
-    report.reported_in_at = now
-    report.reported_in_by = viewer.user_id
-    await _move(db, report, ReportStatus.REPORTED_IN, viewer.user_id, now)
+    changes = {"team_id": team_id, "reported_in_at": now, "reported_in_by": viewer.user_id}
+    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes)
     await notifications.notify(
         db,
         user_ids=[report.reporter_id],
@@ -582,14 +527,20 @@ async def report_in(
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:reported_in",
     )
-    return report, path
+    return report
 
 
 async def add_follow_up(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: FollowUpCreate, *, expected_version: int
-) -> tuple[SentinelReport, str]:
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: FollowUpCreate,
+    *,
+    expected_version: int | None,
+) -> SentinelReport:
     """Record a contact; the first one meets the follow-up clock and moves the report to followed_up."""
-    report, path = await _for_change(db, viewer, report_id, expected_version, "follow_up")
+    checked = _check(viewer, report, path, "follow_up", expected_version)
     now = clock.now()
     contacted_at = data.contacted_at or now
     if contacted_at > now:
@@ -608,42 +559,47 @@ async def add_follow_up(
             recorded_at=now,
         )
     )
-    if report.first_follow_up_at is None:
-        # Meet the clock before touching the report: its flush would otherwise version the report twice.
-        await deadlines.meet(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND, at=contacted_at)
-        report.first_follow_up_at = contacted_at
-    if report.status == ReportStatus.REPORTED_IN:
-        await _move(db, report, ReportStatus.FOLLOWED_UP, viewer.user_id, now)
-    else:
-        report.updated_at = now
-        flag_modified(report, "updated_at")  # a new version even without a change of state
-        await db.flush()
-    return report, path
+    changes = {"first_follow_up_at": contacted_at} if report.first_follow_up_at is None else {}
+    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes, deadline_at=contacted_at)
+    return report
 
 
 async def start_intervention(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: InterventionStart, *, expected_version: int
-) -> tuple[SentinelReport, str]:
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: InterventionStart,
+    *,
+    expected_version: int | None,
+) -> SentinelReport:
     """The team starts intervening (综合干预)."""
-    report, path = await _for_change(db, viewer, report_id, expected_version, "start_intervention")
+    checked = _check(viewer, report, path, "start_intervention", expected_version)
     now = clock.now()
-    report.intervention_started_at = now
-    report.intervention_plan = data.plan
-    await _move(db, report, ReportStatus.INTERVENING, viewer.user_id, now)
-    return report, path
+    changes = {"intervention_started_at": now, "intervention_plan": data.plan}
+    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes)
+    return report
 
 
 async def close(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportClose, *, expected_version: int
-) -> tuple[SentinelReport, str]:
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: ReportClose,
+    *,
+    expected_version: int | None,
+) -> SentinelReport:
     """Close with the intervention's outcome; the sentinel is told it is closed (not how)."""
-    report, path = await _for_change(db, viewer, report_id, expected_version, "close")
+    checked = _check(viewer, report, path, "close", expected_version)
     now = clock.now()
-    report.closed_at = now
-    report.closed_by = viewer.user_id
-    report.outcome = data.outcome.value
-    report.outcome_notes = data.notes
-    await _move(db, report, ReportStatus.CLOSED, viewer.user_id, now)
+    changes = {
+        "closed_at": now,
+        "closed_by": viewer.user_id,
+        "outcome": data.outcome.value,
+        "outcome_notes": data.notes,
+    }
+    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes, reason=data.outcome.value)
     await notifications.notify(
         db,
         user_ids=[report.reporter_id],
@@ -654,17 +610,21 @@ async def close(
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:closed",
     )
-    return report, path
+    return report
 
 
 async def cancel(
-    db: AsyncSession, viewer: Viewer, report_id: uuid.UUID, data: ReportCancel, *, expected_version: int
-) -> tuple[SentinelReport, str]:
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: ReportCancel,
+    *,
+    expected_version: int | None,
+) -> SentinelReport:
     """The sentinel withdraws a report nobody has reported in on yet; its clock stops."""
-    report, path = await _for_change(db, viewer, report_id, expected_version, "cancel")
+    checked = _check(viewer, report, path, "cancel", expected_version)
     now = clock.now()
-    report.cancelled_at = now
-    report.cancel_reason = data.reason
-    await _move(db, report, ReportStatus.CANCELLED, viewer.user_id, now)
-    await deadlines.cancel(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND, at=now)
-    return report, path
+    changes = {"cancelled_at": now, "cancel_reason": data.reason}
+    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes, reason=data.reason)
+    return report

@@ -10,23 +10,24 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import clock, periods
+from services.core import clock, lifecycle, periods
 from services.core.accounts import users
 from services.core.accounts.models import User
 from services.core.assignments import repository as assignments_repository
 from services.core.assignments.models import Pairing, Responsibility
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, IllegalTransition, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
-from services.core.replay import same_or_conflict
+from services.core.replay import Created, insert_once, replayed
 from services.core.security.pii import PiiCipher, mask_phone
-from services.core.security.principal import Principal
-from services.core.security.roles import Permission, Role
+from services.core.security.principal import Principal, institution_scope_clause
+from services.core.security.roles import Permission
+from services.core.teams import lifecycle as team_lifecycle
 from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
 from services.core.teams.models import (
@@ -70,30 +71,41 @@ _LEVEL_RANK = {TeamLevel.DISTRICT: 0, TeamLevel.TOWN: 1, TeamLevel.VILLAGE: 2}
 
 async def create_institution(
     db: AsyncSession, *, principal: Principal, data: InstitutionCreate
-) -> tuple[Institution, bool]:
-    """Register an institution in a district or town; returns (institution, created)."""
+) -> Created[Institution]:
+    """Register an institution in a district or town (a repeat with the same id and body is a replay)."""
     code = validation.credit_code(data.credit_code)
-    if data.id is not None and (existing := await db.get(Institution, data.id)) is not None:
-        await repository.get_institution(db, principal, existing.id, Permission.INSTITUTIONS_WRITE)
-        expected = {"name": data.name.strip(), "kind": data.kind, "credit_code": code, "org_unit_id": data.org_unit_id}
-        return same_or_conflict(existing, expected), False
+    expected = {"name": data.name.strip(), "kind": data.kind, "credit_code": code, "org_unit_id": data.org_unit_id}
+    replay = await replayed(
+        db,
+        Institution,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_institution(db, principal, row.id, Permission.INSTITUTIONS_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.INSTITUTIONS_WRITE)
     if unit.kind not in (OrgUnitKind.DISTRICT, OrgUnitKind.TOWN):
         raise field_error("body.org_unit_id", "an institution sits in the district or a town")
-    await _credit_code_free(db, code)
-    institution = Institution(
-        id=data.id or uuid.uuid4(),
-        name=data.name.strip(),
-        kind=data.kind,
-        level=LEVEL_OF_KIND[InstitutionKind(data.kind)],
-        credit_code=code,
-        org_unit_id=unit.id,
-        district_id=unit.district_id,
+    await _credit_code_free(db, code, but=data.id)
+    result = await insert_once(
+        db,
+        Institution(
+            id=data.id or uuid.uuid4(),
+            name=data.name.strip(),
+            kind=data.kind,
+            level=LEVEL_OF_KIND[InstitutionKind(data.kind)],
+            credit_code=code,
+            org_unit_id=unit.id,
+            district_id=unit.district_id,
+        ),
+        same=expected,
     )
-    db.add(institution)
-    await db.flush()
-    await audit.record_change(db, principal, "institution.created", institution, kind=data.kind)
-    return institution, True
+    if result.created:
+        await audit.record_change(
+            db, principal, "institution.created", result.record, org_path=unit.path, kind=data.kind
+        )
+    return result
 
 
 async def _credit_code_free(db: AsyncSession, code: str, *, but: uuid.UUID | None = None) -> None:
@@ -120,7 +132,13 @@ async def update_institution(
         await _credit_code_free(db, code, but=institution.id)
         institution.credit_code = code
     await db.flush()
-    await audit.record_change(db, principal, "institution.updated", institution)
+    await audit.record_change(
+        db,
+        principal,
+        "institution.updated",
+        institution,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return institution
 
 
@@ -144,39 +162,56 @@ async def list_institutions(
 
 async def appoint_steward(
     db: AsyncSession, *, principal: Principal, institution_id: uuid.UUID, data: StewardCreate
-) -> tuple[InstitutionSteward, bool]:
+) -> Created[InstitutionSteward]:
     """Name the institution's family-doctor steward for a period; one at a time (409 on overlap)."""
-    if data.id is not None and (existing := await db.get(InstitutionSteward, data.id)) is not None:
-        await repository.get_institution(db, principal, existing.institution_id, Permission.INSTITUTIONS_WRITE)
-        expected = {"institution_id": institution_id, "person_id": data.person_id, "starts_at": data.starts_at}
-        return same_or_conflict(existing, expected | {"ends_at": data.ends_at}), False
+    expected = {
+        "institution_id": institution_id,
+        "person_id": data.person_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        InstitutionSteward,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_institution(
+            db, principal, row.institution_id, Permission.INSTITUTIONS_WRITE
+        ),
+    )
+    if replay is not None:
+        return replay
     institution = await repository.get_institution(db, principal, institution_id, Permission.INSTITUTIONS_WRITE)
     person = await repository.get_person(db, principal, data.person_id, field="body.person_id")
     if person.kind != PersonKind.STAFF:
         raise field_error("body.person_id", "an institution steward is a staff member")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await _lock(db, Institution, institution.id)
-    await _no_overlap(
+    await periods.check_exclusive(
+        db, _steward_rules(institution.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
+    )
+    result = await insert_once(
         db,
-        InstitutionSteward,
-        InstitutionSteward.institution_id == institution.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        what="the institution already has a steward then",
-        key="conflicting_steward_id",
+        InstitutionSteward(
+            id=data.id or uuid.uuid4(),
+            institution_id=institution.id,
+            person_id=person.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=institution.district_id,
+        ),
+        same=expected,
     )
-    steward = InstitutionSteward(
-        id=data.id or uuid.uuid4(),
-        institution_id=institution.id,
-        person_id=person.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=institution.district_id,
-    )
-    db.add(steward)
-    await db.flush()
-    await audit.record_change(db, principal, "institution_steward.appointed", steward, institution_id=institution.id)
-    return steward, True
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "institution_steward.appointed",
+            result.record,
+            org_path=await org_repository.path_of(db, institution.org_unit_id),
+            institution_id=institution.id,
+        )
+    return result
 
 
 async def list_stewards(
@@ -203,32 +238,40 @@ async def set_steward_end(
     """End (or move the end of) a stewardship; the new period must not overlap another."""
     steward = await _get_or_404(db, InstitutionSteward, steward_id, "institution steward")
     institution = await repository.get_institution(db, principal, steward.institution_id, Permission.INSTITUTIONS_WRITE)
-    check_version(steward.version, expected_version)
-    periods.resolve(steward.starts_at, data.ends_at)
-    await _lock(db, Institution, institution.id)
-    await _no_overlap(
+    await periods.change_end(
         db,
-        InstitutionSteward,
-        InstitutionSteward.institution_id == institution.id,
-        starts_at=steward.starts_at,
+        steward,
         ends_at=data.ends_at,
-        exclude_id=steward.id,
-        what="the institution already has a steward then",
-        key="conflicting_steward_id",
+        expected_version=expected_version,
+        rules=_steward_rules(institution.id),
+        lock=lambda: _lock(db, Institution, institution.id),
+        on_end=lambda at: assignments_repository.close_pairings(
+            db, Pairing.institution_steward_id == steward.id, at=at
+        ),
     )
-    if data.ends_at is not None:
-        await _end_pairings(db, Pairing.institution_steward_id == steward.id, at=data.ends_at)
-    steward.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "institution_steward.period_changed", steward)
+    await audit.record_change(
+        db,
+        principal,
+        "institution_steward.period_changed",
+        steward,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return steward
 
 
+def _steward_rules(institution_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One steward per institution at a time."""
+    return [
+        periods.Exclusive(
+            InstitutionSteward,
+            (InstitutionSteward.institution_id == institution_id,),
+            "the institution already has a steward then",
+            "conflicting_steward_id",
+        )
+    ]
+
+
 # --- people -------------------------------------------------------------------------------
-
-
-# Roles that call staff and community workers, within their area: see the full mobile.
-MOBILE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TEAM_LEADER})
 
 
 def mobile_index(pii: PiiCipher, phone: str) -> bytes:
@@ -248,14 +291,11 @@ def open_mobile(person: Person, pii: PiiCipher) -> str:
     return MOBILE.open(pii, person.id, person.mobile_enc)
 
 
-def may_read_mobile(principal: Principal, person: Person, unit_path: str) -> bool:
-    """District administrators, institution stewards and team leaders whose grant covers the person's unit
-    (a grant naming an institution covers that institution's staff and the community workers of its area)."""
-    return any(
-        g.role in MOBILE_ROLES
-        and unit_path.startswith(g.org_path)
-        and (g.institution_id is None or person.institution_id in (None, g.institution_id))
-        for g in principal.grants
+def mobile_visible(principal: Principal) -> ColumnElement[bool]:
+    """SQL: the caller holds ``people:read_mobile`` over the person's unit (joined as ``OrgUnit``); a grant
+    naming an institution covers that institution's staff and the community workers of its area."""
+    return institution_scope_clause(
+        principal, Permission.PEOPLE_READ_MOBILE, OrgUnit.path, Person.institution_id, with_unaffiliated=True
     )
 
 
@@ -263,9 +303,17 @@ async def read_mobile(
     db: AsyncSession, *, principal: Principal, person_id: uuid.UUID, pii: PiiCipher
 ) -> PersonMobileRead:
     """The full mobile for the roles allowed to see it (403 otherwise); audited in this transaction."""
-    person = await repository.get_person(db, principal, person_id)
-    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == person.org_unit_id))
-    if path is None or not may_read_mobile(principal, person, path):
+    row = (
+        await db.execute(
+            repository.readable_people(principal)
+            .add_columns(OrgUnit.path, mobile_visible(principal))
+            .where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"person {person_id} not found")
+    person, path, visible = row
+    if not visible:
         raise MobileNotPermitted("this role sees mobile numbers masked")
     phone = open_mobile(person, pii)
     await audit.record(
@@ -274,6 +322,7 @@ async def read_mobile(
         action="person.mobile_read",
         subject_type="person",
         subject_id=person.id,
+        org_path=path,
         details={"fields": ["mobile"]},
     )
     return PersonMobileRead(person_id=person.id, mobile=phone)
@@ -281,8 +330,8 @@ async def read_mobile(
 
 async def create_person(
     db: AsyncSession, *, principal: Principal, data: PersonCreate, pii: PiiCipher
-) -> tuple[Person, bool]:
-    """Register a staff member or a community worker; returns (person, created)."""
+) -> Created[Person]:
+    """Register a staff member or a community worker (a repeat with the same id and body is a replay)."""
     phone = validation.mobile(data.mobile)
     if data.kind is PersonKind.STAFF and data.discipline is None:
         raise field_error("body.discipline", "required for staff")
@@ -290,18 +339,24 @@ async def create_person(
         raise field_error("body.discipline", "only staff have a discipline")
     if data.kind is PersonKind.COMMUNITY_WORKER and data.institution_id is not None:
         raise field_error("body.institution_id", "community workers do not belong to an institution")
-    if data.id is not None and (existing := await db.get(Person, data.id)) is not None:
-        await repository.get_person(db, principal, existing.id, Permission.PEOPLE_WRITE)
-        expected = {
-            "name": data.name.strip(),
-            "kind": data.kind,
-            "discipline": data.discipline,
-            "mobile_bidx": mobile_index(pii, phone),
-            "institution_id": data.institution_id,
-            "org_unit_id": data.org_unit_id,
-            "user_id": data.user_id,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "name": data.name.strip(),
+        "kind": data.kind,
+        "discipline": data.discipline,
+        "mobile_bidx": mobile_index(pii, phone),
+        "institution_id": data.institution_id,
+        "org_unit_id": data.org_unit_id,
+        "user_id": data.user_id,
+    }
+    replay = await replayed(
+        db,
+        Person,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_person(db, principal, row.id, Permission.PEOPLE_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit_id = data.org_unit_id
     if data.institution_id is not None:
         institution = await repository.get_institution(db, principal, data.institution_id, field="body.institution_id")
@@ -312,7 +367,7 @@ async def create_person(
     if not principal.can_at_institution(Permission.PEOPLE_WRITE, unit.path, data.institution_id):
         raise field_error("body.institution_id", "you manage the staff of one institution only")
     if data.user_id is not None:
-        await _user_linkable(db, principal, data.user_id)
+        await _user_linkable(db, principal, data.user_id, but=data.id)
     person = Person(
         id=data.id or uuid.uuid4(),
         name=data.name.strip(),
@@ -324,10 +379,10 @@ async def create_person(
         district_id=unit.district_id,
     )
     seal_mobile(person, pii, phone)
-    db.add(person)
-    await db.flush()
-    await audit.record_change(db, principal, "person.created", person, kind=data.kind)
-    return person, True
+    result = await insert_once(db, person, same=expected)
+    if result.created:
+        await audit.record_change(db, principal, "person.created", result.record, org_path=unit.path, kind=data.kind)
+    return result
 
 
 async def _user_linkable(
@@ -370,7 +425,9 @@ async def update_person(
         await _user_linkable(db, principal, data.user_id, but=person.id)
         person.user_id = data.user_id
     await db.flush()
-    await audit.record_change(db, principal, "person.updated", person)
+    await audit.record_change(
+        db, principal, "person.updated", person, org_path=await org_repository.path_of(db, person.org_unit_id)
+    )
     return person
 
 
@@ -398,22 +455,28 @@ async def list_people(
 # --- teams --------------------------------------------------------------------------------
 
 
-async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreate) -> tuple[Team, bool]:
-    """Form a team of an institution; returns (team, created)."""
+async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreate) -> Created[Team]:
+    """Form a team of an institution (a repeat with the same id and body is a replay)."""
     level = data.level or (TeamLevel.VILLAGE if data.kind is TeamKind.PRIMARY else TeamLevel.DISTRICT)
     if data.kind is not TeamKind.PRIMARY and level is not TeamLevel.DISTRICT:
         raise field_error("body.level", "the four departments are district-level teams")
-    if data.id is not None and (existing := await db.get(Team, data.id)) is not None:
-        await repository.get_team(db, principal, existing.id, Permission.TEAMS_WRITE)
-        expected = {
-            "institution_id": data.institution_id,
-            "name": data.name.strip(),
-            "kind": data.kind,
-            "level": level,
-            "service_phone": data.service_phone,
-            "org_unit_id": data.org_unit_id,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "institution_id": data.institution_id,
+        "name": data.name.strip(),
+        "kind": data.kind,
+        "level": level,
+        "service_phone": data.service_phone,
+        "org_unit_id": data.org_unit_id,
+    }
+    replay = await replayed(
+        db,
+        Team,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_team(db, principal, row.id, Permission.TEAMS_WRITE),
+    )
+    if replay is not None:
+        return replay
     institution = await repository.get_institution(db, principal, data.institution_id, field="body.institution_id")
     home = await db.get(OrgUnit, institution.org_unit_id)
     unit_id = data.org_unit_id or institution.org_unit_id
@@ -423,7 +486,9 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
     if home is None or not unit.path.startswith(home.path):
         raise field_error("body.org_unit_id", "a team is based within its institution's area")
     name = data.name.strip()
-    clash = await db.scalar(select(Team.id).where(Team.institution_id == institution.id, Team.name == name))
+    clash = await db.scalar(
+        select(Team.id).where(Team.institution_id == institution.id, Team.name == name, Team.id != data.id)
+    )
     if clash is not None:
         raise AlreadyExists(f"the institution already has a team named {name}", existing_id=str(clash))
     team = Team(
@@ -437,10 +502,12 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
         org_unit_id=unit.id,
         district_id=unit.district_id,
     )
-    db.add(team)
-    await db.flush()
-    await audit.record_change(db, principal, "team.created", team, institution_id=institution.id)
-    return team, True
+    result = await insert_once(db, team, same=expected)
+    if result.created:
+        await audit.record_change(
+            db, principal, "team.created", result.record, org_path=unit.path, institution_id=institution.id
+        )
+    return result
 
 
 async def update_team(
@@ -449,14 +516,19 @@ async def update_team(
     principal: Principal,
     team_id: uuid.UUID,
     data: TeamUpdate,
-    expected_version: int,
+    expected_version: int | None,
 ) -> Team:
-    """Rename, change the service phone, or suspend/reactivate/dissolve a team (dissolved is final)."""
+    """Rename, change the service phone, or suspend/reactivate/dissolve a team (dissolved is final).
+
+    404 out of write scope, then 428/412, then 409 for a status the declaration does not allow."""
     team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE)
-    check_version(team.version, expected_version)
+    lifecycle.require_version(team, expected_version)
+    checked = None
     if data.status is not None and data.status != team.status:
-        if team.status == TeamStatus.DISSOLVED:
-            raise IllegalTransition("a dissolved team stays dissolved", current_status=team.status)
+        action = team_lifecycle.ACTION_TO[data.status]
+        checked = lifecycle.check(
+            team_lifecycle.TEAM, team, action, actor=principal, path="", expected_version=expected_version
+        )
         if data.status == TeamStatus.DISSOLVED:
             now = clock.now()
             current = await db.scalar(
@@ -472,13 +544,16 @@ async def update_team(
                     "the team is still responsible for an area; end its assignments first",
                     conflicting_assignment_id=str(current),
                 )
-        team.status = data.status
     if data.name is not None:
         team.name = data.name.strip()
     if data.service_phone is not None:
         team.service_phone = data.service_phone
+    if checked is not None:
+        await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now())
     await db.flush()
-    await audit.record_change(db, principal, "team.updated", team)
+    await audit.record_change(
+        db, principal, "team.updated", team, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return team
 
 
@@ -519,19 +594,25 @@ async def current_leaders(db: AsyncSession, *, team_ids: list[uuid.UUID]) -> dic
 
 async def add_member(
     db: AsyncSession, *, principal: Principal, team_id: uuid.UUID, data: MemberCreate
-) -> tuple[TeamMember, bool]:
+) -> Created[TeamMember]:
     """Put a staff member on a team for a period; one leader at a time, no person twice at once."""
-    if data.id is not None and (existing := await db.get(TeamMember, data.id)) is not None:
-        await repository.get_team(db, principal, existing.team_id, Permission.TEAMS_WRITE)
-        expected = {
-            "team_id": team_id,
-            "person_id": data.person_id,
-            "role": data.role,
-            "discipline": data.discipline,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "team_id": team_id,
+        "person_id": data.person_id,
+        "role": data.role,
+        "discipline": data.discipline,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        TeamMember,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_team(db, principal, row.team_id, Permission.TEAMS_WRITE),
+    )
+    if replay is not None:
+        return replay
     team = await repository.get_team(db, principal, team_id, Permission.TEAMS_WRITE, for_update=True)
     if team.status == TeamStatus.DISSOLVED:
         raise IllegalTransition("a dissolved team takes no members", current_status=team.status)
@@ -539,57 +620,56 @@ async def add_member(
     if person.kind != PersonKind.STAFF or person.discipline is None:
         raise field_error("body.person_id", "team members are staff")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await _check_member_overlaps(db, team.id, person.id, data.role, starts_at, ends_at, exclude_id=None)
-    member = TeamMember(
-        id=data.id or uuid.uuid4(),
-        team_id=team.id,
-        person_id=person.id,
-        role=data.role,
-        discipline=data.discipline or person.discipline,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=team.district_id,
+    await periods.check_exclusive(
+        db, _member_rules(team.id, person.id, data.role), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
-    db.add(member)
-    await db.flush()
-    await audit.record_change(db, principal, "team_member.added", member, team_id=team.id, role=data.role)
-    return member, True
-
-
-async def _check_member_overlaps(
-    db: AsyncSession,
-    team_id: uuid.UUID,
-    person_id: uuid.UUID,
-    role: str,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
-    # The caller holds the team row lock, so these checks and the insert are one step.
-    await _no_overlap(
+    result = await insert_once(
         db,
-        TeamMember,
-        TeamMember.team_id == team_id,
-        TeamMember.person_id == person_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
-        what="the person is already on this team then",
-        key="conflicting_member_id",
-    )
-    if role == MemberRole.LEADER:
-        await _no_overlap(
-            db,
-            TeamMember,
-            TeamMember.team_id == team_id,
-            TeamMember.role == MemberRole.LEADER.value,
+        TeamMember(
+            id=data.id or uuid.uuid4(),
+            team_id=team.id,
+            person_id=person.id,
+            role=data.role,
+            discipline=data.discipline or person.discipline,
             starts_at=starts_at,
             ends_at=ends_at,
-            exclude_id=exclude_id,
-            what="the team already has a leader then",
-            key="conflicting_member_id",
+            district_id=team.district_id,
+        ),
+        same=expected,
+    )
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "team_member.added",
+            result.record,
+            org_path=await org_repository.path_of(db, team.org_unit_id),
+            team_id=team.id,
+            role=data.role,
         )
+    return result
+
+
+def _member_rules(team_id: uuid.UUID, person_id: uuid.UUID, role: str) -> list[periods.Exclusive]:
+    """No person twice on a team at once, and one leader at a time (checked under the team row lock)."""
+    rules = [
+        periods.Exclusive(
+            TeamMember,
+            (TeamMember.team_id == team_id, TeamMember.person_id == person_id),
+            "the person is already on this team then",
+            "conflicting_member_id",
+        )
+    ]
+    if role == MemberRole.LEADER:
+        rules.append(
+            periods.Exclusive(
+                TeamMember,
+                (TeamMember.team_id == team_id, TeamMember.role == MemberRole.LEADER.value),
+                "the team already has a leader then",
+                "conflicting_member_id",
+            )
+        )
+    return rules
 
 
 async def list_members(
@@ -615,57 +695,67 @@ async def set_member_end(
     """End (or move the end of) a membership."""
     member = await _get_or_404(db, TeamMember, member_id, "team member")
     team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
-    check_version(member.version, expected_version)
-    periods.resolve(member.starts_at, data.ends_at)
-    await _check_member_overlaps(
-        db, team.id, member.person_id, member.role, member.starts_at, data.ends_at, exclude_id=member.id
+    await periods.change_end(
+        db,
+        member,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_member_rules(team.id, member.person_id, member.role),
+        on_end=lambda at: assignments_repository.close_pairings(db, Pairing.team_member_id == member.id, at=at),
     )
-    if data.ends_at is not None:
-        await _end_pairings(db, Pairing.team_member_id == member.id, at=data.ends_at)
-    member.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "team_member.period_changed", member)
+    await audit.record_change(
+        db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return member
 
 
-async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCreate) -> tuple[TeamBacking, bool]:
+async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCreate) -> Created[TeamBacking]:
     """A district or town team backs a team one or two levels below it, for a period."""
-    if data.id is not None and (existing := await db.get(TeamBacking, data.id)) is not None:
-        await repository.get_team(db, principal, existing.backed_team_id, Permission.TEAMS_WRITE)
-        expected = {
-            "backing_team_id": data.backing_team_id,
-            "backed_team_id": data.backed_team_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "backing_team_id": data.backing_team_id,
+        "backed_team_id": data.backed_team_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        TeamBacking,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE),
+    )
+    if replay is not None:
+        return replay
     backed = await repository.get_team(db, principal, data.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
     backing = await repository.get_team(db, principal, data.backing_team_id, field="body.backing_team_id")
     if _LEVEL_RANK[TeamLevel(backing.level)] >= _LEVEL_RANK[TeamLevel(backed.level)]:
         raise field_error("body.backing_team_id", "the backing team must be at a higher level than the backed team")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await _no_overlap(
+    await periods.check_exclusive(
+        db, _backing_rules(backed.id, backing.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
+    )
+    result = await insert_once(
         db,
-        TeamBacking,
-        TeamBacking.backed_team_id == backed.id,
-        TeamBacking.backing_team_id == backing.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        what="this backing already exists then",
-        key="conflicting_backing_id",
+        TeamBacking(
+            id=data.id or uuid.uuid4(),
+            backing_team_id=backing.id,
+            backed_team_id=backed.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=backed.district_id,
+        ),
+        same=expected,
     )
-    row = TeamBacking(
-        id=data.id or uuid.uuid4(),
-        backing_team_id=backing.id,
-        backed_team_id=backed.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=backed.district_id,
-    )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "team_backing.created", row, backing_team_id=backing.id)
-    return row, True
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "team_backing.created",
+            result.record,
+            org_path=await org_repository.path_of(db, backed.org_unit_id),
+            backing_team_id=backing.id,
+        )
+    return result
 
 
 async def list_backings(db: AsyncSession, *, principal: Principal, team_id: uuid.UUID) -> list[TeamBacking]:
@@ -689,24 +779,30 @@ async def set_backing_end(
 ) -> TeamBacking:
     """End (or move the end of) a backing."""
     row = await _get_or_404(db, TeamBacking, backing_id, "team backing")
-    await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await _no_overlap(
+    backed = await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
+    await periods.change_end(
         db,
-        TeamBacking,
-        TeamBacking.backed_team_id == row.backed_team_id,
-        TeamBacking.backing_team_id == row.backing_team_id,
-        starts_at=row.starts_at,
+        row,
         ends_at=data.ends_at,
-        exclude_id=row.id,
-        what="this backing already exists then",
-        key="conflicting_backing_id",
+        expected_version=expected_version,
+        rules=_backing_rules(row.backed_team_id, row.backing_team_id),
     )
-    row.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "team_backing.period_changed", row)
+    await audit.record_change(
+        db, principal, "team_backing.period_changed", row, org_path=await org_repository.path_of(db, backed.org_unit_id)
+    )
     return row
+
+
+def _backing_rules(backed_team_id: uuid.UUID, backing_team_id: uuid.UUID) -> list[periods.Exclusive]:
+    """A team backs another once at a time (checked under the backed team's row lock)."""
+    return [
+        periods.Exclusive(
+            TeamBacking,
+            (TeamBacking.backed_team_id == backed_team_id, TeamBacking.backing_team_id == backing_team_id),
+            "this backing already exists then",
+            "conflicting_backing_id",
+        )
+    ]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -715,33 +811,6 @@ async def set_backing_end(
 async def _lock(db: AsyncSession, model: Any, ident: uuid.UUID) -> None:
     """Row lock on a parent record: serialises concurrent period checks for it."""
     await db.execute(select(model.id).where(model.id == ident).with_for_update())
-
-
-async def _no_overlap(
-    db: AsyncSession,
-    model: Any,
-    *conditions: Any,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    what: str,
-    key: str,
-    exclude_id: uuid.UUID | None = None,
-) -> None:
-    clash = await periods.first_overlap(
-        db, model, *conditions, starts_at=starts_at, ends_at=ends_at, exclude_id=exclude_id
-    )
-    if clash is not None:
-        raise Conflict(f"{what} ({clash})", **{key: str(clash)})
-
-
-async def _end_pairings(db: AsyncSession, *conditions: Any, at: datetime) -> None:
-    """A side's period ends: its pairings end with it (refused if one would only start later)."""
-    later = await assignments_repository.close_pairings(db, *conditions, at=at)
-    if later:
-        raise Conflict(
-            "a pairing of this record starts after the new end; end or move it first",
-            conflicting_pairing_id=str(later[0]),
-        )
 
 
 async def _get_or_404(db: AsyncSession, model: type[M], ident: uuid.UUID, what: str) -> M:

@@ -1,0 +1,156 @@
+"""Check and apply a transition: the one order of refusals, the one setter, the one history.
+
+Order, everywhere a record changes state (the loader has already answered 404 out of scope):
+428 no If-Match / 412 stale version -> 403 not permitted on this record -> 409 illegal from
+this state. ``move`` then stops or starts the transition's deadlines *before* it touches the
+record (a deadline's flush would otherwise version the record twice), applies the changes,
+sets the state, writes one ``record_transition`` row and flushes once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+
+from services.core.deadlines import service as deadlines
+from services.core.deadlines.models import Deadline
+from services.core.errors import Forbidden, IllegalTransition, PreconditionRequired
+from services.core.lifecycle.machine import Lifecycle, Transition
+from services.core.lifecycle.models import RecordTransition
+from services.core.versioning import check_version
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Checked(Generic[R]):
+    """A transition found legal for this record, caller and version: what ``move`` applies."""
+
+    lifecycle: Lifecycle[R]
+    record: R
+    transition: Transition
+    state: StrEnum | None
+
+
+def check(
+    lifecycle: Lifecycle[R],
+    record: R,
+    action: str,
+    *,
+    actor: Any,
+    path: str,
+    expected_version: int | None,
+    state: StrEnum | None = None,
+) -> Checked[R]:
+    """Refuse in the one order (428/412, 403, 409) or answer the transition to apply.
+
+    ``state`` overrides the declared ``state_of`` when the domain derived it with a query.
+    """
+    act = lifecycle.actions[action]
+    if act.needs_version or expected_version is not None:
+        require_version(record, expected_version)
+    permitted = lifecycle.authorized(actor, act.permission, record, path)
+    if not permitted or (act.rule is not None and not act.rule(actor, record, path)):
+        raise Forbidden(act.forbidden or f"this account may not {action.replace('_', ' ')} this {lifecycle.noun}")
+    current = state if state is not None else lifecycle.state_of(record)
+    transition = lifecycle.transition(action, current)
+    if transition is None:
+        raise IllegalTransition(
+            f"cannot {action.replace('_', ' ')} a {lifecycle.noun} that is {current.value}",
+            status=current.value,
+            allowed_from=lifecycle.allowed_from(action),
+        )
+    return Checked(lifecycle, record, transition, current)
+
+
+def require_version(record: Any, expected_version: int | None) -> None:
+    """428 without a version, 412 with a stale one: for the edits of a stateful record that are
+    not transitions (a rename beside a status change), in the same place of the same order."""
+    if expected_version is None:
+        raise PreconditionRequired('send If-Match with the ETag you read, e.g. If-Match: "3"')
+    check_version(record.version, expected_version)
+
+
+def creating(lifecycle: Lifecycle[R], record: R, action: str) -> Checked[R]:
+    """The transition that brings a new record into being (declared from ``None``)."""
+    transition = lifecycle.transition(action, None)
+    if transition is None:
+        raise ValueError(f"{lifecycle.subject_type}: {action} does not create a record")
+    return Checked(lifecycle, record, transition, None)
+
+
+async def move(
+    db: AsyncSession,
+    checked: Checked[R],
+    *,
+    actor_id: uuid.UUID,
+    at: datetime,
+    changes: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    deadline_at: datetime | None = None,
+) -> list[Deadline]:
+    """Apply a checked transition in the caller's transaction; the deadlines it opened.
+
+    ``deadline_at`` is when a met or cancelled clock stopped (default ``at``; a follow-up
+    recorded late meets the clock when the contact happened, not when it was typed in).
+    """
+    lifecycle, record, transition = checked.lifecycle, checked.record, checked.transition
+    subject: Any = record
+    effects = transition.deadlines
+    kind_args = {"subject_type": lifecycle.subject_type, "subject_id": subject.id}
+    for kind in effects.meet:
+        await deadlines.meet(db, **kind_args, kind=kind, at=deadline_at or at)
+    for kind in effects.cancel:
+        await deadlines.cancel(db, **kind_args, kind=kind, at=deadline_at or at)
+    for name, value in (changes or {}).items():
+        setattr(record, name, value)
+    if transition.target is None:
+        # It stays where it is, yet it changed: a new version, so a stale If-Match is refused.
+        subject.updated_at = at
+        flag_modified(record, "updated_at")
+    else:
+        if lifecycle.state_attr is not None and not lifecycle.derived:
+            setattr(record, lifecycle.state_attr, transition.target.value)
+        db.add(
+            RecordTransition(
+                subject_type=lifecycle.subject_type,
+                subject_id=subject.id,
+                district_id=subject.district_id,
+                action=transition.action,
+                from_state=checked.state.value if checked.state is not None else None,
+                to_state=transition.target.value,
+                actor_id=actor_id,
+                at=at,
+                reason=reason,
+                details={**(lifecycle.snapshot(record) if lifecycle.snapshot else {}), **(details or {})},
+            )
+        )
+    await db.flush()
+    opened: list[Deadline] = []
+    for kind in effects.open:
+        category = effects.category(record) if effects.category is not None else None
+        opened.append(
+            await deadlines.open_deadline(
+                db, **kind_args, kind=kind, district_id=subject.district_id, started_at=at, category=category
+            )
+        )
+    return opened
+
+
+async def history(db: AsyncSession, *, subject_type: str, subject_id: uuid.UUID) -> list[RecordTransition]:
+    """Every transition of one record, oldest first."""
+    stmt = (
+        select(RecordTransition)
+        .where(RecordTransition.subject_type == subject_type, RecordTransition.subject_id == subject_id)
+        .order_by(RecordTransition.at, RecordTransition.seq)
+    )
+    return list(await db.scalars(stmt))
