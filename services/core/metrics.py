@@ -10,6 +10,7 @@ worker after each sweep, not at scrape time, so a scrape never waits on PostgreS
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 import time
@@ -196,6 +197,4 @@ def may_scrape(
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(a.encode(), b.encode())  # constant time: a scraper cannot guess it byte by byte
