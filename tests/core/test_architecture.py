@@ -61,6 +61,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         {
             *("clock", "config", "db", "errors", "jobs", "logging", "pagination", "periods", "replay", "text"),
             *("versioning", "security", "audit", "deadlines", "notifications", "system", "lifecycle"),
+            "metrics",
         }
     ),
     frozenset({"org"}),  # org units and the institutions sitting in them

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from services.core.deadlines.kinds import handler_for
+from services.core.deadlines.kinds import handler_for, many_recipients_for
 from services.worker.jobs import reports
 
 
@@ -24,3 +24,9 @@ def test_the_worker_settings_load_reports_job_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "services.core.reports.routing"
+
+
+def test_the_report_kind_resolves_a_sweep_batch_at_once() -> None:
+    many = many_recipients_for("report.follow_up")
+    assert many is not None
+    assert many.__module__ == "services.core.reports.routing"
