@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
@@ -14,10 +14,11 @@ from services.core.accounts import service as auth_service
 from services.core.accounts.models import RoleGrant, User
 from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, NotFound, field_error
+from services.core.errors import AlreadyExists, Conflict, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import Institution, OrgUnit
 from services.core.pagination import paginate
+from services.core.periods import active_at
 from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import SYSTEM_ROLES, Permission, Role
@@ -61,6 +62,7 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
         kind=data.kind,
         secret_hash=await hash_secret_async(data.secret),
         org_unit_id=data.org_unit_id,
+        locale=data.locale,
     )
     db.add(user)
     await db.flush()
@@ -127,6 +129,61 @@ async def add_grant(
     return grant
 
 
+class LastAdministrator(Conflict):
+    """The change would leave a district without an active administrator."""
+
+    code, title = "last_administrator", "The district's last administrator"
+
+
+async def _district_admin_units(db: AsyncSession, grants: list[RoleGrant]) -> list[uuid.UUID]:
+    """The district units among ``grants`` held as ``district_admin`` (a grant on the district itself)."""
+    unit_ids = {g.org_unit_id for g in grants if g.role == Role.DISTRICT_ADMIN.value}
+    if not unit_ids:
+        return []
+    rows = await db.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(unit_ids), OrgUnit.kind == "district"))
+    return sorted(rows)
+
+
+async def keep_an_administrator(
+    db: AsyncSession,
+    grants: list[RoleGrant],
+    *,
+    removing_user: uuid.UUID | None = None,
+    removing_grants: frozenset[uuid.UUID] = frozenset(),
+) -> None:
+    """409 ``last_administrator`` when ending ``removing_grants`` (or disabling ``removing_user``)
+    would leave a district among ``grants`` with no active ``district_admin`` grant on an active account.
+
+    Race-safe: every ``district_admin`` grant of the district is locked (``FOR UPDATE``, in id order)
+    before counting, so two administrators ending each other's grants at once are serialised and the
+    second counts after the first committed (READ COMMITTED: a new statement sees the commit).
+    """
+    now = clock.now()
+    for district_id in await _district_admin_units(db, grants):
+        await db.execute(
+            select(RoleGrant.id)
+            .where(RoleGrant.org_unit_id == district_id, RoleGrant.role == Role.DISTRICT_ADMIN.value)
+            .order_by(RoleGrant.id)
+            .with_for_update()
+        )
+        others = select(func.count()).select_from(RoleGrant).join(User, User.id == RoleGrant.user_id)
+        others = others.where(
+            RoleGrant.org_unit_id == district_id,
+            RoleGrant.role == Role.DISTRICT_ADMIN.value,
+            active_at(RoleGrant, now),
+            User.is_active.is_(True),
+        )
+        if removing_grants:
+            others = others.where(RoleGrant.id.not_in(removing_grants))
+        if removing_user is not None:
+            others = others.where(RoleGrant.user_id != removing_user)
+        if not await db.scalar(others.execution_options(populate_existing=True)):
+            raise LastAdministrator(
+                "this is the district's last active administrator: grant district_admin to another account first",
+                org_unit_id=str(district_id),
+            )
+
+
 async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, grant_id: uuid.UUID) -> RoleGrant:
     """End a grant now; grants are never deleted, so "who could do what when" stays answerable."""
     user = await get_in_scope(db, principal, user_id, Permission.USERS_WRITE)
@@ -136,6 +193,8 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
     await org_repository.get_in_scope(db, principal, grant.org_unit_id, Permission.USERS_WRITE)
     now = clock.now()
     if grant.ends_at is None or grant.ends_at > now:
+        if grant.starts_at <= now:
+            await keep_an_administrator(db, [grant], removing_grants=frozenset({grant.id}))
         grant.ends_at = max(now, grant.starts_at)
         await db.flush()
         await audit.record(
@@ -163,8 +222,15 @@ async def update_user(
     check_version(user.version, expected_version)
     if data.display_name is not None:
         user.display_name = data.display_name.strip()
+    if data.is_active is False and user.is_active:
+        active = [g for g in (await grants_of(db, [user.id]))[user.id] if g.starts_at <= clock.now()]
+        await keep_an_administrator(
+            db, [g for g in active if g.ends_at is None or g.ends_at > clock.now()], removing_user=user.id
+        )
     if data.is_active is not None:
         user.is_active = data.is_active
+    if data.locale is not None:
+        user.locale = data.locale
     if data.secret is not None:
         user.secret_hash = await hash_secret_async(data.secret)
         # A new secret ends every login made with the old one (a leaked password stops working now).

@@ -29,7 +29,8 @@ from services.core.deadlines.models import Deadline, DeadlineState, DeadlineStep
 from services.core.deadlines.policy import Policy, Step, policy_for, snapshot
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.metrics import DEADLINE_STEPS_FIRED
-from services.core.notifications.service import Message, notify, notify_many
+from services.core.notifications.service import Message, locales, notify, notify_many
+from services.core.notifications.templates import DEFAULT_LOCALE
 
 log = logging.getLogger("gridcare.deadlines")
 
@@ -257,17 +258,16 @@ async def _advance(db: AsyncSession, deadline: Deadline, now: datetime) -> Advan
             deadline.state = DeadlineState.BREACHED.value
             deadline.breached_at = deadline.due_at
         recipients = list(dict.fromkeys(await handler.recipients(db, deadline, step)))
-        title, body = handler.message(deadline, step)
-        await notify(
-            db,
-            user_ids=recipients,
-            kind=f"deadline.{step.name}",
-            title=title,
-            body=body,
-            subject_type=deadline.subject_type,
-            subject_id=deadline.subject_id,
-            dedupe_key=job_id(deadline.id, step.name),
-        )
+        if recipients:  # a step that tells nobody still happened (its row says so), it just says nothing
+            await notify(
+                db,
+                user_ids=recipients,
+                kind=f"deadline.{step.name}",
+                message=await handler.message(db, deadline, step, recipients),
+                subject_type=deadline.subject_type,
+                subject_id=deadline.subject_id,
+                dedupe_key=job_id(deadline.id, step.name),
+            )
         await db.execute(
             update(DeadlineStep)
             .where(DeadlineStep.deadline_id == deadline.id, DeadlineStep.step == step.name)
@@ -358,24 +358,33 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
             "now": clock.now(),
         },
     )
+    # What each claimed step says, rendered per recipient in their language (a template per kind):
+    # one notify_many message per distinct text, so the batch stays one statement for the inbox.
+    pending = [
+        (p, step, recipients)
+        for p in planned
+        for step, _, recipients in p.steps
+        if (p.deadline.id, step.name) in claimed and recipients
+    ]
+    languages = await locales(db, {u for _, _, recipients in pending for u in recipients})
     messages: list[Message] = []
-    for p in planned:
-        handler = handler_for(p.deadline.kind)
-        for step, _, recipients in p.steps:
-            if (p.deadline.id, step.name) not in claimed or not recipients:
-                continue
-            title, body = handler.message(p.deadline, step)
-            messages.append(
-                Message(
-                    user_ids=recipients,
-                    kind=f"deadline.{step.name}",
-                    title=title,
-                    body=body,
-                    subject_type=p.deadline.subject_type,
-                    subject_id=p.deadline.subject_id,
-                    dedupe_key=job_id(p.deadline.id, step.name),
-                )
+    for p, step, recipients in pending:
+        said = await handler_for(p.deadline.kind).message(db, p.deadline, step, recipients)
+        by_text: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for user_id in recipients:
+            by_text.setdefault(said.render(languages.get(user_id, DEFAULT_LOCALE), user_id), []).append(user_id)
+        messages += [
+            Message(
+                user_ids=users,
+                kind=f"deadline.{step.name}",
+                title=title,
+                body=body,
+                subject_type=p.deadline.subject_type,
+                subject_id=p.deadline.subject_id,
+                dedupe_key=job_id(p.deadline.id, step.name),
             )
+            for (title, body), users in by_text.items()
+        ]
     await notify_many(db, messages)
     for p in planned:
         set_committed_value(p.deadline, "next_step_at", p.upcoming.next_step_at)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import column, func, select, table, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +24,10 @@ from services.core.db import new_id
 from services.core.errors import NotFound
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.metrics import DELIVERY_FAILURES
+from services.core.notifications import templates
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
+from services.core.notifications.templates import DEFAULT_LOCALE
 from services.core.pagination import Keyset, SortKey, paginate
 
 log = logging.getLogger("gridcare.notifications")
@@ -40,13 +42,26 @@ def outbox_job_id(message_id: int) -> str:
     return f"outbox:{message_id}"
 
 
+# Accounts live above this package; their language is all it needs of them (a column, not a model).
+_ACCOUNT = table("app_user", column("id"), column("locale"))
+
+
+async def locales(db: AsyncSession, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each account's ``locale`` (``zh-CN`` unless it asked for another), in one query."""
+    if not user_ids:
+        return {}
+    rows = await db.execute(select(_ACCOUNT.c.id, _ACCOUNT.c.locale).where(_ACCOUNT.c.id.in_(list(user_ids))))
+    return {u: loc or DEFAULT_LOCALE for u, loc in rows.all()}
+
+
 async def notify(
     db: AsyncSession,
     *,
     user_ids: Iterable[uuid.UUID],
     kind: str,
-    title: str,
-    body: str,
+    message: templates.Message | None = None,
+    title: str | None = None,
+    body: str | None = None,
     subject_type: str | None = None,
     subject_id: uuid.UUID | None = None,
     dedupe_key: str,
@@ -54,13 +69,22 @@ async def notify(
 ) -> list[uuid.UUID]:
     """Put a message in each user's inbox and queue it for the external channels; returns new item ids.
 
+    ``message`` is rendered per user in the user's language (``templates.py``); a plain ``title`` and
+    ``body`` (the same for everyone) remain for callers that have not moved to templates.
     ``dedupe_key`` names the event (``deadline:<id>:breach``); per user it is unique, so
     notifying twice for the same event writes nothing the second time.
     """
+    if message is None and (title is None or body is None):
+        raise ValueError("notify needs a message, or a title and a body")
     channels = enabled_channels(get_settings()) if channels is None else channels
     now = clock.now()
     created: list[uuid.UUID] = []
-    for user_id in sorted(set(user_ids)):  # one lock order for every writer: no deadlocks among notifies
+    recipients = sorted(set(user_ids))  # one lock order for every writer: no deadlocks among notifies
+    languages = await locales(db, recipients) if message is not None else {}
+    for user_id in recipients:
+        if message is not None:
+            title, body = message.render(languages.get(user_id, DEFAULT_LOCALE), user_id)
+        title, body = title or "", body or ""
         seq = await _next_change(db, user_id)
         stmt = (
             insert(Notification)
