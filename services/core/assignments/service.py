@@ -23,7 +23,7 @@ from services.core.errors import NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
-from services.core.replay import Created, insert_once, replayed
+from services.core.replay import Created, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import repository as teams_repository
@@ -80,11 +80,7 @@ async def assign_team(db: AsyncSession, *, principal: Principal, data: Responsib
     if team.status == TeamStatus.DISSOLVED:
         raise field_error("body.team_id", "a dissolved team cannot take on an area")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await repository.lock_unit(db, unit.id)
-    await periods.check_exclusive(
-        db, _assignment_rules(unit.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    return await periods.create_exclusive(
         db,
         Responsibility(
             id=data.id or uuid.uuid4(),
@@ -96,18 +92,12 @@ async def assign_team(db: AsyncSession, *, principal: Principal, data: Responsib
             district_id=unit.district_id,
         ),
         same=expected,
+        rules=_assignment_rules(unit.id),
+        lock=lambda: repository.lock_unit(db, unit.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "responsibility.assigned", row, org_path=unit.path, team_id=team.id, org_unit_id=unit.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "responsibility.assigned",
-            result.record,
-            org_path=unit.path,
-            team_id=team.id,
-            org_unit_id=unit.id,
-        )
-    return result
 
 
 def _assignment_rules(unit_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -198,11 +188,7 @@ async def add_community_role(
     if person.kind != PersonKind.COMMUNITY_WORKER:
         raise field_error("body.person_id", "community roles are held by community workers")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await repository.lock_unit(db, unit.id)
-    await periods.check_exclusive(
-        db, _role_rules(data.role, unit.id, person.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    return await periods.create_exclusive(
         db,
         CommunityRole(
             id=data.id or uuid.uuid4(),
@@ -214,18 +200,12 @@ async def add_community_role(
             district_id=unit.district_id,
         ),
         same=expected,
+        rules=_role_rules(data.role, unit.id, person.id),
+        lock=lambda: repository.lock_unit(db, unit.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "community_role.added", row, org_path=unit.path, role=data.role, org_unit_id=unit.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "community_role.added",
-            result.record,
-            org_path=unit.path,
-            role=data.role,
-            org_unit_id=unit.id,
-        )
-    return result
 
 
 def _role_rules(role: str, unit_id: uuid.UUID, person_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -339,8 +319,8 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
         steward_id = await _check_stewards(db, principal, data.medical_side_id, role, starts_at)
     else:
         member_id = await _check_member(db, principal, data, role, starts_at)
-    await periods.check_exclusive(db, _pairing_rules(role.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id)
-    result = await insert_once(
+    path = await org_repository.path_of(db, role.org_unit_id)
+    return await periods.create_exclusive(  # the unit is locked above: the checks of both sides read under it
         db,
         Pairing(
             id=data.id or uuid.uuid4(),
@@ -354,17 +334,9 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
             district_id=role.district_id,
         ),
         same=expected,
+        rules=_pairing_rules(role.id),
+        audit=lambda row: audit.record_change(db, principal, "pairing.created", row, org_path=path, kind=data.kind),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "pairing.created",
-            result.record,
-            org_path=await org_repository.path_of(db, result.record.org_unit_id),
-            kind=data.kind,
-        )
-    return result
 
 
 async def _community_side(db: AsyncSession, principal: Principal, data: PairingCreate) -> CommunityRole:

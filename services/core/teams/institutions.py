@@ -139,11 +139,8 @@ async def appoint_steward(
     if person.kind != PersonKind.STAFF:
         raise field_error("body.person_id", "an institution steward is a staff member")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await common.lock(db, Institution, institution.id)
-    await periods.check_exclusive(
-        db, _steward_rules(institution.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    path = await org_repository.path_of(db, institution.org_unit_id)
+    return await periods.create_exclusive(
         db,
         InstitutionSteward(
             id=data.id or uuid.uuid4(),
@@ -154,17 +151,12 @@ async def appoint_steward(
             district_id=institution.district_id,
         ),
         same=expected,
+        rules=_steward_rules(institution.id),
+        lock=lambda: common.lock(db, Institution, institution.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "institution_steward.appointed", row, org_path=path, institution_id=institution.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "institution_steward.appointed",
-            result.record,
-            org_path=await org_repository.path_of(db, institution.org_unit_id),
-            institution_id=institution.id,
-        )
-    return result
 
 
 async def list_stewards(
