@@ -8,7 +8,9 @@ concurrent assignments for one grid from both succeeding.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +49,34 @@ _COMMUNITY_SIDE = {
     PairingKind.LEADERS: CommunityRoleKind.GRID_LEADER,
     PairingKind.MEMBER_SENTINEL: CommunityRoleKind.SENTINEL,
 }
+
+
+_Dated = TypeVar("_Dated", Responsibility, CommunityRole, Pairing)
+
+
+async def _change_end(
+    db: AsyncSession,
+    principal: Principal,
+    row: _Dated,
+    data: PeriodUpdate,
+    expected_version: int,
+    *,
+    rules: list[periods.Exclusive],
+    action: str,
+    on_end: Callable[[datetime], Awaitable[Sequence[uuid.UUID]]] | None = None,
+) -> _Dated:
+    """``periods.change_end`` under the lock of the row's unit, then the audit event ``action`` scoped by that unit."""
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=rules,
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        on_end=on_end,
+    )
+    await audit.record_change(db, principal, action, row, org_path=await org_repository.path_of(db, row.org_unit_id))
+    return row
 
 
 # --- responsibility -----------------------------------------------------------------------
@@ -123,18 +153,15 @@ async def set_assignment_end(
 ) -> Responsibility:
     """End an assignment (or move its end); history is kept, so past questions still answer."""
     row = await repository.get_responsibility(db, principal, assignment_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_assignment_rules(row.org_unit_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="responsibility.period_changed",
     )
-    await audit.record_change(
-        db, principal, "responsibility.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_assignments(
@@ -240,19 +267,16 @@ async def set_community_role_end(
 ) -> CommunityRole:
     """End a community role (or move its end)."""
     row = await repository.get_community_role(db, principal, role_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_role_rules(row.role, row.org_unit_id, row.person_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="community_role.period_changed",
         on_end=lambda at: repository.close_pairings(db, Pairing.community_role_id == row.id, at=at),
     )
-    await audit.record_change(
-        db, principal, "community_role.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_community_roles(
@@ -430,18 +454,15 @@ async def set_pairing_end(
 ) -> Pairing:
     """End a pairing (or move its end)."""
     row = await repository.get_pairing(db, principal, pairing_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_pairing_rules(row.community_role_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="pairing.period_changed",
     )
-    await audit.record_change(
-        db, principal, "pairing.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_pairings(
