@@ -84,17 +84,16 @@ async def set_backing_end(
     """End (or move the end of) a backing."""
     row = await common.get_or_404(db, TeamBacking, backing_id, "team backing")
     backed = await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_backing_rules(row.backed_team_id, row.backing_team_id),
+        unit_id=backed.org_unit_id,
+        action="team_backing.period_changed",
     )
-    await audit.record_change(
-        db, principal, "team_backing.period_changed", row, org_path=await org_repository.path_of(db, backed.org_unit_id)
-    )
-    return row
 
 
 def _backing_rules(backed_team_id: uuid.UUID, backing_team_id: uuid.UUID) -> list[periods.Exclusive]:

@@ -183,23 +183,18 @@ async def set_steward_end(
     """End (or move the end of) a stewardship; the new period must not overlap another."""
     steward = await common.get_or_404(db, InstitutionSteward, steward_id, "institution steward")
     institution = await repository.get_institution(db, principal, steward.institution_id, Permission.INSTITUTIONS_WRITE)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         steward,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_steward_rules(institution.id),
+        unit_id=institution.org_unit_id,
+        action="institution_steward.period_changed",
         lock=lambda: common.lock(db, Institution, institution.id),
         on_end=lambda at: hooks.steward_ended(db, steward, at),
     )
-    await audit.record_change(
-        db,
-        principal,
-        "institution_steward.period_changed",
-        steward,
-        org_path=await org_repository.path_of(db, institution.org_unit_id),
-    )
-    return steward
 
 
 def _steward_rules(institution_id: uuid.UUID) -> list[periods.Exclusive]:

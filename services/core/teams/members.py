@@ -128,15 +128,14 @@ async def set_member_end(
     """End (or move the end of) a membership."""
     member = await common.get_or_404(db, TeamMember, member_id, "team member")
     team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         member,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_member_rules(team.id, member.person_id, member.role),
+        unit_id=team.org_unit_id,
+        action="team_member.period_changed",
         on_end=lambda at: hooks.member_ended(db, member, at),
     )
-    await audit.record_change(
-        db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)
-    )
-    return member
