@@ -9,7 +9,7 @@ from collections import defaultdict
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import clock
+from services.core import clock, periods
 from services.core.accounts import service as auth_service
 from services.core.accounts.models import RoleGrant, User
 from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
@@ -49,10 +49,7 @@ async def get_in_scope(
 
 async def create_user(db: AsyncSession, principal: Principal | None, data: UserCreate) -> User:
     """Create an account with its first grants; ``principal`` None means the CLI (trusted)."""
-    if principal is not None:
-        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
-    elif await db.get(OrgUnit, data.org_unit_id) is None:
-        raise field_error("org_unit_id", "no such org unit")
+    await _unit_writable(db, principal, data.org_unit_id, field="org_unit_id")
     username = data.username.lower()
     if await db.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"username {username} is taken")
@@ -68,16 +65,31 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
     await db.flush()
     for i, grant in enumerate(data.grants):
         await add_grant(db, principal, user, grant, field=f"body.grants.{i}")
+    await _audit_user(db, principal, "user.created", user, username=username, kind=user.kind)
+    return user
+
+
+async def _unit_writable(db: AsyncSession, principal: Principal | None, unit_id: uuid.UUID, *, field: str) -> None:
+    """404 for a unit outside the principal's scope; for the CLI (None), 422 on ``field`` for a missing unit."""
+    if principal is not None:
+        await org_repository.get_in_scope(db, principal, unit_id, Permission.USERS_WRITE)
+    elif await db.get(OrgUnit, unit_id) is None:
+        raise field_error(field, "no such org unit")
+
+
+async def _audit_user(
+    db: AsyncSession, principal: Principal | None, action: str, user: User, **details: object
+) -> None:
+    """An audit event about an account, scoped by its home unit (``principal`` None: the CLI)."""
     await audit.record(
         db,
         actor_id=principal.user_id if principal else None,
-        action="user.created",
+        action=action,
         subject_type="user",
         subject_id=user.id,
         org_path=await org_repository.path_of(db, user.org_unit_id),
-        details={"username": username, "kind": user.kind},
+        details=details,
     )
-    return user
 
 
 async def add_grant(
@@ -89,10 +101,7 @@ async def add_grant(
     field: str = "body",
 ) -> RoleGrant:
     """Give ``user`` a role over an org unit for a period."""
-    if principal is not None:
-        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
-    elif await db.get(OrgUnit, data.org_unit_id) is None:
-        raise field_error(f"{field}.org_unit_id", "no such org unit")
+    await _unit_writable(db, principal, data.org_unit_id, field=f"{field}.org_unit_id")
     is_system_role = data.role in SYSTEM_ROLES
     if is_system_role != (user.kind == "system"):
         raise field_error(f"{field}.role", f"role {data.role.value} is not for a {user.kind} account")
@@ -102,29 +111,21 @@ async def add_grant(
         institution = await db.get(Institution, data.institution_id)
         if institution is None or institution.org_unit_id != data.org_unit_id:
             raise field_error(f"{field}.institution_id", "no such institution in that org unit")
-    starts_at = data.starts_at or clock.now()
-    if data.ends_at is not None and data.ends_at <= starts_at:
-        raise field_error(f"{field}.ends_at", "must be after starts_at")
+    starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at, field=field)
     grant = RoleGrant(
         user_id=user.id,
         role=data.role.value,
         org_unit_id=data.org_unit_id,
         institution_id=data.institution_id,
         starts_at=starts_at,
-        ends_at=data.ends_at,
+        ends_at=ends_at,
         granted_by=principal.user_id if principal else None,
     )
     db.add(grant)
     await db.flush()
     if principal is not None:
-        await audit.record(
-            db,
-            actor_id=principal.user_id,
-            action="role_grant.created",
-            subject_type="user",
-            subject_id=user.id,
-            org_path=await org_repository.path_of(db, user.org_unit_id),
-            details={"role": data.role.value, "org_unit_id": str(data.org_unit_id)},
+        await _audit_user(
+            db, principal, "role_grant.created", user, role=data.role.value, org_unit_id=str(data.org_unit_id)
         )
     return grant
 
@@ -197,15 +198,7 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
             await keep_an_administrator(db, [grant], removing_grants=frozenset({grant.id}))
         grant.ends_at = max(now, grant.starts_at)
         await db.flush()
-        await audit.record(
-            db,
-            actor_id=principal.user_id,
-            action="role_grant.ended",
-            subject_type="user",
-            subject_id=user.id,
-            org_path=await org_repository.path_of(db, user.org_unit_id),
-            details={"grant_id": str(grant.id)},
-        )
+        await _audit_user(db, principal, "role_grant.ended", user, grant_id=str(grant.id))
     return grant
 
 
@@ -238,15 +231,7 @@ async def update_user(
     if data.is_active is False:
         await auth_service.revoke_all_sessions(db, user_id=user.id, reason="account_disabled")
     await db.flush()
-    await audit.record(
-        db,
-        actor_id=principal.user_id,
-        action="user.updated",
-        subject_type="user",
-        subject_id=user.id,
-        org_path=await org_repository.path_of(db, user.org_unit_id),
-        details={"fields": sorted(data.model_dump(exclude_none=True))},
-    )
+    await _audit_user(db, principal, "user.updated", user, fields=sorted(data.model_dump(exclude_none=True)))
     return user
 
 

@@ -11,7 +11,7 @@ from services.core import periods
 from services.core.audit import service as audit
 from services.core.errors import field_error
 from services.core.org import repository as org_repository
-from services.core.replay import Created, insert_once, replayed
+from services.core.replay import Created, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import common, repository
@@ -43,10 +43,8 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
     if _LEVEL_RANK[TeamLevel(backing.level)] >= _LEVEL_RANK[TeamLevel(backed.level)]:
         raise field_error("body.backing_team_id", "the backing team must be at a higher level than the backed team")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await periods.check_exclusive(
-        db, _backing_rules(backed.id, backing.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    path = await org_repository.path_of(db, backed.org_unit_id)
+    return await periods.create_exclusive(  # no lock: the backed team's row is held FOR UPDATE above
         db,
         TeamBacking(
             id=data.id or uuid.uuid4(),
@@ -57,17 +55,11 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
             district_id=backed.district_id,
         ),
         same=expected,
+        rules=_backing_rules(backed.id, backing.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "team_backing.created", row, org_path=path, backing_team_id=backing.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "team_backing.created",
-            result.record,
-            org_path=await org_repository.path_of(db, backed.org_unit_id),
-            backing_team_id=backing.id,
-        )
-    return result
 
 
 async def list_backings(db: AsyncSession, *, principal: Principal, team_id: uuid.UUID) -> list[TeamBacking]:
@@ -92,17 +84,16 @@ async def set_backing_end(
     """End (or move the end of) a backing."""
     row = await common.get_or_404(db, TeamBacking, backing_id, "team backing")
     backed = await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_backing_rules(row.backed_team_id, row.backing_team_id),
+        unit_id=backed.org_unit_id,
+        action="team_backing.period_changed",
     )
-    await audit.record_change(
-        db, principal, "team_backing.period_changed", row, org_path=await org_repository.path_of(db, backed.org_unit_id)
-    )
-    return row
 
 
 def _backing_rules(backed_team_id: uuid.UUID, backing_team_id: uuid.UUID) -> list[periods.Exclusive]:

@@ -139,11 +139,8 @@ async def appoint_steward(
     if person.kind != PersonKind.STAFF:
         raise field_error("body.person_id", "an institution steward is a staff member")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await common.lock(db, Institution, institution.id)
-    await periods.check_exclusive(
-        db, _steward_rules(institution.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    path = await org_repository.path_of(db, institution.org_unit_id)
+    return await periods.create_exclusive(
         db,
         InstitutionSteward(
             id=data.id or uuid.uuid4(),
@@ -154,17 +151,12 @@ async def appoint_steward(
             district_id=institution.district_id,
         ),
         same=expected,
+        rules=_steward_rules(institution.id),
+        lock=lambda: common.lock(db, Institution, institution.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "institution_steward.appointed", row, org_path=path, institution_id=institution.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "institution_steward.appointed",
-            result.record,
-            org_path=await org_repository.path_of(db, institution.org_unit_id),
-            institution_id=institution.id,
-        )
-    return result
 
 
 async def list_stewards(
@@ -191,23 +183,18 @@ async def set_steward_end(
     """End (or move the end of) a stewardship; the new period must not overlap another."""
     steward = await common.get_or_404(db, InstitutionSteward, steward_id, "institution steward")
     institution = await repository.get_institution(db, principal, steward.institution_id, Permission.INSTITUTIONS_WRITE)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         steward,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_steward_rules(institution.id),
+        unit_id=institution.org_unit_id,
+        action="institution_steward.period_changed",
         lock=lambda: common.lock(db, Institution, institution.id),
         on_end=lambda at: hooks.steward_ended(db, steward, at),
     )
-    await audit.record_change(
-        db,
-        principal,
-        "institution_steward.period_changed",
-        steward,
-        org_path=await org_repository.path_of(db, institution.org_unit_id),
-    )
-    return steward
 
 
 def _steward_rules(institution_id: uuid.UUID) -> list[periods.Exclusive]:

@@ -12,7 +12,7 @@ from services.core import clock, periods
 from services.core.audit import service as audit
 from services.core.errors import IllegalTransition, field_error
 from services.core.org import repository as org_repository
-from services.core.replay import Created, insert_once, replayed
+from services.core.replay import Created, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import common, hooks, repository
@@ -62,10 +62,8 @@ async def add_member(
     if person.kind != PersonKind.STAFF or person.discipline is None:
         raise field_error("body.person_id", "team members are staff")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await periods.check_exclusive(
-        db, _member_rules(team.id, person.id, data.role), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    path = await org_repository.path_of(db, team.org_unit_id)
+    return await periods.create_exclusive(  # no lock: the team row is held FOR UPDATE above
         db,
         TeamMember(
             id=data.id or uuid.uuid4(),
@@ -78,18 +76,11 @@ async def add_member(
             district_id=team.district_id,
         ),
         same=expected,
+        rules=_member_rules(team.id, person.id, data.role),
+        audit=lambda row: audit.record_change(
+            db, principal, "team_member.added", row, org_path=path, team_id=team.id, role=data.role
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "team_member.added",
-            result.record,
-            org_path=await org_repository.path_of(db, team.org_unit_id),
-            team_id=team.id,
-            role=data.role,
-        )
-    return result
 
 
 def _member_rules(team_id: uuid.UUID, person_id: uuid.UUID, role: str) -> list[periods.Exclusive]:
@@ -137,15 +128,14 @@ async def set_member_end(
     """End (or move the end of) a membership."""
     member = await common.get_or_404(db, TeamMember, member_id, "team member")
     team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
-    await periods.change_end(
+    return await common.change_end(
         db,
+        principal,
         member,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_member_rules(team.id, member.person_id, member.role),
+        unit_id=team.org_unit_id,
+        action="team_member.period_changed",
         on_end=lambda at: hooks.member_ended(db, member, at),
     )
-    await audit.record_change(
-        db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)
-    )
-    return member
