@@ -25,6 +25,7 @@ from services.api.routes import (
     health,
     notifications,
     org_units,
+    referrals,
     reports,
     residents,
     roster,
@@ -49,6 +50,7 @@ ROUTERS = (
     residents.sync_router,
     signing.router,
     reports.router,
+    referrals.router,
     audit.router,
 )
 
@@ -148,6 +150,13 @@ def create_app(
                 "description": "Sentinel reports (网格吹哨、家医报到): submit (alone or a phone's queue of up to 100), "
                 "report in, follow up within 48 hours, intervene, close. The sentinel sees where a report stands "
                 "(`view: status`), the team and supervisors the whole report (`view: care`).",
+            },
+            {
+                "name": "referrals",
+                "description": "Two-way referral (双向转诊): primary teams refer signed residents up to district "
+                "hospitals with priority booking; hospitals refer patients down and the responsible team takes them "
+                "over and follows up. Hospital systems create by their own identifiers, move referrals with "
+                "If-Match, and poll `GET /referrals/changes` when they cannot receive webhooks.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

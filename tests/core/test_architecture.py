@@ -69,7 +69,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"assignments"}),  # who serves which area when: responsibilities, community roles, pairings
     frozenset({"residents"}),
     frozenset({"signing", "reports"}),
-    frozenset({"roster"}),  # later domains: the roster (over org, teams, assignments); referrals, casework...
+    frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -17,6 +17,7 @@ class Role(StrEnum):
     GRID_LEADER = "grid_leader"
     SENTINEL = "sentinel"
     SOCIAL_WORKER = "social_worker"
+    REFERRAL_DESK = "referral_desk"  # an institution's referral desk (转诊办): its grant names the institution
     HIS_CLIENT = "his_client"
 
 
@@ -41,6 +42,8 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     REPORTS_SUBMIT = "reports:submit"
     REPORTS_HANDLE = "reports:handle"
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_WRITE = "referrals:write"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -57,24 +60,50 @@ _CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
 _REPORTS_READ = frozenset({Permission.REPORTS_READ})
 _WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
 _HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
+# Two-way referral: the two sides (the primary team; the institutions' referral desks and HIS clients)
+# read and move referrals; stewards and supervisors read. Which side may do what, and how much of a
+# referral a reader sees, is decided per row in core/referrals/access.py. Sentinels see no referrals.
+_REFERRALS_READ = frozenset({Permission.REFERRALS_READ})
+_REFERRALS = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_WRITE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
-    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
-    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | _REFERRALS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.TOWN_SUPERVISOR: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
+    | _REFERRALS_READ
     | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
-    Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
-    Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
+    Role.TEAM_LEADER: _EVERYONE
+    | _CARE
+    | _HANDLE
+    | _REFERRALS
+    | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
+    Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | _REFERRALS | {Permission.SIGNINGS_WRITE},
     Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
     Role.GRID_LEADER: _EVERYONE | _CARE | _WHISTLE,
     Role.SENTINEL: _EVERYONE | _CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
-    Role.HIS_CLIENT: _EVERYONE,
+    # No residents:read: a hospital names its patient by ID number in the referral it sends.
+    Role.REFERRAL_DESK: _EVERYONE | _REFERRALS,
+    Role.HIS_CLIENT: _EVERYONE | _REFERRALS,
 }
+
+# Roles whose grant may name one institution (role_grant.institution_id); a desk's must. A HIS client
+# is bound to the institution its grant names (one: see accounts.users.add_grant); without one it
+# sees and sends no referrals.
+INSTITUTION_ROLES = frozenset({Role.INSTITUTION_STEWARD, Role.REFERRAL_DESK, Role.HIS_CLIENT})
+INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK})
 
 # Roles a system (client-credentials) account may hold; people may hold the others.
 SYSTEM_ROLES = frozenset({Role.HIS_CLIENT})

@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from services.core.deadlines import service
+from services.core.referrals import routing as _referral_kinds  # noqa: F401 - registers the referral.* clocks
 from services.core.reports import routing as _report_kinds  # noqa: F401 - registers report.follow_up
 from services.worker.registry import WorkerContext, task, unit
 
