@@ -28,6 +28,9 @@ from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
 from services.core.jobs import drop_job_intents
+from services.core.referrals import service as referrals
+from services.core.referrals.access import Viewer as ReferralViewer
+from services.core.referrals.schemas import ReferralCreate
 from services.core.reports import service as reports
 from services.core.reports.schemas import ReportCreate
 from services.core.residents.models import KeyPopulation, ResidentTag
@@ -36,7 +39,7 @@ from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
-from services.core.teams.models import InstitutionSteward, Person, TeamBacking
+from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -90,6 +93,9 @@ SELF_ONLY = {
     ("GET", "/inbox/changes"),
     ("POST", "/inbox/read-all"),
     ("POST", "/inbox/{notification_id}/read"),
+    # An institution's own referral feed (its desk's and HIS's); tests/api/test_referrals.py shows another
+    # institution's HIS sees none of it, and callers acting for no institution get 403.
+    ("GET", "/referrals/changes"),
 }
 
 
@@ -215,7 +221,37 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/reports/{report_b}/intervention", lambda _: {"plan": "x"}),
     ("POST", "/reports/{report_b}/close", lambda _: {"outcome": "resolved"}),
     ("POST", "/reports/{report_b}/cancel", lambda _: {}),
+    # referrals (town B's resident referred up to the district hospital)
+    ("GET", "/referrals/{referral_b}", None),
+    ("GET", "/referrals/metrics?org_unit_id={town_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+    ("POST", "/referrals", lambda ids: _referral_body(ids)),
+    ("POST", "/referrals/{referral_b}/receive", lambda _: {}),
+    (
+        "POST",
+        "/referrals/{referral_b}/accept",
+        lambda _: {"appointment": {"at": "2030-01-01T01:00:00Z", "department": "心内科"}},
+    ),
+    ("POST", "/referrals/{referral_b}/decline", lambda _: {"reason": "no_capacity"}),
+    ("POST", "/referrals/{referral_b}/hold", lambda _: {"reason": "等待床位"}),
+    ("POST", "/referrals/{referral_b}/resume", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/arrive", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/no-show", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/complete", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
+    ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
 ]
+
+
+def _referral_body(ids: Ids) -> dict[str, Any]:
+    return {
+        "direction": "upward",
+        "resident_id": ids["resident_b"],
+        "from_team_id": ids["team_id"],
+        "to_institution_id": ids["hospital_id"],
+        "reason": "越权转诊",
+        "consent": {"given_by": "patient", "method": "written", "given_at": "2026-01-01T00:00:00+08:00"},
+    }
 
 
 def _roster_naming_town_b(ids: Ids) -> dict[str, Any]:
@@ -286,6 +322,7 @@ LIST_CASES: list[Listing] = [
     Listing("/audit-events?limit=500", ("resident_b",), key="subject_id", role=Role.AUDITOR),
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
+    Listing("/referrals?limit=500", ("referral_b",)),
 ]
 
 
@@ -346,6 +383,22 @@ async def build_world(db: AsyncSession) -> Ids:
         ReportCreate.model_validate(_report_body({"grid_id": grid_b.id, "resident_b": resident.id})),
         pii=TEST_PII,
     )
+    hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    member_b = Principal(
+        user_id=user_b.id,
+        username=user_b.username,
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=(Grant(grant_b, Role.TEAM_MEMBER, grid_b.id, grid_b.path),),
+    )
+    referral = await referrals.create(
+        db,
+        ReferralViewer(member_b, frozenset({team.id})),
+        ReferralCreate.model_validate(
+            _referral_body({"resident_b": resident.id, "team_id": team.id, "hospital_id": hospital.id})
+        ),
+        pii=TEST_PII,
+    )
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
         db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
@@ -374,6 +427,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "signing_b": signing.id,
         "contact_b": contact.id,
         "report_b": report.report.id,
+        "hospital_id": hospital.id,
+        "referral_b": referral.referral.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -406,6 +461,8 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "signing",
         "resident_contact",
         "sentinel_report",
+        "referral",
+        "referral_identifier",
         "record_transition",
         "report_follow_up",
         "deadline",

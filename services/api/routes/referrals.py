@@ -154,6 +154,7 @@ async def referral_changes(
 async def referral_metrics(
     db: DbSession,
     principal: ReferralsRead,
+    org_unit_id: Annotated[uuid.UUID, Query(description="The district or town whose residents' referrals count.")],
     from_: Annotated[AwareDatetime, Query(alias="from", description="Referrals requested from (inclusive).")],
     to: Annotated[AwareDatetime, Query(description="… until (exclusive); at most 400 days after `from`.")],
     group_by: Literal["institution", "team", "town"] = "town",
@@ -161,7 +162,9 @@ async def referral_metrics(
     """Upward and downward counts, acceptance rate, median hours to decision, no-shows, downward taken over
     within 24 h and followed up within 48 h; one SQL statement over the referrals you may see."""
     viewer = await access.viewer_for(db, principal)
-    return await metrics.referral_metrics(db, viewer, starts_at=from_, ends_at=to, group_by=group_by)
+    return await metrics.referral_metrics(
+        db, viewer, org_unit_id=org_unit_id, starts_at=from_, ends_at=to, group_by=group_by
+    )
 
 
 @router.get("/{referral_id}", summary="Read one referral", responses=problem_responses(401, 403, 404, 422))

@@ -7,18 +7,21 @@ team down); ``town`` the resident's town. Only referrals the caller may see are 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.errors import field_error
+from services.core.errors import NotFound, field_error
 from services.core.org.models import Institution, OrgUnit
 from services.core.referrals import access
 from services.core.referrals.access import Viewer
 from services.core.referrals.models import Referral, ReferralStatus
 from services.core.referrals.schemas import RateRow, ReferralMetrics
+from services.core.security.principal import scope_or_ancestor_clause
+from services.core.security.roles import Permission
 from services.core.teams.models import Team
 
 GroupBy = Literal["institution", "team", "town"]
@@ -26,7 +29,13 @@ MAX_DAYS = 400
 
 
 async def referral_metrics(
-    db: AsyncSession, viewer: Viewer, *, starts_at: datetime, ends_at: datetime, group_by: GroupBy
+    db: AsyncSession,
+    viewer: Viewer,
+    *,
+    org_unit_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    group_by: GroupBy,
 ) -> ReferralMetrics:
     """Counts, acceptance rate, median hours to decision, no-shows, downward within 24 h / 48 h."""
     if starts_at.year < 2000 or ends_at.year > 2100:
@@ -35,6 +44,14 @@ async def referral_metrics(
         raise field_error("query.to", "must be after from")
     if (ends_at - starts_at).days > MAX_DAYS:
         raise field_error("query.to", f"a period of at most {MAX_DAYS} days")
+    unit = await db.scalar(
+        select(OrgUnit).where(
+            OrgUnit.id == org_unit_id,
+            scope_or_ancestor_clause(viewer.principal, Permission.REFERRALS_READ, OrgUnit.path),
+        )
+    )
+    if unit is None:
+        raise NotFound(f"org unit {org_unit_id} not found")
     r = Referral
     up = r.direction == "upward"
     down = r.direction == "downward"
@@ -72,7 +89,12 @@ async def referral_metrics(
         )
         .select_from(r)
         .join(OrgUnit, OrgUnit.id == r.grid_id)
-        .where(access.readable_clause(viewer, OrgUnit.path), r.requested_at >= starts_at, r.requested_at < ends_at)
+        .where(
+            access.readable_clause(viewer, OrgUnit.path),
+            OrgUnit.path.startswith(unit.path),
+            r.requested_at >= starts_at,
+            r.requested_at < ends_at,
+        )
         .group_by(key)
         .order_by(key)
     )
