@@ -22,6 +22,7 @@ from services.api.routes import (
     assignments,
     audit,
     auth,
+    fhir,
     health,
     notifications,
     org_units,
@@ -51,6 +52,7 @@ ROUTERS = (
     signing.router,
     reports.router,
     referrals.router,
+    fhir.router,
     audit.router,
 )
 
@@ -58,7 +60,9 @@ ROUTERS = (
 # The team directory is public on purpose: the plan (seed 003 §二(一)2) asks towns to publish
 # their family doctor teams to residents. It shows team, institution, the leader's name, the
 # service phone and the grids served, and nothing else personal (tests/api/test_roster.py).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token", "/directory/villages/{village_id}/teams"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/oauth/token", "/directory/villages/{village_id}/teams", "/fhir/metadata"}
+)
 
 DESCRIPTION = """\
 gridcare runs a district's **family doctor × grid** loop: grid sentinels report, the
@@ -157,6 +161,12 @@ def create_app(
                 "hospitals with priority booking; hospitals refer patients down and the responsible team takes them "
                 "over and follows up. Hospital systems create by their own identifiers, move referrals with "
                 "If-Match, and poll `GET /referrals/changes` when they cannot receive webhooks.",
+            },
+            {
+                "name": "fhir",
+                "description": "The FHIR R4 face of referrals (`application/fhir+json`): ServiceRequest and Task, "
+                "read, search, conditional create (`If-None-Exist: identifier=system|value`), Task updates; "
+                "errors are OperationOutcome. `GET /fhir/metadata` is the CapabilityStatement.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

@@ -354,3 +354,98 @@ async def test_a_replay_by_identifier_answers_the_stored_referral_and_another_bo
     number = "110101199003071234"
     by_number["patient"] = {"id_number": number}
     assert (await c["his"].post("/referrals", by_number)).status_code == 422  # no such resident
+
+
+# ---------------------------------------------------------------- the FHIR face
+
+
+def fhir_valid(resource: dict[str, Any]) -> Any:
+    """Validate a resource with fhir.resources (the R4B models: R4's ServiceRequest and Task, unchanged)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    assert resource["resourceType"] in ("CapabilityStatement", "ServiceRequest", "Task", "Bundle", "OperationOutcome")
+    return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def fhir_service_request(world: ReferralWorld, identifier: str) -> dict[str, Any]:
+    return {
+        "resourceType": "ServiceRequest",
+        "identifier": [{"system": "urn:his:rmyy", "value": identifier}],
+        "status": "active",
+        "intent": "order",
+        "priority": "routine",
+        "subject": {"reference": f"Patient/{world.resident.id}"},
+        "requester": {"reference": f"Organization/{world.hospital.id}"},
+        "performer": [{"reference": f"CareTeam/{world.team.id}"}],
+        "reasonCode": [{"text": "脑卒中恢复期,需社区康复"}],
+        "extension": [
+            {
+                "url": "https://gridcare.cn/fhir/StructureDefinition/informed-consent",
+                "extension": [
+                    {"url": "givenBy", "valueCode": "guardian"},
+                    {"url": "method", "valueCode": "written"},
+                    {"url": "givenAt", "valueDateTime": T0.isoformat()},
+                ],
+            }
+        ],
+    }
+
+
+async def test_the_fhir_face_creates_conditionally_reads_searches_and_moves_a_task(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await world_at_t0(db)
+    c = await callers(client, world)
+    metadata = await client.get("/fhir/metadata")
+    assert metadata.headers["content-type"].startswith("application/fhir+json")
+    fhir_valid(metadata.json())
+
+    fhir_headers = {"Content-Type": "application/fhir+json", "If-None-Exist": "identifier=urn:his:rmyy|F-1"}
+    body = fhir_service_request(world, "F-1")
+    created = await client.post("/fhir/ServiceRequest", json=body, headers=c["his"].headers | fhir_headers)
+    assert created.status_code == 201, created.text
+    request = fhir_valid(created.json())
+    assert request.status == "active"
+    assert request.performer[-1].reference == f"CareTeam/{world.team.id}"
+    again = await client.post("/fhir/ServiceRequest", json=body, headers=c["his"].headers | fhir_headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == created.json()["id"]
+    referral_id = created.json()["id"]
+
+    task = await c["member"].get(f"/fhir/Task/{referral_id}")
+    assert fhir_valid(task.json()).status == "requested"
+    assert task.json()["focus"] == {"reference": f"ServiceRequest/{referral_id}"}
+    moved = await client.put(
+        f"/fhir/Task/{referral_id}",
+        json=task.json() | {"status": "in-progress"},
+        headers=c["member"].headers | {"Content-Type": "application/fhir+json", "If-Match": task.headers["ETag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    assert fhir_valid(moved.json()).businessStatus.text == "taken-over"
+    stale = await client.put(
+        f"/fhir/Task/{referral_id}",
+        json=task.json() | {"status": "completed"},
+        headers=c["member"].headers | {"Content-Type": "application/fhir+json", "If-Match": task.headers["ETag"]},
+    )
+    assert stale.status_code == 412
+    assert fhir_valid(stale.json()).issue[0].code == "conflict"
+
+    found = (await c["his"].get("/fhir/ServiceRequest?identifier=urn:his:rmyy|F-1")).json()
+    assert fhir_valid(found).total == 1
+    assert found["entry"][0]["resource"]["reasonCode"] == [{"text": "脑卒中恢复期,需社区康复"}]
+    tasks = (await c["his"].get(f"/fhir/Task?patient=Patient/{world.resident.id}&status=in-progress")).json()
+    assert [e["resource"]["id"] for e in tasks["entry"]] == [referral_id]
+
+    # another hospital's HIS: 404 as an OperationOutcome, and its searches find nothing
+    for path in (f"/fhir/ServiceRequest/{referral_id}", f"/fhir/Task/{referral_id}"):
+        hidden = await c["other_his"].get(path)
+        assert hidden.status_code == 404
+        assert hidden.headers["content-type"].startswith("application/fhir+json")
+        assert fhir_valid(hidden.json()).issue[0].code == "not-found"
+    assert (await c["other_his"].get("/fhir/ServiceRequest?identifier=urn:his:rmyy|F-1")).json()["total"] == 0
+    no_consent = fhir_service_request(world, "F-2")
+    del no_consent["extension"]
+    plain = {"Content-Type": "application/fhir+json"}
+    refused = await client.post("/fhir/ServiceRequest", json=no_consent, headers=c["his"].headers | plain)
+    assert refused.status_code == 422
+    assert fhir_valid(refused.json()).issue[0].expression == ["ServiceRequest.extension"]

@@ -82,6 +82,12 @@ class Listing:
     body: Body = None
     key: str = "id"
     role: Role | None = None  # None: every caller in CALLERS
+    bundle: bool = False  # a FHIR searchset: the items are the entries' resources
+
+
+def _shown(case: Listing, body: dict[str, Any]) -> set[Any]:
+    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
+    return {item[case.key] for item in items}
 
 
 # Routes that only ever act on the caller itself.
@@ -240,7 +246,34 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
     ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
     ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
+    ("GET", "/fhir/ServiceRequest/{referral_b}", None),
+    ("GET", "/fhir/Task/{referral_b}", None),
+    ("PUT", "/fhir/Task/{referral_b}", lambda _: {"resourceType": "Task", "status": "received", "intent": "order"}),
+    ("POST", "/fhir/ServiceRequest", lambda ids: _fhir_referral(ids)),
 ]
+
+
+def _fhir_referral(ids: Ids) -> dict[str, Any]:
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{ids['resident_b']}"},
+        "requester": {"reference": f"CareTeam/{ids['team_id']}"},
+        "performer": [{"reference": f"Organization/{ids['hospital_id']}"}],
+        "reasonCode": [{"text": "越权转诊"}],
+        "extension": [
+            {
+                "url": "https://gridcare.cn/fhir/StructureDefinition/informed-consent",
+                "extension": [
+                    {"url": "givenBy", "valueCode": "patient"},
+                    {"url": "method", "valueCode": "written"},
+                    {"url": "givenAt", "valueDateTime": "2026-01-01T00:00:00+08:00"},
+                ],
+            }
+        ],
+    }
 
 
 def _referral_body(ids: Ids) -> dict[str, Any]:
@@ -323,6 +356,8 @@ LIST_CASES: list[Listing] = [
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
     Listing("/referrals?limit=500", ("referral_b",)),
+    Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
+    Listing("/fhir/Task", ("referral_b",), bundle=True),
 ]
 
 
@@ -486,7 +521,8 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
     headers = await auth_headers(client, caller) | {"If-Match": '"1"'}
     before = await town_b_state(db, ids)
     response = await client.request(method, template.format(**ids), headers=headers, json=body(ids) if body else None)
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    media = "application/fhir+json" if template.startswith("/fhir/") else "application/problem+json"
+    assert response.headers["content-type"].startswith(media), response.text
     if method == "GET" or role is Role.DISTRICT_ADMIN:
         # A path id outside scope is 404, as if it did not exist; an id in a create's body may also be a 422
         # naming the field ("no such team"), which says no more than 404 would.
@@ -551,7 +587,7 @@ async def test_town_a_lists_never_show_town_b(client: httpx.AsyncClient, db: Asy
             json=case.body(ids) if case.body else None,
         )
         assert response.status_code == 200, response.text
-        shown = {item[case.key] for item in response.json()["items"]}
+        shown = _shown(case, response.json())
         assert shown.isdisjoint({ids[name] for name in case.hidden}), role
 
 
@@ -572,7 +608,7 @@ async def test_the_same_requests_succeed_for_the_district(client: httpx.AsyncCli
         response = await client.request(
             case.method, case.path.format(**ids), headers=list_headers, json=case.body(ids) if case.body else None
         )
-        shown = {item[case.key] for item in response.json()["items"]}
+        shown = _shown(case, response.json())
         assert {ids[name] for name in case.hidden} <= shown, case.path
 
 
