@@ -449,3 +449,35 @@ async def test_the_fhir_face_creates_conditionally_reads_searches_and_moves_a_ta
     refused = await client.post("/fhir/ServiceRequest", json=no_consent, headers=c["his"].headers | plain)
     assert refused.status_code == 422
     assert fhir_valid(refused.json()).issue[0].expression == ["ServiceRequest.extension"]
+
+
+async def test_each_change_is_handed_to_the_webhook_emitter_with_the_thin_payload(
+    client: httpx.AsyncClient, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agreed interface with core.webhooks: ``emit(db, event_type=, institution_ids=, data=, occurred_at=)``
+    in the caller's transaction, for both end institutions; on_hold/resume/reroute are feed-only."""
+    from services.core.referrals import events
+
+    emitted: list[dict[str, Any]] = []
+
+    async def record(session: AsyncSession, **kwargs: Any) -> None:
+        assert session is db
+        emitted.append(kwargs)
+
+    monkeypatch.setattr(events, "_emit", record)
+    world = await world_at_t0(db)
+    c = await callers(client, world)
+    up = (
+        await c["member"].post("/referrals", upward_body(world, identifiers=[{"system": "urn:hc:x", "value": "1"}]))
+    ).json()
+    up = await c["his"].move(up, "receive")
+    up = await c["his"].move(up, "hold", {"reason": "等待床位"})
+    assert [e["event_type"] for e in emitted] == ["referral.requested", "referral.received"]
+    assert emitted[1]["institution_ids"] == sorted([world.centre.id, world.hospital.id])
+    assert emitted[1]["data"] == {
+        "id": up["id"],
+        "identifiers": [{"system": "urn:hc:x", "value": "1"}],
+        "version": 2,
+        "status": "received",
+    }
+    assert emitted[1]["occurred_at"] == T0
