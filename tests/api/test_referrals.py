@@ -228,6 +228,20 @@ async def test_an_upward_referral_to_completion_and_the_downward_one_it_spawns_t
     again = (await c["his"].get(f"/referrals/changes?cursor={rest['cursor']}")).json()
     assert again["items"] == []
 
+    # the metrics the supervision bulletins use, per town, in SQL
+    period = (
+        f"org_unit_id={world.district.id}&from={T0.date()}T00:00:00Z&to={(T0 + timedelta(days=30)).date()}T00:00:00Z"
+    )
+    metrics = (await c["commission"].get(f"/referrals/metrics?{period}&group_by=town")).json()
+    (row,) = metrics["rows"]
+    assert row["key"] == str(world.town.id)
+    assert (row["upward"], row["downward"], row["decided"], row["accepted"]) == (1, 1, 1, 1)
+    assert row["acceptance_rate"] == 1.0
+    assert row["median_hours_to_decision"] == 3.0
+    assert (row["downward_taken_over_within_24h"], row["downward_followed_up_within_48h"], row["no_shows"]) == (1, 1, 0)
+    by_institution = (await c["his"].get(f"/referrals/metrics?{period}&group_by=institution")).json()["rows"]
+    assert [(r["key"], r["upward"], r["downward"]) for r in by_institution] == [(str(world.hospital.id), 1, 1)]
+
 
 # ---------------------------------------------------------------- the clocks
 
