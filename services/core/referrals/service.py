@@ -204,10 +204,18 @@ async def _sides(
 
 
 async def create(
-    db: AsyncSession, viewer: Viewer, data: ReferralCreate, *, pii: PiiCipher, acting_for: uuid.UUID | None = None
+    db: AsyncSession,
+    viewer: Viewer,
+    data: ReferralCreate,
+    *,
+    pii: PiiCipher,
+    acting_for: uuid.UUID | None = None,
+    publish: bool = True,
 ) -> CreateResult:
     """Store a referral, start its clocks, tell the other side; a replay (same id or identifier, same
     body) answers the stored one, and ten concurrent creates make one referral."""
+    if publish:
+        _pending(db).clear()  # nothing left over from a request that failed
     body_digest = digest(pii, data)
     existing = await _existing(db, data)
     if existing is not None:
@@ -329,7 +337,9 @@ async def create(
         details={"direction": referral.direction, "to_institution_id": str(to_inst), "priority": referral.priority},
     )
     await _tell_receiver(db, referral, now)
-    await events.publish(db, referral, "referral.requested", at=now)
+    _pending(db).append((referral, "referral.requested", now))
+    if publish:
+        await _publish_pending(db)
     return CreateResult(referral, grid.path, 201)
 
 
@@ -585,12 +595,27 @@ async def _apply(
     reason: str | None = None,
     deadline_at: datetime | None = None,
 ) -> datetime:
+    _pending(db).clear()  # one change per request: nothing left over from a request that failed
     now = clock.now()
     await lifecycle.move(
         db, checked, actor_id=viewer.user_id, at=now, changes=changes, reason=reason, deadline_at=deadline_at
     )
-    await events.publish(db, checked.record, event, at=now)
+    _pending(db).append((checked.record, event, now))
     return now
+
+
+def _pending(db: AsyncSession) -> list[tuple[Referral, str, datetime]]:
+    pending: list[tuple[Referral, str, datetime]] = db.info.setdefault("referral_events", [])
+    return pending
+
+
+async def _publish_pending(db: AsyncSession) -> None:
+    """Publish what this change did, last: after every inbox notification, so every writer takes the
+    inbox counters before the institutions' feed counters (one lock order, no deadlocks)."""
+    pending = _pending(db)
+    while pending:
+        referral, event, at = pending.pop(0)
+        await events.publish(db, referral, event, at=at)
 
 
 async def receive(
@@ -599,6 +624,7 @@ async def receive(
     """The receiving institution has seen the request (meets the 2-hour clock)."""
     checked = _check(viewer, referral, path, "receive", expected_version)
     await _apply(db, viewer, checked, "referral.received", changes={"received_at": clock.now()}, reason=data.note)
+    await _publish_pending(db)
     return referral
 
 
@@ -638,6 +664,7 @@ async def accept(
     where = " ".join(x for x in (appointment.department, appointment.doctor, appointment.bed) if x)
     body = f"转诊单 {referral.id}:预约 {china_time(appointment.at)},{where}。请通知患者按时就诊。"
     await _notify(db, referral, users, "accepted", "上转申请已接受", body)
+    await _publish_pending(db)
     return referral
 
 
@@ -669,6 +696,7 @@ async def decline(
             moved = {"to_team_id": team.id, "to_institution_id": team.institution_id}
             await _apply(db, viewer, rerouted, "referral.rerouted", changes=moved, reason=data.reason.value)
             await _tell_receiver(db, referral, now)
+            await _publish_pending(db)
             return referral
     changes: dict[str, Any] = {"decided_at": now, "decline_reason": data.reason.value, "decline_note": data.note}
     if upward:
@@ -681,6 +709,7 @@ async def decline(
     await _notify(
         db, referral, users, "declined", "转诊申请未被接受", f"转诊单 {referral.id}:原因 {data.reason.value}。"
     )
+    await _publish_pending(db)
     return referral
 
 
@@ -690,6 +719,7 @@ async def hold(
     """On hold (e.g. waiting for a bed): the decision clock stands still until resumed."""
     checked = _check(viewer, referral, path, "hold", expected_version)
     await _apply(db, viewer, checked, "referral.on_hold", changes={"hold_reason": data.reason}, reason=data.reason)
+    await _publish_pending(db)
     return referral
 
 
@@ -699,6 +729,7 @@ async def resume(
     """Back to received; the decision clock ticks again, its remaining steps shifted by the hold."""
     checked = _check(viewer, referral, path, "resume", expected_version)
     await _apply(db, viewer, checked, "referral.resumed", reason=data.note)
+    await _publish_pending(db)
     return referral
 
 
@@ -708,6 +739,7 @@ async def arrive(
     """The patient arrived at the receiving institution."""
     checked = _check(viewer, referral, path, "arrive", expected_version)
     await _apply(db, viewer, checked, "referral.arrived", changes={"arrived_at": clock.now()}, reason=data.note)
+    await _publish_pending(db)
     return referral
 
 
@@ -721,6 +753,7 @@ async def no_show(
     await _notify(
         db, referral, users, "no_show", "转诊患者未到诊", f"转诊单 {referral.id}:患者未按预约到诊,请联系患者。"
     )
+    await _publish_pending(db)
     return referral
 
 
@@ -767,12 +800,14 @@ async def complete(
             consent=care.consent,
         )
         try:
-            result = await create(db, viewer, down, pii=pii, acting_for=referral.to_institution_id)
+            # published with the completion, after it (the feed tells "completed" before the new "requested")
+            result = await create(db, viewer, down, pii=pii, acting_for=referral.to_institution_id, publish=False)
         except ValidationFailed as exc:  # name the fields under continued_care
             for error in exc.extra["errors"]:
                 error["field"] = error["field"].replace("body.", "body.continued_care.", 1)
             raise
         spawned = result.referral
+    await _publish_pending(db)
     return referral, spawned
 
 
@@ -805,6 +840,7 @@ async def cancel(
     else:
         users = await routing.institution_users(db, referral.from_institution_id, Role.REFERRAL_DESK, now)
     await _notify(db, referral, users, "cancelled", "转诊已撤销", f"转诊单 {referral.id}:已撤销,原因:{data.reason}")
+    await _publish_pending(db)
     return referral
 
 
@@ -815,6 +851,7 @@ async def take_over(
     checked = _check(viewer, referral, path, "take_over", expected_version)
     changes = {"taken_over_at": clock.now(), "taken_over_by": viewer.user_id}
     await _apply(db, viewer, checked, "referral.taken_over", changes=changes, reason=data.note)
+    await _publish_pending(db)
     return referral
 
 
@@ -844,6 +881,7 @@ async def follow_up(
     if data.notes:
         changes["follow_up_notes_enc"] = FOLLOW_UP_NOTES.seal(pii, referral.id, data.notes)
     await _apply(db, viewer, checked, "referral.followed_up", changes=changes, deadline_at=contacted_at)
+    await _publish_pending(db)
     return referral
 
 
