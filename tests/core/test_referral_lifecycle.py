@@ -155,3 +155,11 @@ async def test_every_downward_pair_in_the_table_succeeds_and_every_other_answers
         return ReferralStatus(referral.status)
 
     await _walk(ReferralStatus, list(calls), DOWNWARD_TABLE, db, attempt)
+
+
+def test_the_worker_runs_every_referral_clock() -> None:
+    import services.worker.jobs.deadlines  # noqa: F401 - what the worker imports
+    from services.core.deadlines.kinds import registered_kinds
+
+    kinds = {"referral.receive", "referral.decide", "referral.no_show", "referral.take_over", "referral.follow_up"}
+    assert kinds <= set(registered_kinds())
