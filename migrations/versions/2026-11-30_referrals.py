@@ -5,7 +5,7 @@ The downgrade also drops the referral clocks and the referral history rows (``re
 which would otherwise name subjects that no longer exist.
 
 Revision ID: 0020
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 03:00:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = "0020"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

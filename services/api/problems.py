@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,11 +79,15 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem+json answers."""
+def problem_responses(*statuses: int, errors: Sequence[type[DomainError]] = ()) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json answers; ``errors`` name the codes a status carries."""
+    codes: dict[int, list[str]] = {}
+    for error in errors:
+        codes.setdefault(error.status, []).append(error.code)
     return {
         status: {
-            "description": _DESCRIPTIONS.get(status, "Problem"),
+            "description": _DESCRIPTIONS.get(status, "Problem")
+            + (f" (`code`: {', '.join(f'`{c}`' for c in codes[status])})" if status in codes else ""),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses

@@ -34,6 +34,12 @@ class AlreadyExists(Conflict):
     code, title = "already_exists", "Already exists"
 
 
+class PeriodOverlap(Conflict):
+    """Two periods that must not overlap do; the problem names the record already there."""
+
+    code, title = "period_overlap", "Overlapping period"
+
+
 class IllegalTransition(Conflict):
     code, title = "illegal_transition", "Illegal state transition"
 

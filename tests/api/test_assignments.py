@@ -266,7 +266,7 @@ async def test_stewards_pair_only_where_the_institution_sits_or_serves(
     second = await client.post(
         f"/institutions/{center_a.id}/stewards", json={"person_id": str(person.id)}, headers=headers
     )
-    assert assert_problem(second, 409, "conflict")["conflicting_steward_id"] == appointed.json()["id"]
+    assert assert_problem(second, 409, "period_overlap")["conflicting_steward_id"] == appointed.json()["id"]
 
 
 async def test_community_roles_one_steward_per_village_and_one_grid_leader_per_grid_but_many_sentinels(
@@ -421,7 +421,7 @@ async def test_ending_a_membership_or_a_sentinel_role_ends_its_pairings(
         json={"ends_at": iso(T0 + timedelta(hours=1))},
         headers=headers | {"If-Match": '"1"'},
     )
-    assert assert_problem(too_early, 409, "conflict")["conflicting_pairing_id"] in pairings
+    assert assert_problem(too_early, 409, "period_overlap")["conflicting_pairing_id"] in pairings
     member_end = T0 + timedelta(days=8)
     ended = await client.patch(
         f"/team-members/{member.id}", json={"ends_at": iso(member_end)}, headers=headers | {"If-Match": '"1"'}

@@ -84,3 +84,27 @@ def test_no_route_is_unauthenticated_unless_public(settings: Settings) -> None:
         and not depends_on(route.dependant, authenticate)
     ]
     assert unguarded == []
+
+
+PERIOD_CHANGES = [
+    ("/institutions/{institution_id}/stewards", "post"),
+    ("/institution-stewards/{steward_id}", "patch"),
+    ("/teams/{team_id}/members", "post"),
+    ("/team-members/{member_id}", "patch"),
+    ("/team-backings", "post"),
+    ("/team-backings/{backing_id}", "patch"),
+    ("/community-roles", "post"),
+    ("/community-roles/{role_id}", "patch"),
+    ("/pairings", "post"),
+    ("/pairings/{pairing_id}", "patch"),
+]
+
+
+@pytest.mark.parametrize(("path", "method"), PERIOD_CHANGES)
+def test_every_period_write_documents_period_overlap(document: dict[str, Any], path: str, method: str) -> None:
+    assert "`period_overlap`" in document["paths"][path][method]["responses"]["409"]["description"]
+
+
+def test_assignments_document_their_own_kind_of_overlap(document: dict[str, Any]) -> None:
+    for path, method in (("/assignments", "post"), ("/assignments/{assignment_id}", "patch")):
+        assert "`assignment_overlap`" in document["paths"][path][method]["responses"]["409"]["description"]

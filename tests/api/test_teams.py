@@ -146,7 +146,7 @@ async def test_one_team_leader_at_a_time(client: httpx.AsyncClient, db: AsyncSes
     clash = await client.post(
         f"/teams/{team.id}/members", json={"person_id": str(second.id), "role": "leader"}, headers=headers
     )
-    body = assert_problem(clash, 409, "conflict")
+    body = assert_problem(clash, 409, "period_overlap")
     assert body["conflicting_member_id"] == lead.json()["id"]
     member = await client.post(f"/teams/{team.id}/members", json={"person_id": str(second.id)}, headers=headers)
     assert member.status_code == 201

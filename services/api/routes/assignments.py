@@ -12,6 +12,7 @@ from services.api.deps import AssignmentsRead, AssignmentsWrite, DbSession, IfMa
 from services.api.problems import problem_responses
 from services.core import clock
 from services.core.assignments import queries, repository, service
+from services.core.assignments.errors import AssignmentOverlap, PeriodOverlap
 from services.core.assignments.models import CommunityRoleKind, PairingKind
 from services.core.assignments.schemas import (
     CommunityRoleCreate,
@@ -51,7 +52,7 @@ def _retry(model: Any) -> dict[int | str, dict[str, Any]]:
     "/assignments",
     status_code=status.HTTP_201_CREATED,
     summary="Make a team responsible for a village or grid for a period",
-    responses={**_retry(ResponsibilityRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(ResponsibilityRead), **problem_responses(401, 403, 404, 409, 422, errors=(AssignmentOverlap,))},
 )
 async def create_assignment(
     db: DbSession, principal: AssignmentsWrite, body: ResponsibilityCreate, response: Response
@@ -97,7 +98,7 @@ async def read_assignment(
 @router.patch(
     "/assignments/{assignment_id}",
     summary="End an assignment (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(AssignmentOverlap,)),
 )
 async def end_assignment(
     db: DbSession,
@@ -121,7 +122,7 @@ async def end_assignment(
     "/community-roles",
     status_code=status.HTTP_201_CREATED,
     summary="Appoint a community steward, grid leader or sentinel for a period",
-    responses={**_retry(CommunityRoleRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(CommunityRoleRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_community_role(
     db: DbSession, principal: AssignmentsWrite, body: CommunityRoleCreate, response: Response
@@ -172,7 +173,7 @@ async def read_community_role(
 @router.patch(
     "/community-roles/{role_id}",
     summary="End a community role (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_community_role(
     db: DbSession,
@@ -196,7 +197,7 @@ async def end_community_role(
     "/pairings",
     status_code=status.HTTP_201_CREATED,
     summary="Pair a medical-side role with a community-side role for a period",
-    responses={**_retry(PairingRead), **problem_responses(401, 403, 404, 409, 422)},
+    responses={**_retry(PairingRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
 )
 async def create_pairing(
     db: DbSession, principal: AssignmentsWrite, body: PairingCreate, response: Response
@@ -243,7 +244,7 @@ async def read_pairing(
 @router.patch(
     "/pairings/{pairing_id}",
     summary="End a pairing (or move its end)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
 )
 async def end_pairing(
     db: DbSession,

@@ -61,12 +61,12 @@ async def create_resident(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ResidentRead:
     """409 `already_exists` (`existing` links it) for a known ID; 409 `possible_duplicate` for same name+birth+grid."""
-    result = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
-    if result.replayed:
+    registered, created = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    body_ = service.to_read(principal, result.resident, result.grid_path)
-    location = f"/residents/{result.resident.id}"
-    return answer(response, result.resident, body_, location=location, created=result.status_code == 201)
+    body_ = service.to_read(principal, registered.resident, registered.grid_path)
+    location = f"/residents/{registered.resident.id}"
+    return answer(response, registered.resident, body_, location=location, created=registered.status_code == 201)
 
 
 @router.get("", summary="List residents in scope", responses=problem_responses(401, 403, 422))
@@ -181,7 +181,7 @@ async def add_resident_tag(
     db: DbSession, principal: ResidentsWrite, resident_id: uuid.UUID, body: TagCreate, response: Response
 ) -> ResidentRead:
     """0-6 and 65+ must agree with the birth date at `since_on`; pregnancy needs a woman. Returns the resident."""
-    resident, path, created = await service.add_tag(db, principal, resident_id, body)
+    (resident, path), created = await service.add_tag(db, principal, resident_id, body)
     return answer(response, resident, service.to_read(principal, resident, path), created=created)
 
 

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query, Response, status
 from services.api.deps import DbSession, IfMatchLater, Pii, ResidentsRead, ResidentsWrite, SigningsWrite, answer
 from services.api.problems import problem_responses
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.replay import Created
 from services.core.residents import service as residents_service
 from services.core.residents.models import KeyPopulation
 from services.core.residents.schemas import ResidentRead
 from services.core.signing import service
+from services.core.signing.models import Signing
 from services.core.signing.schemas import (
     ContactCreate,
     ContactRead,
@@ -33,8 +35,8 @@ Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-def _written(response: Response, written: service.Written) -> SigningRead:
-    signing = written.signing
+def _written(response: Response, written: Created[Signing]) -> SigningRead:
+    signing = written.record
     body = service.to_read(signing)
     return answer(response, signing, body, location=f"/signings/{signing.id}", created=written.created)
 
@@ -122,7 +124,7 @@ async def record_contact(
     db: DbSession, principal: ResidentsWrite, pii: Pii, resident_id: uuid.UUID, body: ContactCreate, response: Response
 ) -> ContactRead:
     """By a current member of the resident's signing team (else 403 `not_team_member`); notes are stored encrypted."""
-    contact, path, created = await service.record_contact(db, principal, resident_id, body, pii=pii)
+    (contact, path), created = await service.record_contact(db, principal, resident_id, body, pii=pii)
     body_ = service.contact_read(principal, contact, path, pii)
     return answer(response, contact, body_, location=f"/contacts/{contact.id}", created=created)
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from services.core.errors import Conflict, ValidationFailed
+from services.core.errors import PeriodOverlap, ValidationFailed
 
-
-class PeriodOverlap(Conflict):
-    """Two periods that must not overlap do; the problem names the record already there."""
-
-    code, title = "period_overlap", "Overlapping period"
+__all__ = ["AssignmentOverlap", "PairingOutsideArea", "PeriodOverlap"]
 
 
 class AssignmentOverlap(PeriodOverlap):

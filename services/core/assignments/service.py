@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import periods
 from services.core.assignments import repository
-from services.core.assignments.errors import AssignmentOverlap, PairingOutsideArea, PeriodOverlap
+from services.core.assignments.errors import AssignmentOverlap, PairingOutsideArea
 from services.core.assignments.models import CommunityRole, CommunityRoleKind, Pairing, PairingKind, Responsibility
 from services.core.assignments.schemas import CommunityRoleCreate, PairingCreate, ResponsibilityCreate
 from services.core.audit import service as audit
@@ -23,7 +23,7 @@ from services.core.errors import NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
-from services.core.replay import same_or_conflict
+from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import repository as teams_repository
@@ -36,7 +36,6 @@ from services.core.teams.models import (
     TeamStatus,
 )
 from services.core.teams.schemas import PeriodUpdate
-from services.core.versioning import check_version
 
 _UNIT_OF_ROLE = {
     CommunityRoleKind.COMMUNITY_STEWARD: OrgUnitKind.VILLAGE,
@@ -53,23 +52,27 @@ _COMMUNITY_SIDE = {
 # --- responsibility -----------------------------------------------------------------------
 
 
-async def assign_team(
-    db: AsyncSession, *, principal: Principal, data: ResponsibilityCreate
-) -> tuple[Responsibility, bool]:
-    """Make a team responsible for a village or grid for a period; returns (record, created).
+async def assign_team(db: AsyncSession, *, principal: Principal, data: ResponsibilityCreate) -> Created[Responsibility]:
+    """Make a team responsible for a village or grid for a period (a repeat with the same id and body is a replay).
 
     Two assignments of the same unit may not overlap (409 ``assignment_overlap`` naming
     ``conflicting_assignment_id``); a grid assignment may overlap its village's (it overrides it).
     """
-    if data.id is not None and (existing := await db.get(Responsibility, data.id)) is not None:
-        await repository.get_responsibility(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "team_id": data.team_id,
-            "org_unit_id": data.org_unit_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "team_id": data.team_id,
+        "org_unit_id": data.org_unit_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        Responsibility,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_responsibility(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.ASSIGNMENTS_WRITE)
     if unit.kind not in (OrgUnitKind.VILLAGE, OrgUnitKind.GRID):
         raise field_error("body.org_unit_id", "a team is responsible for a village/community or a grid")
@@ -78,43 +81,46 @@ async def assign_team(
         raise field_error("body.team_id", "a dissolved team cannot take on an area")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await repository.lock_unit(db, unit.id)
-    await _no_assignment_overlap(db, unit.id, starts_at, ends_at, exclude_id=None)
-    row = Responsibility(
-        id=data.id or uuid.uuid4(),
-        team_id=team.id,
-        org_unit_id=unit.id,
-        unit_kind=unit.kind,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=unit.district_id,
+    await periods.check_exclusive(
+        db, _assignment_rules(unit.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "responsibility.assigned", row, team_id=team.id, org_unit_id=unit.id)
-    return row, True
-
-
-async def _no_assignment_overlap(
-    db: AsyncSession,
-    unit_id: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
-    clash = await periods.first_overlap(
+    result = await insert_once(
         db,
-        Responsibility,
-        Responsibility.org_unit_id == unit_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
+        Responsibility(
+            id=data.id or uuid.uuid4(),
+            team_id=team.id,
+            org_unit_id=unit.id,
+            unit_kind=unit.kind,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=unit.district_id,
+        ),
+        same=expected,
     )
-    if clash is not None:
-        raise AssignmentOverlap(
-            f"another team is responsible for this unit in that period (assignment {clash})",
-            conflicting_assignment_id=str(clash),
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "responsibility.assigned",
+            result.record,
+            org_path=unit.path,
+            team_id=team.id,
+            org_unit_id=unit.id,
         )
+    return result
+
+
+def _assignment_rules(unit_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One responsible team per unit at a time (409 ``assignment_overlap``, a kind of ``period_overlap``)."""
+    return [
+        periods.Exclusive(
+            Responsibility,
+            (Responsibility.org_unit_id == unit_id,),
+            "another team is responsible for this unit in that period: assignment",
+            "conflicting_assignment_id",
+            AssignmentOverlap,
+        )
+    ]
 
 
 async def set_assignment_end(
@@ -127,13 +133,17 @@ async def set_assignment_end(
 ) -> Responsibility:
     """End an assignment (or move its end); history is kept, so past questions still answer."""
     row = await repository.get_responsibility(db, principal, assignment_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    await _no_assignment_overlap(db, row.org_unit_id, row.starts_at, data.ends_at, exclude_id=row.id)
-    row.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "responsibility.period_changed", row)
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_assignment_rules(row.org_unit_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+    )
+    await audit.record_change(
+        db, principal, "responsibility.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -163,18 +173,24 @@ async def list_assignments(
 
 async def add_community_role(
     db: AsyncSession, *, principal: Principal, data: CommunityRoleCreate
-) -> tuple[CommunityRole, bool]:
+) -> Created[CommunityRole]:
     """A community steward (village), grid leader or sentinel (grid) for a period."""
-    if data.id is not None and (existing := await db.get(CommunityRole, data.id)) is not None:
-        await repository.get_community_role(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "role": data.role,
-            "person_id": data.person_id,
-            "org_unit_id": data.org_unit_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "role": data.role,
+        "person_id": data.person_id,
+        "org_unit_id": data.org_unit_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        CommunityRole,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_community_role(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     unit = await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.ASSIGNMENTS_WRITE)
     if unit.kind != _UNIT_OF_ROLE[data.role]:
         raise field_error("body.org_unit_id", f"a {data.role.value} serves a {_UNIT_OF_ROLE[data.role].value}")
@@ -183,50 +199,55 @@ async def add_community_role(
         raise field_error("body.person_id", "community roles are held by community workers")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     await repository.lock_unit(db, unit.id)
-    await _check_role_overlaps(db, data.role, unit.id, person.id, starts_at, ends_at, exclude_id=None)
-    row = CommunityRole(
-        id=data.id or uuid.uuid4(),
-        role=data.role,
-        person_id=person.id,
-        org_unit_id=unit.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=unit.district_id,
+    await periods.check_exclusive(
+        db, _role_rules(data.role, unit.id, person.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
     )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "community_role.added", row, role=data.role, org_unit_id=unit.id)
-    return row, True
-
-
-async def _check_role_overlaps(
-    db: AsyncSession,
-    role: str,
-    unit_id: uuid.UUID,
-    person_id: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    *,
-    exclude_id: uuid.UUID | None,
-) -> None:
-    same_unit = (CommunityRole.org_unit_id == unit_id, CommunityRole.role == role)
-    if role != CommunityRoleKind.SENTINEL:
-        clash = await periods.first_overlap(
-            db, CommunityRole, *same_unit, starts_at=starts_at, ends_at=ends_at, exclude_id=exclude_id
-        )
-        if clash is not None:
-            raise PeriodOverlap(f"the unit already has a {role} in that period", conflicting_role_id=str(clash))
-    clash = await periods.first_overlap(
+    result = await insert_once(
         db,
-        CommunityRole,
-        *same_unit,
-        CommunityRole.person_id == person_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        exclude_id=exclude_id,
+        CommunityRole(
+            id=data.id or uuid.uuid4(),
+            role=data.role,
+            person_id=person.id,
+            org_unit_id=unit.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=unit.district_id,
+        ),
+        same=expected,
     )
-    if clash is not None:
-        raise PeriodOverlap("the person already holds this role here in that period", conflicting_role_id=str(clash))
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "community_role.added",
+            result.record,
+            org_path=unit.path,
+            role=data.role,
+            org_unit_id=unit.id,
+        )
+    return result
+
+
+def _role_rules(role: str, unit_id: uuid.UUID, person_id: uuid.UUID) -> list[periods.Exclusive]:
+    """One community steward per village and one grid leader per grid at a time (sentinels are many);
+    nobody holds the same role in the same unit twice at once."""
+    same_unit = (CommunityRole.org_unit_id == unit_id, CommunityRole.role == role)
+    rules = []
+    if role != CommunityRoleKind.SENTINEL:
+        rules.append(
+            periods.Exclusive(
+                CommunityRole, same_unit, f"the unit already has a {role} in that period", "conflicting_role_id"
+            )
+        )
+    rules.append(
+        periods.Exclusive(
+            CommunityRole,
+            (*same_unit, CommunityRole.person_id == person_id),
+            "the person already holds this role here in that period",
+            "conflicting_role_id",
+        )
+    )
+    return rules
 
 
 async def set_community_role_end(
@@ -239,22 +260,18 @@ async def set_community_role_end(
 ) -> CommunityRole:
     """End a community role (or move its end)."""
     row = await repository.get_community_role(db, principal, role_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    await _check_role_overlaps(
-        db, row.role, row.org_unit_id, row.person_id, row.starts_at, data.ends_at, exclude_id=row.id
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=_role_rules(row.role, row.org_unit_id, row.person_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        on_end=lambda at: repository.close_pairings(db, Pairing.community_role_id == row.id, at=at),
     )
-    if data.ends_at is not None:
-        later = await repository.close_pairings(db, Pairing.community_role_id == row.id, at=data.ends_at)
-        if later:
-            raise PeriodOverlap(
-                "a pairing of this role starts after the new end; end or move it first",
-                conflicting_pairing_id=str(later[0]),
-            )
-    row.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "community_role.period_changed", row)
+    await audit.record_change(
+        db, principal, "community_role.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -285,7 +302,7 @@ async def list_community_roles(
 # --- pairings -----------------------------------------------------------------------------
 
 
-async def create_pairing(db: AsyncSession, *, principal: Principal, data: PairingCreate) -> tuple[Pairing, bool]:
+async def create_pairing(db: AsyncSession, *, principal: Principal, data: PairingCreate) -> Created[Pairing]:
     """Pair a medical-side role with a community-side role for a period.
 
     Both must be in force at the start, and share an area then (422
@@ -295,16 +312,22 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
     one pairing at a time (409 ``period_overlap`` naming ``conflicting_pairing_id``).
     """
     medical_column = "institution_steward_id" if data.kind is PairingKind.STEWARDS else "team_member_id"
-    if data.id is not None and (existing := await db.get(Pairing, data.id)) is not None:
-        await repository.get_pairing(db, principal, existing.id, Permission.ASSIGNMENTS_WRITE)
-        expected = {
-            "kind": data.kind,
-            medical_column: data.medical_side_id,
-            "community_role_id": data.community_role_id,
-            "starts_at": data.starts_at,
-            "ends_at": data.ends_at,
-        }
-        return same_or_conflict(existing, expected), False
+    expected = {
+        "kind": data.kind,
+        medical_column: data.medical_side_id,
+        "community_role_id": data.community_role_id,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+    }
+    replay = await replayed(
+        db,
+        Pairing,
+        data.id,
+        same=expected,
+        in_scope=lambda row: repository.get_pairing(db, principal, row.id, Permission.ASSIGNMENTS_WRITE),
+    )
+    if replay is not None:
+        return replay
     role = await _community_side(db, principal, data)
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
     if not periods.contains(role.starts_at, role.ends_at, starts_at):
@@ -316,26 +339,32 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
         steward_id = await _check_stewards(db, principal, data.medical_side_id, role, starts_at)
     else:
         member_id = await _check_member(db, principal, data, role, starts_at)
-    clash = await periods.first_overlap(
-        db, Pairing, Pairing.community_role_id == role.id, starts_at=starts_at, ends_at=ends_at
+    await periods.check_exclusive(db, _pairing_rules(role.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id)
+    result = await insert_once(
+        db,
+        Pairing(
+            id=data.id or uuid.uuid4(),
+            kind=data.kind,
+            institution_steward_id=steward_id,
+            team_member_id=member_id,
+            community_role_id=role.id,
+            org_unit_id=role.org_unit_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            district_id=role.district_id,
+        ),
+        same=expected,
     )
-    if clash is not None:
-        raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
-    row = Pairing(
-        id=data.id or uuid.uuid4(),
-        kind=data.kind,
-        institution_steward_id=steward_id,
-        team_member_id=member_id,
-        community_role_id=role.id,
-        org_unit_id=role.org_unit_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        district_id=role.district_id,
-    )
-    db.add(row)
-    await db.flush()
-    await audit.record_change(db, principal, "pairing.created", row, kind=data.kind)
-    return row, True
+    if result.created:
+        await audit.record_change(
+            db,
+            principal,
+            "pairing.created",
+            result.record,
+            org_path=await org_repository.path_of(db, result.record.org_unit_id),
+            kind=data.kind,
+        )
+    return result
 
 
 async def _community_side(db: AsyncSession, principal: Principal, data: PairingCreate) -> CommunityRole:
@@ -407,6 +436,18 @@ async def _check_stewards(
     return steward.id
 
 
+def _pairing_rules(community_role_id: uuid.UUID) -> list[periods.Exclusive]:
+    """A community role has one pairing at a time."""
+    return [
+        periods.Exclusive(
+            Pairing,
+            (Pairing.community_role_id == community_role_id,),
+            "the community role is already paired in that period",
+            "conflicting_pairing_id",
+        )
+    ]
+
+
 async def set_pairing_end(
     db: AsyncSession,
     *,
@@ -417,22 +458,17 @@ async def set_pairing_end(
 ) -> Pairing:
     """End a pairing (or move its end)."""
     row = await repository.get_pairing(db, principal, pairing_id, Permission.ASSIGNMENTS_WRITE)
-    check_version(row.version, expected_version)
-    periods.resolve(row.starts_at, data.ends_at)
-    await repository.lock_unit(db, row.org_unit_id)
-    clash = await periods.first_overlap(
+    await periods.change_end(
         db,
-        Pairing,
-        Pairing.community_role_id == row.community_role_id,
-        starts_at=row.starts_at,
+        row,
         ends_at=data.ends_at,
-        exclude_id=row.id,
+        expected_version=expected_version,
+        rules=_pairing_rules(row.community_role_id),
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
     )
-    if clash is not None:
-        raise PeriodOverlap("the community role is already paired in that period", conflicting_pairing_id=str(clash))
-    row.ends_at = data.ends_at
-    await db.flush()
-    await audit.record_change(db, principal, "pairing.period_changed", row)
+    await audit.record_change(
+        db, principal, "pairing.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 

@@ -1,8 +1,10 @@
 """Reading the audit trail, for auditors, scoped like everything else.
 
-An event is in an auditor's scope when its subject (a resident, an org unit, an
-account) or its actor's home unit lies under one of the auditor's grants: the trail
-itself has no org column, so the scope is found through what it points at, in SQL.
+An event is in an auditor's scope when the org path it was recorded with (its subject's org
+unit at the time: a resident's grid, a team's unit, an account's home unit) lies under one of
+the auditor's grants: ``scope_clause`` on ``audit_event.org_path``, the same rule as every other
+row. Who acted is a filter (``actor_id``), not a scope. The trail joins no domain table, so a
+new kind of subject needs no change here: its call sites pass the path.
 """
 
 from __future__ import annotations
@@ -10,47 +12,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.errors import field_error
-from services.core.org.models import OrgUnit
-from services.core.pagination import decode_cursor, encode_cursor
-from services.core.residents.models import Resident
+from services.core.pagination import paginate
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
 
 def in_scope(principal: Principal) -> ColumnElement[bool]:
-    """Events whose subject or actor lies in the principal's audit scope."""
-    scope = scope_clause(principal, Permission.AUDIT_READ, OrgUnit.path)
-    resident = (
-        select(Resident.id)
-        .join(OrgUnit, OrgUnit.id == Resident.grid_id)
-        .where(Resident.id == AuditEvent.subject_id, scope)
-        .exists()
-    )
-    unit = select(OrgUnit.id).where(OrgUnit.id == AuditEvent.subject_id, scope).exists()
-    user = (
-        select(User.id)
-        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == AuditEvent.subject_id, scope)
-        .exists()
-    )
-    actor = (
-        select(User.id)
-        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == AuditEvent.actor_id, scope)
-        .exists()
-    )
-    return or_(
-        (AuditEvent.subject_type == "resident") & resident,
-        (AuditEvent.subject_type == "org_unit") & unit,
-        (AuditEvent.subject_type == "user") & user,
-        actor,
-    )
+    """Events about something in the principal's audit scope."""
+    return scope_clause(principal, Permission.AUDIT_READ, AuditEvent.org_path)
 
 
 async def list_events(
@@ -67,7 +41,7 @@ async def list_events(
     """Newest first, filtered by actor, subject and a half-open time range, a page at a time."""
     if occurred_from and occurred_before and occurred_before <= occurred_from:
         raise field_error("query.occurred_before", "must be later than occurred_from")
-    stmt = select(AuditEvent).where(in_scope(principal)).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    stmt = select(AuditEvent).where(in_scope(principal))
     if actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)
     if subject_id is not None:
@@ -76,11 +50,4 @@ async def list_events(
         stmt = stmt.where(AuditEvent.occurred_at >= occurred_from)
     if occurred_before is not None:
         stmt = stmt.where(AuditEvent.occurred_at < occurred_before)
-    after = decode_cursor(cursor)
-    if after is not None:
-        if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
-            raise field_error("query.cursor", "not a cursor this API issued")
-        stmt = stmt.where(AuditEvent.id < after[0])
-    rows = list((await db.scalars(stmt)).all())
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await paginate(db, stmt, keys=[(AuditEvent.id, "desc")], cursor=cursor, limit=limit)

@@ -82,3 +82,34 @@ def handler_for(kind: str) -> KindHandler:
 def registered_kinds() -> list[str]:
     """The kinds this process can run."""
     return sorted(_KINDS)
+
+
+# --- optional: recipients for a whole sweep batch at once -----------------------------------------
+
+ManyRecipientsFn = Callable[[AsyncSession, Sequence[tuple[Deadline, Step]]], Awaitable[Sequence[Sequence[uuid.UUID]]]]
+
+_MANY: dict[str, ManyRecipientsFn] = {}
+
+
+def deadline_kind_many(kind: str) -> Callable[[ManyRecipientsFn], ManyRecipientsFn]:
+    """Register a set-based ``recipients`` for ``kind``: ``(db, [(deadline, step), ...]) -> [user ids, ...]``.
+
+    Optional, beside the per-step handler: the sweeper calls it once per batch instead of once
+    per step, which is most of a step's cost when the handler reads the database. It must
+    answer exactly what the per-step handler would (each deadline shows its state after the
+    batch's steps).
+    """
+
+    def register(fn: ManyRecipientsFn) -> ManyRecipientsFn:
+        existing = _MANY.get(kind)
+        if existing is not None and existing is not fn:
+            raise ValueError(f"set-based recipients for {kind} registered twice")
+        _MANY[kind] = fn
+        return fn
+
+    return register
+
+
+def many_recipients_for(kind: str) -> ManyRecipientsFn | None:
+    """The set-based recipients of ``kind``, if it registered one."""
+    return _MANY.get(kind)

@@ -11,24 +11,28 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.config import Settings, get_settings
 from services.core.db import new_id
-from services.core.errors import NotFound, field_error
+from services.core.errors import NotFound
 from services.core.jobs import JobIntent, enqueue_after_commit
+from services.core.metrics import DELIVERY_FAILURES
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import Keyset, SortKey, paginate
 
 log = logging.getLogger("gridcare.notifications")
 
 SEND_JOB = "notifications.send"
+# How many due messages one outbox sweep takes; a full batch means the sweeper goes again at once.
+SWEEP_BATCH = 500
 
 
 def outbox_job_id(message_id: int) -> str:
@@ -108,6 +112,121 @@ async def notify(
     return created
 
 
+@dataclass(frozen=True)
+class Message:
+    """One event's message to some users (what ``notify`` takes), for ``notify_many``."""
+
+    user_ids: Sequence[uuid.UUID]
+    kind: str
+    title: str
+    body: str
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    dedupe_key: str
+
+
+# Inbox items and the users' counters in one statement. Per user, the counter is bumped once by
+# the number of new items (rows taken in user order, the order ``notify`` locks them in, so the
+# two never deadlock) and the items get the numbers below the new value. Items already there
+# (dedupe_key) are left out before counting; ON CONFLICT stays as the last guard.
+_NOTIFY_MANY = text(
+    """
+    with item as (
+        select t.*
+        from unnest(cast(:ids as uuid[]), cast(:user_ids as uuid[]), cast(:kinds as text[]),
+                    cast(:titles as text[]), cast(:bodies as text[]), cast(:subject_types as text[]),
+                    cast(:subject_ids as uuid[]), cast(:dedupe_keys as text[]))
+             as t(id, user_id, kind, title, body, subject_type, subject_id, dedupe_key)
+        where not exists (select 1 from notification n where n.dedupe_key = t.dedupe_key)
+    ), numbered as (
+        select item.*, row_number() over (partition by user_id order by dedupe_key) as n,
+               count(*) over (partition by user_id) as total
+        from item
+    ), bumped as (
+        insert into inbox_counter as c (user_id, seq)
+        select user_id, count(*) from item group by user_id order by user_id
+        on conflict (user_id) do update set seq = c.seq + excluded.seq
+        returning c.user_id, c.seq
+    )
+    insert into notification (id, user_id, kind, title, body, subject_type, subject_id, dedupe_key,
+                              created_at, change_seq)
+    select nb.id, nb.user_id, nb.kind, nb.title, nb.body, nb.subject_type, nb.subject_id, nb.dedupe_key,
+           :now, b.seq - nb.total + nb.n
+    from numbered nb join bumped b on b.user_id = nb.user_id
+    on conflict (dedupe_key) do nothing
+    returning id
+    """
+)
+
+
+async def notify_many(db: AsyncSession, messages: Sequence[Message], *, channels: Sequence[str] | None = None) -> int:
+    """``notify`` for many events at once, set-based: one statement for the inbox, one for the outbox.
+
+    Same rows and guarantees as calling ``notify`` per message (``dedupe_key`` per user, change
+    numbers per user in commit order, outbox rows per channel, send jobs after commit); the
+    per-user counter rows are taken once each, in user order. Returns the inbox items written.
+    """
+    channels = enabled_channels(get_settings()) if channels is None else channels
+    now = clock.now()
+    items: dict[uuid.UUID, tuple[uuid.UUID, Message]] = {}
+    for message in messages:
+        for user_id in sorted(set(message.user_ids)):
+            items[new_id()] = (user_id, message)
+    if not items:
+        return 0
+    values = list(items.items())
+    created = list(
+        await db.scalars(
+            _NOTIFY_MANY,
+            {
+                "ids": [item_id for item_id, _ in values],
+                "user_ids": [user_id for _, (user_id, _) in values],
+                "kinds": [m.kind for _, (_, m) in values],
+                "titles": [m.title[:200] for _, (_, m) in values],
+                "bodies": [m.body[:2000] for _, (_, m) in values],
+                "subject_types": [m.subject_type for _, (_, m) in values],
+                "subject_ids": [m.subject_id for _, (_, m) in values],
+                "dedupe_keys": [f"{m.dedupe_key}:{user_id}"[:200] for _, (user_id, m) in values],
+                "now": now,
+            },
+        )
+    )
+    if channels and created:
+        rows = []
+        for notification_id in created:
+            user_id, m = items[notification_id]
+            for channel in channels:
+                envelope = {
+                    "message_id": f"{notification_id}:{channel}",
+                    "user_id": str(user_id),
+                    "kind": m.kind,
+                    "title": m.title,
+                    "body": m.body,
+                    "subject_type": m.subject_type,
+                    "subject_id": str(m.subject_id) if m.subject_id else None,
+                }
+                rows.append(
+                    {
+                        "notification_id": notification_id,
+                        "channel": channel,
+                        "payload": envelope,
+                        "state": OutboxState.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+        stmt = (
+            insert(OutboxMessage)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["notification_id", "channel"])
+            .returning(OutboxMessage.id)
+        )
+        for message_id in await db.scalars(stmt):
+            enqueue_after_commit(db, JobIntent(SEND_JOB, (message_id,), outbox_job_id(message_id)))
+    return len(created)
+
+
 # --- the inbox -------------------------------------------------------------------------------
 
 
@@ -118,16 +237,8 @@ async def list_inbox(
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    key = decode_cursor(cursor)
-    if key is not None:
-        created_at, last_id = _created_key(key)
-        stmt = stmt.where(tuple_(Notification.created_at, Notification.id) < tuple_(created_at, last_id))
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-    rows = list(await db.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)]) if more and rows else None
-    return rows, next_cursor
+    keys: list[SortKey] = [(Notification.created_at, "desc"), (Notification.id, "desc")]
+    return await paginate(db, stmt, keys=keys, cursor=cursor, limit=limit)
 
 
 async def changes(
@@ -138,20 +249,19 @@ async def changes(
     Change numbers are per user and commit in order (see ``InboxCounter``), so nothing can
     appear behind a cursor once it has been handed out.
     """
+    # Not ``paginate``: an empty page still answers a cursor (where the client stands), and the
+    # first one names the beginning, so a client always has something to send next time.
+    keyset = Keyset(Notification.change_seq, Notification.id, field="query.since")
     stmt = select(Notification).where(Notification.user_id == user_id)
-    key = decode_cursor(since)
-    last: tuple[int, uuid.UUID] | None = None
-    if key is not None:
-        last = _change_key(key)
-        stmt = stmt.where(tuple_(Notification.change_seq, Notification.id) > tuple_(*last))
-    stmt = stmt.order_by(Notification.change_seq, Notification.id).limit(limit + 1)
-    rows = list(await db.scalars(stmt))
+    last = keyset.decode(since)
+    if last is not None:
+        stmt = stmt.where(keyset.after(last))
+    rows = list(await db.scalars(stmt.order_by(*keyset.order_by()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     if rows:
-        last = (rows[-1].change_seq, rows[-1].id)
-    cursor = encode_cursor([last[0], str(last[1])]) if last else encode_cursor([0, str(uuid.UUID(int=0))])
-    return rows, cursor, more
+        last = keyset.values_of(rows[-1])
+    return rows, keyset.encode(last or [0, uuid.UUID(int=0)]), more
 
 
 async def mark_read(db: AsyncSession, *, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification:
@@ -209,20 +319,6 @@ async def _next_change(db: AsyncSession, user_id: uuid.UUID) -> int:
     return seq
 
 
-def _created_key(key: list[object]) -> tuple[datetime, uuid.UUID]:
-    try:
-        return datetime.fromisoformat(str(key[0])), uuid.UUID(str(key[1]))
-    except (ValueError, IndexError) as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
-
-
-def _change_key(key: list[object]) -> tuple[int, uuid.UUID]:
-    try:
-        return int(str(key[0])), uuid.UUID(str(key[1]))
-    except (ValueError, IndexError) as exc:
-        raise field_error("query.since", "not a cursor this API issued") from exc
-
-
 # --- the outbox ------------------------------------------------------------------------------
 
 
@@ -231,7 +327,7 @@ def backoff(attempts: int, *, base_seconds: int, max_seconds: int) -> timedelta:
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
-async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
     """Ids of pending messages whose next attempt is due (reads the partial index only)."""
     stmt = (
         select(OutboxMessage.id)
@@ -289,6 +385,7 @@ async def deliver_one(
             )
             message.next_attempt_at = now + wait
             outcome = "retry"
+        DELIVERY_FAILURES.labels(message.channel, outcome).inc()
         log.warning("delivery failed", extra={"outbox_id": message.id, "outcome": outcome, "error": str(exc)})
     else:
         message.state = OutboxState.SENT.value

@@ -8,12 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, field_error
+from services.core.errors import AlreadyExists, field_error
 from services.core.org import repository
 from services.core.org.codes import CHILD_KIND, code_problem
 from services.core.org.models import CATEGORIES_OF, OrgUnit, OrgUnitCategory, OrgUnitKind
 from services.core.org.schemas import OrgUnitCreate, OrgUnitUpdate
 from services.core.pagination import paginate
+from services.core.replay import Created, insert_once, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.versioning import check_version
@@ -43,12 +44,12 @@ async def create_district(db: AsyncSession, *, code: str, name: str) -> OrgUnit:
     return unit
 
 
-async def create(db: AsyncSession, principal: Principal, data: OrgUnitCreate) -> tuple[OrgUnit, bool]:
-    """Create a unit under a parent the principal may write; returns (unit, created)."""
-    if data.id is not None:
-        existing = await db.get(OrgUnit, data.id)
-        if existing is not None:
-            return _same_create_or_conflict(existing, data), False
+async def create(db: AsyncSession, principal: Principal, data: OrgUnitCreate) -> Created[OrgUnit]:
+    """Create a unit under a parent the principal may write (a repeat with the same id and body is a replay)."""
+    expected = {"parent_id": data.parent_id, "code": data.code, "name": data.name.strip(), "category": data.category}
+    replay = await replayed(db, OrgUnit, data.id, same=expected)
+    if replay is not None:
+        return replay
     parent = await repository.get_in_scope(db, principal, data.parent_id, Permission.ORG_WRITE)
     parent_kind = OrgUnitKind(parent.kind)
     if parent_kind not in CHILD_KIND:
@@ -61,45 +62,35 @@ async def create(db: AsyncSession, principal: Principal, data: OrgUnitCreate) ->
     problem = code_problem(kind, data.code, parent.code)
     if problem:
         raise field_error("body.code", problem)
-    clash = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == data.code))
+    clash = await db.scalar(select(OrgUnit.id).where(OrgUnit.code == data.code, OrgUnit.id != data.id))
     if clash is not None:
         raise AlreadyExists(f"code {data.code} is already used", existing_id=str(clash))
-    unit = OrgUnit(
-        id=data.id or uuid.uuid4(),
-        kind=kind,
-        category=category,
-        code=data.code,
-        name=data.name.strip(),
-        parent_id=parent.id,
-        district_id=parent.district_id,
-        path=f"{parent.path}{data.code}/",
-    )
-    db.add(unit)
-    await db.flush()
-    await audit.record(
+    result = await insert_once(
         db,
-        actor_id=principal.user_id,
-        action="org_unit.created",
-        subject_type="org_unit",
-        subject_id=unit.id,
-        details={"code": unit.code, "kind": unit.kind},
+        OrgUnit(
+            id=data.id or uuid.uuid4(),
+            kind=kind,
+            category=category,
+            code=data.code,
+            name=data.name.strip(),
+            parent_id=parent.id,
+            district_id=parent.district_id,
+            path=f"{parent.path}{data.code}/",
+        ),
+        same=expected,
     )
-    return unit, True
-
-
-def _same_create_or_conflict(existing: OrgUnit, data: OrgUnitCreate) -> OrgUnit:
-    same = (
-        existing.parent_id == data.parent_id
-        and existing.code == data.code
-        and existing.name == data.name.strip()
-        and (data.category is None or existing.category == data.category)
-    )
-    if not same:
-        raise Conflict(
-            f"org unit {existing.id} already exists with different content",
-            existing_id=str(existing.id),
+    unit = result.record
+    if result.created:
+        await audit.record(
+            db,
+            actor_id=principal.user_id,
+            action="org_unit.created",
+            subject_type="org_unit",
+            subject_id=unit.id,
+            org_path=unit.path,
+            details={"code": unit.code, "kind": unit.kind},
         )
-    return existing
+    return result
 
 
 async def update(
@@ -125,6 +116,7 @@ async def update(
         action="org_unit.updated",
         subject_type="org_unit",
         subject_id=unit.id,
+        org_path=unit.path,
         details={"fields": sorted(changes)},
     )
     return unit

@@ -334,6 +334,7 @@ async def create(
         action="referral.requested",
         subject_type=SUBJECT,
         subject_id=referral.id,
+        org_path=grid.path,
         details={"direction": referral.direction, "to_institution_id": str(to_inst), "priority": referral.priority},
     )
     await _tell_receiver(db, referral, now)

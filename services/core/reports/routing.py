@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
-from services.core.deadlines.kinds import deadline_kind
+from services.core.deadlines.kinds import deadline_kind, deadline_kind_many
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
@@ -177,3 +177,52 @@ async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> 
     for name in step.audience:
         found += await audience(db, report, name, now)
     return list(dict.fromkeys(found))
+
+
+def _shared_key(report: SentinelReport, name: str) -> tuple[object, ...] | None:
+    """All that ``audience(report, name)`` reads, when reports sharing it get the same answer; None: per report.
+
+    Kept beside ``audience``: a change there that reads another field of the report changes this too.
+    """
+    team_names = ("responsible", "team", "team_leader")
+    if name == "team_if_waiting":
+        return None  # depends on the report's own status and who was told about it
+    if name in (*team_names, "institution_steward") and report.team_id is None:
+        return ("town", report.town_id, report.grid_id)
+    if name in ("responsible", "team"):
+        return ("team", report.team_id)
+    if name == "team_leader":
+        return ("leader", report.team_id)
+    if name == "institution_steward":
+        return ("steward", report.team_id)
+    if name == "community_steward":
+        return ("community", report.village_id)
+    if name == "district_commission":
+        return ("commission", report.grid_id)
+    return ("nobody",)
+
+
+@deadline_kind_many(KIND)
+async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline, Step]]) -> list[list[uuid.UUID]]:
+    """``report_follow_up`` for a sweep batch: the reports in one query, each audience once per team, village, grid."""
+    ids = {deadline.subject_id for deadline, _ in pairs}
+    reports = {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(ids)))}
+    now = clock.now()
+    memo: dict[tuple[object, ...], list[uuid.UUID]] = {}
+    answers: list[list[uuid.UUID]] = []
+    for deadline, step in pairs:
+        report = reports.get(deadline.subject_id)
+        found: list[uuid.UUID] = []
+        if report is None:
+            answers.append(found)
+            continue
+        for name in step.audience:
+            key = _shared_key(report, name)
+            if key is None:
+                found += await audience(db, report, name, now)
+                continue
+            if key not in memo:
+                memo[key] = await audience(db, report, name, now)
+            found += memo[key]
+        answers.append(list(dict.fromkeys(found)))
+    return answers

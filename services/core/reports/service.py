@@ -8,12 +8,12 @@ the follow-up clock opened, met and cancelled by the transitions themselves.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from services.core.errors import (
 from services.core.notifications import service as notifications
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
+from services.core.replay import insert_once, replayed
 from services.core.reports import access, routing
 from services.core.reports.access import Viewer
 from services.core.reports.lifecycle import REPORT
@@ -67,7 +68,7 @@ from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.security.roles import Permission
 from services.core.teams.models import Person, Team
 
 SUBJECT = routing.SUBJECT
@@ -172,22 +173,19 @@ async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid
 
 
 def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
-    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
-    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
-    covering = [
-        g.role
-        for g in principal.grants
-        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
-    ]
-    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+    """Whether no grant letting the caller report on this grid has ``reports:submit_any_grid`` (a
+    sentinel's): then the caller must also hold the sentinel community role in the grid."""
+    covering = [g for g in principal.grants if g.covers(grid_path) and g.may(Permission.REPORTS_SUBMIT)]
+    return bool(covering) and not any(g.may(Permission.REPORTS_SUBMIT_ANY_GRID) for g in covering)
 
 
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
     """Store a report, route it, start its clock; a replay of the same id and body answers the original."""
     body_digest = digest(pii, data)
-    existing = await db.get(SentinelReport, data.id)
-    if existing is not None:
-        return await _replay(db, principal, existing, body_digest)
+    same = _same_submission(principal, body_digest)
+    replay = await replayed(db, SentinelReport, data.id, same=same)
+    if replay is not None:
+        return await _replayed(db, replay.record)
     _check_rules(data)
     grid = await _grid_for_submit(db, principal, data.grid_id)
     if data.resident_id is not None:
@@ -209,9 +207,9 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     if _only_as_sentinel(principal, grid.path) and reporter_person not in {s.person_id for s in responsible.sentinels}:
         raise Forbidden("you are not an active sentinel of this grid (no current sentinel role here)")
     team_id = responsible.team.id if responsible.team else None
-    report = await db.scalar(
-        insert(SentinelReport)
-        .values(
+    result = await insert_once(
+        db,
+        SentinelReport(
             id=data.id,
             district_id=grid.district_id,
             town_id=village.parent_id,
@@ -234,15 +232,12 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
             version=1,
             created_at=now,
             updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(SentinelReport),
-        execution_options={"populate_existing": True},
+        ),
+        same=same,
     )
-    if report is None:  # a concurrent replay committed first
-        raced = await db.get(SentinelReport, data.id, populate_existing=True)
-        assert raced is not None  # noqa: S101 - the conflict says it exists
-        return await _replay(db, principal, raced, body_digest)
+    if not result.created:  # a concurrent replay committed first
+        return await _replayed(db, result.record)
+    report = result.record
     opened = await lifecycle.move(db, lifecycle.creating(REPORT, report, "submit"), actor_id=principal.user_id, at=now)
     await audit.record(
         db,
@@ -250,6 +245,7 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
     # Last: notifying takes each recipient's inbox-counter row lock until commit.
@@ -257,15 +253,29 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     return CreateResult(report, grid.path, 201)
 
 
-async def _replay(db: AsyncSession, principal: Principal, existing: SentinelReport, body_digest: str) -> CreateResult:
-    if existing.reporter_id != principal.user_id:
-        raise Conflict("this report id is taken", existing_id=str(existing.id))
-    if existing.body_digest != body_digest:
-        raise Conflict(
-            f"report {existing.id} was already submitted with a different body",
-            existing_id=str(existing.id),
-            existing=f"/reports/{existing.id}",
-        )
+def _same_submission(principal: Principal, body_digest: str) -> Callable[[SentinelReport], bool]:
+    """How ``core.replay`` recognises a retry: the same reporter and the same body (by its keyed digest).
+
+    It answers its own 409s, so they say more than replay's generic one: another reporter's id is
+    simply taken (nothing about that report is revealed); the reporter's own id with another body
+    names the report already submitted (``existing``)."""
+
+    def same(existing: SentinelReport) -> bool:
+        if existing.reporter_id != principal.user_id:
+            raise Conflict("this report id is taken", existing_id=str(existing.id))
+        if existing.body_digest != body_digest:
+            raise Conflict(
+                f"report {existing.id} was already submitted with a different body",
+                existing_id=str(existing.id),
+                existing=f"/reports/{existing.id}",
+            )
+        return True
+
+    return same
+
+
+async def _replayed(db: AsyncSession, existing: SentinelReport) -> CreateResult:
+    """The answer to a retry (200): the report first stored, with its grid's path."""
     path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == existing.grid_id))
     return CreateResult(existing, path or "", 200)
 

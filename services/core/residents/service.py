@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.core import clock
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, ValidationFailed, field_error
+from services.core.errors import AlreadyExists, Conflict, DomainError, ValidationFailed, field_error
 from services.core.org.models import OrgUnit
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import Keyset, paginate_rows
+from services.core.replay import Created, insert_once, replayed
 from services.core.residents import policy, repository
 from services.core.residents.errors import (
     IdempotencyKeyReused,
@@ -105,11 +107,13 @@ def to_read(principal: Principal, resident: Resident, grid_path: str) -> Residen
 
 
 @dataclass(frozen=True)
-class CreateResult:
+class Registered:
+    """A created (or replayed) resident, its grid path, and the status this create answers:
+    201 created, 200 a replay of the client id, an Idempotency-Key replay the status of the first."""
+
     resident: Resident
     grid_path: str
-    status_code: int  # 201 created, 200 a replay
-    replayed: bool = False
+    status_code: int
 
 
 async def create(
@@ -119,87 +123,94 @@ async def create(
     *,
     pii: PiiCipher,
     idempotency_key: str | None = None,
-) -> CreateResult:
-    """Create a resident; a repeat with the same client id or Idempotency-Key and body is answered, not redone."""
-    if idempotency_key is not None:
-        request_hash = pii.blind_index("request", data.model_dump_json()).hex()
-        stored = await db.get(IdempotencyKey, (principal.user_id, idempotency_key))
-        if stored is not None:
-            if stored.request_hash != request_hash or stored.operation != "resident.create":
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used with a different request",
-                    errors=[{"field": "header.idempotency-key", "message": "already used with another body"}],
-                )
-            resident, path = await repository.get_in_scope(db, principal, stored.resource_id)
-            return CreateResult(resident, path, stored.status_code, replayed=True)
-    result = await _create(db, principal, data, pii=pii)
-    if idempotency_key is not None:
-        db.add(
-            IdempotencyKey(
-                user_id=principal.user_id,
-                key=idempotency_key,
-                operation="resident.create",
-                request_hash=request_hash,
-                resource_id=result.resident.id,
-                status_code=result.status_code,
-                created_at=clock.now(),
+) -> Created[Registered]:
+    """Create a resident; a repeat with the same client id or Idempotency-Key and body is answered, not redone.
+
+    The key is claimed before anything else (``INSERT ... ON CONFLICT DO NOTHING``): a concurrent
+    request with the same key waits for this one and then replays it, so one key makes one resident.
+    """
+    resident_id = data.id or uuid.uuid4()
+    if idempotency_key is None:
+        return await _create(db, principal, data, pii=pii, resident_id=resident_id)
+    request_hash = pii.blind_index("request", data.model_dump_json()).hex()
+
+    def same_request(stored: IdempotencyKey) -> bool:
+        if stored.request_hash != request_hash or stored.operation != "resident.create":
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with a different request",
+                errors=[{"field": "header.idempotency-key", "message": "already used with another body"}],
             )
-        )
-        await db.flush()
+        return True
+
+    claim = await insert_once(
+        db,
+        IdempotencyKey(
+            user_id=principal.user_id,
+            key=idempotency_key,
+            operation="resident.create",
+            request_hash=request_hash,
+            resource_id=resident_id,
+            status_code=201,
+            created_at=clock.now(),
+        ),
+        same=same_request,
+    )
+    if not claim.created:
+        resident, path = await repository.get_in_scope(db, principal, claim.record.resource_id)
+        return Created(Registered(resident, path, claim.record.status_code), False)
+    result = await _create(db, principal, data, pii=pii, resident_id=resident_id)
+    claim.record.status_code = result.record.status_code
+    await db.flush()
     return result
 
 
-async def _create(db: AsyncSession, principal: Principal, data: ResidentCreate, *, pii: PiiCipher) -> CreateResult:
-    resident_id = data.id or uuid.uuid4()
+async def _create(
+    db: AsyncSession, principal: Principal, data: ResidentCreate, *, pii: PiiCipher, resident_id: uuid.UUID
+) -> Created[Registered]:
     values = _checked_values(data, pii=pii, resident_id=resident_id)
-    if data.id is not None:
-        existing = await db.get(Resident, data.id, options=[selectinload(Resident.tags)])
-        if existing is not None:
-            return await _replay(db, principal, existing, data, values)
+    paths: list[str] = []
+
+    async def writable(existing: Resident) -> None:
+        try:
+            _, path = await repository.get_in_scope(
+                db, principal, existing.id, Permission.RESIDENTS_WRITE, with_tags=False
+            )
+        except DomainError as exc:
+            raise Conflict("this id is taken", existing_id=str(existing.id)) from exc
+        paths.append(path)
+
+    def same(existing: Resident) -> bool:
+        return _fingerprint_row(existing) == _fingerprint_values(data.grid_id, values) and {
+            (t.population, t.since_on, t.until_on, t.source) for t in existing.tags
+        } == {(t.population.value, t.since_on, t.until_on, t.source.value) for t in data.tags}
+
+    tags = [selectinload(Resident.tags)]
+    replay = await replayed(db, Resident, data.id, same=same, in_scope=writable, options=tags)
+    if replay is not None:
+        return Created(Registered(replay.record, paths[0], 200), False)
     grid = await repository.grid_in_scope(db, principal, data.grid_id, Permission.RESIDENTS_WRITE)
     for i, tag in enumerate(data.tags):
         _check_tag(values["sex"], values["birth_on"], tag.population, tag.since_on, tag.until_on, f"body.tags.{i}")
     _no_overlapping_tags(data.tags)
-    await _refuse_duplicates(db, principal, grid, values, confirmed=data.confirm_not_duplicate)
-    resident = Resident(id=resident_id, district_id=grid.district_id, grid_id=grid.id, **values)
-    db.add(resident)
-    await db.flush()
+    await _refuse_duplicates(db, principal, grid, values, confirmed=data.confirm_not_duplicate, but=data.id)
+    result = await insert_once(
+        db, Resident(id=resident_id, district_id=grid.district_id, grid_id=grid.id, **values), same=same, options=tags
+    )
+    if not result.created:
+        return Created(Registered(result.record, grid.path, 200), False)
     for tag in data.tags:
-        db.add(_new_tag(resident, tag, principal))
+        db.add(_new_tag(result.record, tag, principal))
     await db.flush()
     await audit.record(
         db,
         actor_id=principal.user_id,
         action="resident.created",
         subject_type=SUBJECT,
-        subject_id=resident.id,
+        subject_id=resident_id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "tags": [t.population.value for t in data.tags]},
     )
-    resident = await _reload(db, resident.id)
-    return CreateResult(resident, grid.path, 201)
-
-
-async def _replay(
-    db: AsyncSession,
-    principal: Principal,
-    existing: Resident,
-    data: ResidentCreate,
-    values: dict[str, Any],
-) -> CreateResult:
-    try:
-        _, path = await repository.get_in_scope(db, principal, existing.id, Permission.RESIDENTS_WRITE, with_tags=False)
-    except Exception as exc:
-        raise Conflict("this id is taken", existing_id=str(existing.id)) from exc
-    same = _fingerprint_row(existing) == _fingerprint_values(data.grid_id, values) and {
-        (t.population, t.since_on, t.until_on, t.source) for t in existing.tags
-    } == {(t.population.value, t.since_on, t.until_on, t.source.value) for t in data.tags}
-    if not same:
-        raise Conflict(
-            f"resident {existing.id} already exists with different content",
-            existing_id=str(existing.id),
-            existing=f"/residents/{existing.id}",
-        )
-    return CreateResult(existing, path, 200, replayed=True)
+    return Created(Registered(await _reload(db, resident_id), grid.path, 201), True)
 
 
 def _fingerprint_row(r: Resident) -> tuple[Any, ...]:
@@ -274,10 +285,19 @@ def _checked_values(
 
 
 async def _refuse_duplicates(
-    db: AsyncSession, principal: Principal, grid: OrgUnit, values: dict[str, Any], *, confirmed: bool
+    db: AsyncSession,
+    principal: Principal,
+    grid: OrgUnit,
+    values: dict[str, Any],
+    *,
+    confirmed: bool,
+    but: uuid.UUID | None = None,
 ) -> None:
+    """409 when the resident seems registered already; ``but`` (the client's id) is this resident, not another."""
     if values["id_number_bidx"] is not None:
         holder = await repository.id_holder(db, grid.district_id, values["id_number_bidx"])
+        if holder is not None and holder == but:
+            return
         if holder is not None and not await repository.is_readable(db, principal, holder):
             # Someone else's resident: say only that the number is taken, and keep a trace of the attempt.
             await audit.record(
@@ -286,6 +306,7 @@ async def _refuse_duplicates(
                 action="resident.identity_conflict",
                 subject_type="resident",
                 subject_id=holder,
+                org_path=await repository.grid_path(db, holder),
                 details={},
             )
             raise IdentityHeldElsewhere("this identity number is already registered in the district, outside your area")
@@ -296,7 +317,9 @@ async def _refuse_duplicates(
                 existing=f"/residents/{holder}",
             )
     elif not confirmed:
-        candidates = await repository.possible_duplicates(db, grid.id, values["name"], values["birth_on"])
+        candidates = [
+            c for c in await repository.possible_duplicates(db, grid.id, values["name"], values["birth_on"]) if c != but
+        ]
         if candidates:
             raise PossibleDuplicate(
                 "a resident with the same name and birth date lives in this grid; "
@@ -370,6 +393,7 @@ async def update(
                     action="resident.identity_conflict",
                     subject_type="resident",
                     subject_id=holder,
+                    org_path=await repository.grid_path(db, holder),
                     details={},
                 )
                 raise IdentityHeldElsewhere(
@@ -429,6 +453,7 @@ async def update(
             action="resident.updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={
                 "fields": sorted(
                     {k.removesuffix("_enc").removesuffix("_bidx").removesuffix("_masked") for k in changed}
@@ -456,6 +481,7 @@ async def read_identity(
         action="resident.identity_read",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"fields": [n for n, v in (("id_number", id_number), ("phone", phone)) if v is not None]},
     )
     return IdentityRead(
@@ -480,7 +506,7 @@ async def list_residents(
     limit: int,
 ) -> tuple[list[tuple[Resident, str]], str | None]:
     """Residents in scope ordered by name, optionally under one unit (grid, village, town) and in a key population."""
-    stmt = repository.readable(principal).options(selectinload(Resident.tags)).order_by(Resident.name, Resident.id)
+    stmt = repository.readable(principal).options(selectinload(Resident.tags))
     if org_unit_id is not None:
         unit_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == org_unit_id))
         if unit_path is None:
@@ -489,7 +515,6 @@ async def list_residents(
     if population is not None:
         today = clock.now().date()
         # In the sentinel view a tag counts only when this caller reported it (as it is shown).
-        care = [OrgUnit.path.startswith(p) for p in policy.care_view_paths(principal)]
         stmt = stmt.where(
             select(ResidentTag.id)
             .where(
@@ -497,28 +522,21 @@ async def list_residents(
                 ResidentTag.population == population.value,
                 ResidentTag.since_on <= today,
                 or_(ResidentTag.until_on.is_(None), ResidentTag.until_on >= today),
-                or_(ResidentTag.reported_by == principal.user_id, *care),
+                or_(ResidentTag.reported_by == principal.user_id, policy.care_view_clause(principal, OrgUnit.path)),
             )
             .exists()
         )
     if q:
         stmt = stmt.where(Resident.name.startswith(q.strip(), autoescape=True))
-    after = decode_cursor(cursor)
-    if after is not None:
-        name, last_id = _cursor_pair(after, str)
-        stmt = stmt.where(tuple_(Resident.name, Resident.id) > tuple_(_bound(name), _bound(last_id)))
-    rows = [(r[0], r[1]) for r in (await db.execute(stmt.limit(limit + 1))).all()]
-    next_cursor = encode_cursor([rows[limit - 1][0].name, str(rows[limit - 1][0].id)]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, next_cursor = await paginate_rows(db, stmt, keys=[Resident.name, Resident.id], cursor=cursor, limit=limit)
+    return [(r[0], r[1]) for r in rows], next_cursor
 
 
-def _cursor_pair(after: list[Any], kind: type) -> tuple[Any, uuid.UUID]:
-    try:
-        if len(after) != 2 or not isinstance(after[0], kind):
-            raise ValueError
-        return after[0], uuid.UUID(str(after[1]))
-    except ValueError as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
+def _searched_area(principal: Principal) -> str:
+    """Where a lookup searched: the caller's identity scope as one path (the nearest unit holding all its
+    grants), so a lookup that found nobody is still seen by the auditors of that area."""
+    common = os.path.commonprefix(principal.paths_with(policy.IDENTITY))
+    return common[: common.rfind("/") + 1]
 
 
 async def lookup(
@@ -526,13 +544,12 @@ async def lookup(
 ) -> list[tuple[Resident, str]]:
     """Exact lookup by identity number through the blind index, within scope."""
     number, _, _ = check_id_number(id_type, id_number)
-    paths = policy.identity_paths(principal)
-    if not paths:
+    if not principal.can(policy.IDENTITY):
         raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
         .where(Resident.id_number_bidx == ID_NUMBER.index(pii, number))
-        .where(or_(*(OrgUnit.path.startswith(p) for p in paths)))
+        .where(policy.identity_clause(principal, OrgUnit.path))
         .options(selectinload(Resident.tags))
     )
     rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
@@ -542,6 +559,7 @@ async def lookup(
         action="resident.looked_up",
         subject_type="resident",
         subject_id=rows[0][0].id if rows else None,
+        org_path=rows[0][1] if rows else _searched_area(principal),
         details={"matches": len(rows)},
     )
     return rows
@@ -598,30 +616,32 @@ def _new_tag(resident: Resident, tag: TagCreate, principal: Principal | None) ->
 
 async def add_tag(
     db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: TagCreate
-) -> tuple[Resident, str, bool]:
+) -> Created[tuple[Resident, str]]:
     """Tag a resident as belonging to a key population; a repeat with the same tag id is answered, not redone."""
     resident, path = await repository.get_in_scope(db, principal, resident_id, Permission.RESIDENTS_WRITE)
-    if data.id is not None:
-        existing = await db.get(ResidentTag, data.id)
-        if existing is not None:
-            same = existing.resident_id == resident.id and (
-                existing.population,
-                existing.since_on,
-                existing.until_on,
-                existing.source,
-            ) == (data.population.value, data.since_on, data.until_on, data.source.value)
-            if not same:
-                raise Conflict(f"tag {data.id} already exists with different content", existing_id=str(data.id))
-            return resident, path, False
+
+    def same(existing: ResidentTag) -> bool:
+        return existing.resident_id == resident.id and (
+            existing.population,
+            existing.since_on,
+            existing.until_on,
+            existing.source,
+        ) == (data.population.value, data.since_on, data.until_on, data.source.value)
+
+    if await replayed(db, ResidentTag, data.id, same=same) is not None:
+        return Created((resident, path), False)
     _check_tag(resident.sex, resident.birth_on, data.population, data.since_on, data.until_on, "body")
     for tag in resident.tags:
-        if tag.population == data.population.value and _overlaps(
-            tag.since_on, tag.until_on, data.since_on, data.until_on
+        if (
+            tag.id != data.id
+            and tag.population == data.population.value
+            and _overlaps(tag.since_on, tag.until_on, data.since_on, data.until_on)
         ):
             raise AlreadyExists(
                 f"the resident already has an overlapping {data.population.value} tag", existing_id=str(tag.id)
             )
-    db.add(_new_tag(resident, data, principal))
+    if not (await insert_once(db, _new_tag(resident, data, principal), same=same)).created:
+        return Created((resident, path), False)
     resident.updated_at = clock.now()  # the tags are part of the resident: a new version, a new sync change
     await db.flush()
     await audit.record(
@@ -630,9 +650,10 @@ async def add_tag(
         action="resident.tag_added",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"population": data.population.value, "source": data.source.value},
     )
-    return await _reload(db, resident.id), path, True
+    return Created((await _reload(db, resident.id), path), True)
 
 
 async def update_tag(
@@ -670,6 +691,7 @@ async def update_tag(
             action="resident.tag_updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={"tag_id": str(tag.id), "population": tag.population, "fields": sorted(changes)},
         )
     return await _reload(db, resident.id), path
@@ -681,35 +703,26 @@ async def update_tag(
 # Only transactions older than every one still running are final: below the snapshot's
 # xmin nothing can commit any more, so a cursor past it never skips a late commit.
 _XMIN: ColumnElement[int] = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+_SYNC_KEYS = Keyset(Resident.change_xid, Resident.id)
 
 
 async def sync(
     db: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[tuple[Resident, str]], str, bool]:
     """Residents in the caller's area changed after ``cursor``, in commit-safe order (change_xid, id)."""
-    after = decode_cursor(cursor) or [0, str(uuid.UUID(int=0))]
-    last_xid, last_id = _cursor_pair(after, int)
+    # Not ``paginate``: the horizon (below xmin) bounds every page, and an empty page answers
+    # the cursor it was given, so the client never moves past a change still to commit.
+    last = _SYNC_KEYS.decode(cursor) or [0, uuid.UUID(int=0)]
     stmt = (
         repository.readable(principal)
-        .where(
-            tuple_(Resident.change_xid, Resident.id) > tuple_(_bound(last_xid, BigInteger()), _bound(last_id)),
-            Resident.change_xid < _XMIN,
-        )
+        .where(_SYNC_KEYS.after(last), Resident.change_xid < _XMIN)
         .options(selectinload(Resident.tags))
-        .order_by(Resident.change_xid, Resident.id)
+        .order_by(*_SYNC_KEYS.order_by())
         .limit(limit + 1)
         .execution_options(populate_existing=True)
     )
     rows = (await db.execute(stmt)).all()
     page = [(r[0], r[1]) for r in rows[:limit]]
     if page:
-        tail = page[-1][0]
-        next_cursor = encode_cursor([int(tail.change_xid), str(tail.id)])
-    else:
-        next_cursor = encode_cursor([last_xid, str(last_id)])
-    return page, next_cursor, len(rows) > limit
-
-
-def _bound(value: object, type_: Any = None) -> Any:
-    """A bound parameter usable inside a row-value comparison."""
-    return bindparam(None, value, type_=type_)
+        last = _SYNC_KEYS.values_of(page[-1][0])
+    return page, _SYNC_KEYS.encode(last), len(rows) > limit

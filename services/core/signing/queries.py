@@ -12,15 +12,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.core.assignments.models import Responsibility
 from services.core.assignments.schemas import UnitBrief
-from services.core.errors import field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate_rows
 from services.core.periods import active_at
 from services.core.residents.models import KeyPopulation, Resident, ResidentTag
 from services.core.signing.models import DUTY_OUTCOMES, Contact, Signing
@@ -233,34 +232,11 @@ async def uncontacted(
         .join(OrgUnit, OrgUnit.id == Resident.grid_id)
         .where(Signing.team_id == team_id, Signing.starts_on <= on, Signing.ends_on > on, ~contacted, scope)
     )
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            if len(after) != 1:
-                raise ValueError("cursor shape")
-            last_id = uuid.UUID(str(after[0]))
-        except ValueError as exc:
-            raise field_error("query.cursor", "not a cursor this API issued") from exc
-        stmt = stmt.where(Signing.resident_id > last_id)
     # Ordered on the signing's side: ix_signing_team_id_resident_id walks the team's signings in this order.
-    rows = (await db.execute(stmt.order_by(Signing.resident_id).limit(limit + 1))).all()
+    rows, next_cursor = await paginate_rows(
+        db, stmt, keys=[Signing.resident_id], cursor=cursor, limit=limit, values_of=lambda row: [row[0]]
+    )
     items = [
-        DueContact(resident_id=r, name=n, grid_id=g, signing_id=s, last_contacted_at=lc)
-        for r, n, g, s, lc in rows[:limit]
+        DueContact(resident_id=r, name=n, grid_id=g, signing_id=s, last_contacted_at=lc) for r, n, g, s, lc in rows
     ]
-    next_cursor = encode_cursor([str(items[-1].resident_id)]) if len(rows) > limit else None
     return items, next_cursor
-
-
-def keyset_after(cursor: str | None) -> ColumnElement[bool] | None:
-    """The ``(name, id)`` keyset condition of a residents cursor, or None for the first page."""
-    after = decode_cursor(cursor)
-    if after is None:
-        return None
-    try:
-        if len(after) != 2 or not isinstance(after[0], str):
-            raise ValueError("cursor shape")
-        last_id = uuid.UUID(str(after[1]))
-    except ValueError as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
-    return tuple_(Resident.name, Resident.id) > tuple_(bindparam(None, after[0]), bindparam(None, last_id))

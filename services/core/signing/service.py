@@ -14,21 +14,21 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.core import clock, lifecycle
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, Forbidden, IllegalTransition, NotFound, field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
-from services.core.pagination import decode_cursor, encode_cursor
+from services.core.pagination import paginate, paginate_rows
 from services.core.periods import active_at
+from services.core.replay import Created, Same, insert_once, replayed
 from services.core.residents import policy
 from services.core.residents import repository as residents
 from services.core.residents.models import KeyPopulation, Resident
@@ -38,7 +38,7 @@ from services.core.security.principal import Principal, scope_clause, scope_or_a
 from services.core.security.roles import Permission
 from services.core.signing import queries
 from services.core.signing.errors import NotTeamMember
-from services.core.signing.lifecycle import SIGNING, SigningStage, stage_of
+from services.core.signing.lifecycle import SIGNING, WRITE, SigningStage, stage_of
 from services.core.signing.models import CONTACT_NOTES, Contact, ServicePackage, Signing
 from services.core.signing.schemas import (
     ContactCreate,
@@ -150,12 +150,6 @@ async def list_for_resident(db: AsyncSession, principal: Principal, resident_id:
 # ---------------------------------------------------------------- create and renew
 
 
-@dataclass(frozen=True)
-class Written:
-    signing: Signing
-    created: bool
-
-
 async def _locked_resident(db: AsyncSession, principal: Principal, resident_id: uuid.UUID) -> tuple[Resident, str]:
     """The resident in write scope, its row locked: signings of one resident are decided one at a time."""
     row = (
@@ -203,10 +197,18 @@ async def _check_team(
         )
 
 
-async def _refuse_overlap(db: AsyncSession, resident_id: uuid.UUID, starts_on: date, ends_on: date) -> None:
+async def _refuse_overlap(
+    db: AsyncSession, resident_id: uuid.UUID, starts_on: date, ends_on: date, *, but: uuid.UUID | None
+) -> None:
+    """409 naming the resident's signing that overlaps; ``but`` (the client's id) is this signing, not another."""
     found = await db.scalar(
         select(Signing)
-        .where(Signing.resident_id == resident_id, Signing.starts_on < ends_on, Signing.ends_on > starts_on)
+        .where(
+            Signing.resident_id == resident_id,
+            Signing.starts_on < ends_on,
+            Signing.ends_on > starts_on,
+            Signing.id != but,
+        )
         .order_by(Signing.starts_on)
         .limit(1)
     )
@@ -219,58 +221,59 @@ async def _refuse_overlap(db: AsyncSession, resident_id: uuid.UUID, starts_on: d
         )
 
 
-def _replayed(existing: Signing, resident_id: uuid.UUID, expected: dict[str, object]) -> Written:
-    if existing.resident_id != resident_id:
-        raise Conflict("this id is taken", existing_id=str(existing.id))
-    for key, value in expected.items():
-        if value is not None and getattr(existing, key) != value:
-            raise Conflict(
-                f"signing {existing.id} already exists with different content ({key})", existing_id=str(existing.id)
-            )
-    return Written(existing, created=False)
-
-
-async def create(db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate) -> Written:
+async def create(
+    db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate
+) -> Created[Signing]:
     """Sign a resident with a team; a repeat with the same id and body is answered, not redone."""
-    resident, _ = await _locked_resident(db, principal, resident_id)
-    if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
-        return _replayed(
-            existing,
-            resident.id,
-            {
-                "team_id": data.team_id,
-                "package": data.package.value,
-                "starts_on": data.starts_on,
-                "contracted_ends_on": data.ends_on,
-                "renews_id": None,
-            },
-        )
+    resident, path = await _locked_resident(db, principal, resident_id)
+    # The lifecycle's "sign" permission (signings:write, as the route requires) held over this resident's
+    # grid: another grant's residents:write (a community steward's) does not lend itself to signing.
+    if not principal.can_at(WRITE, path):
+        raise Forbidden("this account may not sign residents of this grid")
+    expected = {
+        "resident_id": resident.id,
+        "team_id": data.team_id,
+        "package": data.package.value,
+        "starts_on": data.starts_on,
+        "contracted_ends_on": data.ends_on,
+    }
+    replay = await replayed(db, Signing, data.id, same=expected)
+    if replay is not None:
+        return replay
     ends_on = _check_period(data.starts_on, data.ends_on, start_field="body.starts_on")
     await _check_team(db, principal, data.team_id, resident, data.starts_on)
-    await _refuse_overlap(db, resident.id, data.starts_on, ends_on)
-    return Written(
-        await _insert(db, principal, resident, data.id, data.team_id, data.package, data.starts_on, ends_on, None),
-        created=True,
+    await _refuse_overlap(db, resident.id, data.starts_on, ends_on, but=data.id)
+    return await _insert(
+        db,
+        principal,
+        resident,
+        data.id,
+        data.team_id,
+        data.package,
+        data.starts_on,
+        ends_on,
+        None,
+        same=expected,
+        grid_path=path,
     )
 
 
-async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Written:
+async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, data: SigningRenew) -> Created[Signing]:
     """A new signing starting where ``signing_id``'s contract ends (same or other team and package)."""
     old, path = await get_in_scope(db, principal, signing_id, Permission.RESIDENTS_WRITE)
     resident, _ = await _locked_resident(db, principal, old.resident_id)
-    if data.id is not None and (existing := await db.get(Signing, data.id)) is not None:
-        return _replayed(
-            existing,
-            resident.id,
-            {
-                "renews_id": old.id,
-                "team_id": data.team_id,
-                "package": data.package.value if data.package else None,
-                "contracted_ends_on": data.ends_on,
-            },
-        )
+    expected = {
+        "resident_id": resident.id,
+        "renews_id": old.id,
+        "team_id": data.team_id,
+        "package": data.package.value if data.package else None,
+        "contracted_ends_on": data.ends_on,
+    }
+    replay = await replayed(db, Signing, data.id, same=expected)
+    if replay is not None:
+        return replay
     await db.refresh(old)  # the state after the lock: a concurrent renewal or termination has committed
-    renewal = await _renewal_of(db, old)
+    renewal = await _renewal_of(db, old, but=data.id)
     stage = _stage(old, renewal)
     try:
         checked = lifecycle.check(SIGNING, old, "renew", actor=principal, path=path, expected_version=None, state=stage)
@@ -287,17 +290,23 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
     team_id = data.team_id or old.team_id
     package = data.package or ServicePackage(old.package)
     await _check_team(db, principal, team_id, resident, starts_on)
-    await _refuse_overlap(db, resident.id, starts_on, ends_on)
-    new = await _insert(db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id)
-    await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now(), details={"renewal_id": str(new.id)})
-    return Written(new, created=True)
-
-
-async def _renewal_of(db: AsyncSession, signing: Signing) -> uuid.UUID | None:
-    """The live renewal of ``signing`` (one cancelled before it began does not count)."""
-    return await db.scalar(
-        select(Signing.id).where(Signing.renews_id == signing.id, Signing.ends_on > Signing.starts_on)
+    await _refuse_overlap(db, resident.id, starts_on, ends_on, but=data.id)
+    written = await _insert(
+        db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id, same=expected, grid_path=path
     )
+    if written.created:
+        details = {"renewal_id": str(written.record.id)}
+        await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now(), details=details)
+    return written
+
+
+async def _renewal_of(db: AsyncSession, signing: Signing, *, but: uuid.UUID | None = None) -> uuid.UUID | None:
+    """The live renewal of ``signing`` (one cancelled before it began does not count; nor does ``but``,
+    the client's own id, so a racing twin of this very renewal is replayed, not refused)."""
+    stmt = select(Signing.id).where(Signing.renews_id == signing.id, Signing.ends_on > Signing.starts_on)
+    if but is not None:
+        stmt = stmt.where(Signing.id != but)
+    return await db.scalar(stmt)
 
 
 def _stage(signing: Signing, renewal: uuid.UUID | None) -> SigningStage:
@@ -314,21 +323,29 @@ async def _insert(
     starts_on: date,
     ends_on: date,
     renews_id: uuid.UUID | None,
-) -> Signing:
-    signing = Signing(
-        id=signing_id or uuid.uuid4(),
-        district_id=resident.district_id,
-        resident_id=resident.id,
-        team_id=team_id,
-        package=package.value,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        contracted_ends_on=ends_on,
-        renews_id=renews_id,
-        signed_by=principal.user_id,
+    *,
+    same: Same[Signing],
+    grid_path: str,
+) -> Created[Signing]:
+    result = await insert_once(
+        db,
+        Signing(
+            id=signing_id or uuid.uuid4(),
+            district_id=resident.district_id,
+            resident_id=resident.id,
+            team_id=team_id,
+            package=package.value,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            contracted_ends_on=ends_on,
+            renews_id=renews_id,
+            signed_by=principal.user_id,
+        ),
+        same=same,
     )
-    db.add(signing)
-    await db.flush()
+    if not result.created:
+        return result
+    signing = result.record
     details = {"renews_id": str(renews_id)} if renews_id else {}
     await lifecycle.move(
         db, lifecycle.creating(SIGNING, signing, "sign"), actor_id=principal.user_id, at=clock.now(), details=details
@@ -339,6 +356,7 @@ async def _insert(
         action="resident.signing_renewed" if renews_id else "resident.signed",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=grid_path,
         details={
             "signing_id": str(signing.id),
             "team_id": str(team_id),
@@ -347,7 +365,7 @@ async def _insert(
             "ends_on": ends_on.isoformat(),
         },
     )
-    return signing
+    return result
 
 
 # ---------------------------------------------------------------- terminate
@@ -389,6 +407,7 @@ async def terminate(
         action="resident.signing_terminated",
         subject_type=SUBJECT,
         subject_id=signing.resident_id,
+        org_path=path,
         details={"signing_id": str(signing.id), "reason": data.reason.value, "ends_on": data.ends_on.isoformat()},
     )
     return signing
@@ -420,27 +439,25 @@ def contact_read(principal: Principal, contact: Contact, grid_path: str, pii: Pi
 
 async def record_contact(
     db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: ContactCreate, *, pii: PiiCipher
-) -> tuple[Contact, str, bool]:
+) -> Created[tuple[Contact, str]]:
     """Record a contact with a signed resident; the caller must be on the signing's team today."""
     resident, path = await residents.get_in_scope(
         db, principal, resident_id, Permission.RESIDENTS_WRITE, with_tags=False
     )
     notes = (data.notes or "").strip() or None
-    if data.id is not None and (existing := await db.get(Contact, data.id)) is not None:
+
+    def same(existing: Contact) -> bool:
         same_notes = (CONTACT_NOTES.open(pii, existing.id, existing.notes_enc) if existing.notes_enc else None) == notes
-        same = (
+        return (
             existing.resident_id == resident.id
             and same_notes
-            and (
-                existing.channel,
-                existing.outcome,
-                existing.contacted_at,
-            )
+            and (existing.channel, existing.outcome, existing.contacted_at)
             == (data.channel.value, data.outcome.value, data.contacted_at)
         )
-        if not same:
-            raise Conflict(f"contact {data.id} already exists with different content", existing_id=str(data.id))
-        return existing, path, False
+
+    replay = await replayed(db, Contact, data.id, same=same)
+    if replay is not None:
+        return Created((replay.record, path), False)
     if data.contacted_at > clock.now():
         raise field_error("body.contacted_at", "lies in the future")
     if data.contacted_at < day_start(EARLIEST):
@@ -464,30 +481,36 @@ async def record_contact(
     if member_id is None:
         raise NotTeamMember(f"only members of team {signing.team_id}, the resident's signing team, record contacts")
     contact_id = data.id or uuid.uuid4()
-    contact = Contact(
-        id=contact_id,
-        district_id=resident.district_id,
-        resident_id=resident.id,
-        signing_id=signing.id,
-        team_id=signing.team_id,
-        channel=data.channel.value,
-        outcome=data.outcome.value,
-        notes_enc=CONTACT_NOTES.seal(pii, contact_id, notes) if notes else None,
-        contacted_at=data.contacted_at,
-        recorded_by=principal.user_id,
-        team_member_id=member_id,
+    result = await insert_once(
+        db,
+        Contact(
+            id=contact_id,
+            district_id=resident.district_id,
+            resident_id=resident.id,
+            signing_id=signing.id,
+            team_id=signing.team_id,
+            channel=data.channel.value,
+            outcome=data.outcome.value,
+            notes_enc=CONTACT_NOTES.seal(pii, contact_id, notes) if notes else None,
+            contacted_at=data.contacted_at,
+            recorded_by=principal.user_id,
+            team_member_id=member_id,
+        ),
+        same=same,
     )
-    db.add(contact)
-    await db.flush()
+    contact = result.record
+    if not result.created:
+        return Created((contact, path), False)
     await audit.record(
         db,
         actor_id=principal.user_id,
         action="resident.contact_recorded",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"contact_id": str(contact.id), "channel": contact.channel, "outcome": contact.outcome},
     )
-    return contact, path, True
+    return Created((contact, path), True)
 
 
 async def get_contact(db: AsyncSession, principal: Principal, contact_id: uuid.UUID) -> tuple[Contact, str]:
@@ -510,25 +533,14 @@ async def list_contacts(
 ) -> tuple[list[Contact], str, str | None]:
     """A resident's contacts, newest first (keyset on contacted_at, id), with the grid path and next cursor."""
     _, path = await residents.get_in_scope(db, principal, resident_id, with_tags=False)
-    stmt = select(Contact).where(Contact.resident_id == resident_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            if len(after) != 2:
-                raise ValueError("cursor shape")
-            at, last = datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))
-            if at.tzinfo is None:
-                raise ValueError("naive")
-        except ValueError as exc:
-            raise field_error("query.cursor", "not a cursor this API issued") from exc
-        stmt = stmt.where(tuple_(Contact.contacted_at, Contact.id) < tuple_(bindparam(None, at), bindparam(None, last)))
-    order = (Contact.contacted_at.desc(), Contact.id.desc())
-    rows = list((await db.scalars(stmt.order_by(*order).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        tail = rows[limit - 1]
-        next_cursor = encode_cursor([tail.contacted_at.isoformat(), str(tail.id)])
-    return rows[:limit], path, next_cursor
+    rows, next_cursor = await paginate(
+        db,
+        select(Contact).where(Contact.resident_id == resident_id),
+        keys=[(Contact.contacted_at, "desc"), (Contact.id, "desc")],
+        cursor=cursor,
+        limit=limit,
+    )
+    return rows, path, next_cursor
 
 
 # ---------------------------------------------------------------- per team and per village
@@ -584,13 +596,14 @@ async def team_residents(
         on=today(),
         at=clock.now(),
     )
-    after = queries.keyset_after(cursor)
-    if after is not None:
-        stmt = stmt.where(after)
-    stmt = stmt.options(selectinload(Resident.tags)).order_by(Resident.name, Resident.id).limit(limit + 1)
-    rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
-    next_cursor = encode_cursor([rows[limit - 1][0].name, str(rows[limit - 1][0].id)]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, next_cursor = await paginate_rows(
+        db,
+        stmt.options(selectinload(Resident.tags)),
+        keys=[Resident.name, Resident.id],
+        cursor=cursor,
+        limit=limit,
+    )
+    return [(r[0], r[1]) for r in rows], next_cursor
 
 
 async def due_contacts(
