@@ -158,7 +158,7 @@ async def test_every_downward_pair_in_the_table_succeeds_and_every_other_answers
 
 
 def test_the_worker_runs_every_referral_clock() -> None:
-    import services.worker.jobs.deadlines  # noqa: F401 - what the worker imports
+    import services.worker.settings  # noqa: F401 - what the worker loads (its job modules register the kinds)
     from services.core.deadlines.kinds import registered_kinds
 
     kinds = {"referral.receive", "referral.decide", "referral.no_show", "referral.take_over", "referral.follow_up"}
