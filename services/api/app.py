@@ -24,8 +24,10 @@ from services.api.routes import (
     assignments,
     audit,
     auth,
+    fhir,
     notifications,
     org,
+    referrals,
     reports,
     residents,
     roster,
@@ -51,6 +53,8 @@ ROUTERS = (
     residents.sync_router,
     signing.router,
     reports.router,
+    referrals.router,
+    fhir.router,
     audit.router,
 )
 
@@ -58,7 +62,9 @@ ROUTERS = (
 # The team directory is public on purpose: the plan (seed 003 §二(一)2) asks towns to publish
 # their family doctor teams to residents. It shows team, institution, the leader's name, the
 # service phone and the grids served, and nothing else personal (tests/api/test_roster.py).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/oauth/token", "/directory/villages/{village_id}/teams"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/oauth/token", "/directory/villages/{village_id}/teams", "/fhir/metadata"}
+)
 
 DESCRIPTION = """\
 gridcare runs a district's **family doctor × grid** loop: grid sentinels report, the
@@ -153,6 +159,19 @@ def create_app(
                 "description": "Sentinel reports (网格吹哨、家医报到): submit (alone or a phone's queue of up to 100), "
                 "report in, follow up within 48 hours, intervene, close. The sentinel sees where a report stands "
                 "(`view: status`), the team and supervisors the whole report (`view: care`).",
+            },
+            {
+                "name": "referrals",
+                "description": "Two-way referral (双向转诊): primary teams refer signed residents up to district "
+                "hospitals with priority booking; hospitals refer patients down and the responsible team takes them "
+                "over and follows up. Hospital systems create by their own identifiers, move referrals with "
+                "If-Match, and poll `GET /referrals/changes` when they cannot receive webhooks.",
+            },
+            {
+                "name": "fhir",
+                "description": "The FHIR R4 face of referrals (`application/fhir+json`): ServiceRequest and Task, "
+                "read, search, conditional create (`If-None-Exist: identifier=system|value`), Task updates; "
+                "errors are OperationOutcome. `GET /fhir/metadata` is the CapabilityStatement.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core.errors import DomainError
 from services.core.logging import current_request_id
+from services.core.referrals import fhir
 
 log = logging.getLogger("gridcare.api")
 
@@ -103,8 +104,15 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response; ``extra`` members never overwrite the standard ones."""
+    """Build a problem+json response; ``extra`` members never overwrite the standard ones.
+
+    On the FHIR face (``/fhir/...``) the same error is a FHIR ``OperationOutcome`` instead.
+    """
     code = code or _CODE_BY_STATUS.get(status, "error")
+    if instance is not None and instance.startswith(FHIR_PREFIX):
+        fields = [str(e["field"]) for e in (extra or {}).get("errors") or [] if isinstance(e, dict) and "field" in e]
+        outcome = fhir.operation_outcome(status, code=code, detail=detail or title, fields=fields or None)
+        return JSONResponse(outcome, status_code=status, media_type=fhir.FHIR_MEDIA_TYPE, headers=headers)
     body: dict[str, Any] = {
         "type": f"urn:gridcare:problem:{code}",
         "title": title or code.replace("_", " ").capitalize(),
@@ -120,6 +128,9 @@ def problem(
         body["request_id"] = rid
     body.update({k: v for k, v in (extra or {}).items() if v is not None and k not in _RESERVED})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+FHIR_PREFIX = "/fhir/"
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

@@ -8,6 +8,7 @@ from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.lifecycle.models import RecordTransition
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import Institution, OrgUnit
+from services.core.referrals.models import Referral, ReferralChange, ReferralFeedCounter, ReferralIdentifier
 from services.core.reports.models import ReportFollowUp, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
@@ -32,6 +33,10 @@ __all__ = [
     "Pairing",
     "RecordTransition",
     "Person",
+    "Referral",
+    "ReferralChange",
+    "ReferralFeedCounter",
+    "ReferralIdentifier",
     "RefreshToken",
     "ReportFollowUp",
     "Resident",

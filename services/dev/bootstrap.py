@@ -85,6 +85,10 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
     grid_leader = next(c for c in roster.community if c.role is CommunityRoleKind.GRID_LEADER)
     sentinel = next(c for c in roster.community if c.role is CommunityRoleKind.SENTINEL)
     institution = await db.scalar(select(Institution).where(Institution.credit_code == centre.credit_code))
+    # The district people's hospital: its referral desk (转诊办) and its HIS, bound to it.
+    hospital_row = roster.institutions[0]
+    hospital = await db.scalar(select(Institution).where(Institution.credit_code == hospital_row.credit_code))
+    hospital_id = hospital.id if hospital else None
     units = {u.code: u for u in (await db.scalars(select(OrgUnit).where(OrgUnit.district_id == district.id))).all()}
     logins: list[tuple[str, Role, str, OrgUnit, str | None, uuid.UUID | None]] = [
         ("commission", Role.DISTRICT_COMMISSION, "渝北区卫健委 督导", district, None, None),
@@ -104,7 +108,8 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
         ("cstew", Role.COMMUNITY_STEWARD, "社区健康管家", units[village.unit_code], village.mobile, None),
         ("gridlead", Role.GRID_LEADER, "网格长", units[grid_leader.unit_code], grid_leader.mobile, None),
         ("sentinel", Role.SENTINEL, "健康哨兵", units[sentinel.unit_code], sentinel.mobile, None),
-        ("his", Role.HIS_CLIENT, "区全民健康信息平台", district, None, None),
+        ("desk", Role.REFERRAL_DESK, f"{hospital_row.name} 转诊办", district, None, hospital_id),
+        ("his", Role.HIS_CLIENT, f"{hospital_row.name} HIS", district, None, hospital_id),
     ]
     out = [DemoLogin(username="admin", role=Role.DISTRICT_ADMIN.value, where=district.name)]
     for username, role, name, unit, mobile, institution_id in logins:

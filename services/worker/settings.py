@@ -23,6 +23,7 @@ from services.core.metrics import observe_job
 from services.core.system import service as system
 from services.worker.jobs import deadlines as _deadline_jobs  # noqa: F401 - registers the jobs
 from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
+from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
 from services.worker.jobs import system as _system_jobs  # noqa: F401
 from services.worker.metrics import measured, refresh_backlog_gauges

@@ -47,12 +47,14 @@ def test_every_operation_is_named_tagged_summarised_and_typed(document: dict[str
 
 
 def test_every_error_is_documented_as_problem_json(document: dict[str, Any]) -> None:
+    """Problem+json everywhere; on the FHIR face (``/fhir/``) a FHIR OperationOutcome instead."""
     for path, method, op in _operations(document):
         errors = {code: r for code, r in op["responses"].items() if code[0] in "45"}
-        if path not in ("/healthz",):
+        if path not in ("/healthz", "/fhir/metadata"):
             assert errors, f"{method.upper()} {path} documents no error responses"
+        media = "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json"
         for code, response in errors.items():
-            assert list(response["content"]) == ["application/problem+json"], f"{method.upper()} {path} {code}"
+            assert list(response["content"]) == [media], f"{method.upper()} {path} {code}"
         if path not in PUBLIC_PATHS:
             assert "401" in errors, f"{method.upper()} {path} must document 401"
             assert op.get("security"), f"{method.upper()} {path} declares no security"

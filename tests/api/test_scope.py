@@ -28,6 +28,9 @@ from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
 from services.core.jobs import drop_job_intents
+from services.core.referrals import service as referrals
+from services.core.referrals.access import Viewer as ReferralViewer
+from services.core.referrals.schemas import ReferralCreate
 from services.core.reports import service as reports
 from services.core.reports.schemas import ReportCreate
 from services.core.residents.models import KeyPopulation, ResidentTag
@@ -36,7 +39,7 @@ from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
-from services.core.teams.models import InstitutionSteward, Person, TeamBacking
+from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -79,6 +82,12 @@ class Listing:
     body: Body = None
     key: str = "id"
     role: Role | None = None  # None: every caller in CALLERS
+    bundle: bool = False  # a FHIR searchset: the items are the entries' resources
+
+
+def _shown(case: Listing, body: dict[str, Any]) -> set[Any]:
+    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
+    return {item[case.key] for item in items}
 
 
 # Routes that only ever act on the caller itself.
@@ -90,6 +99,9 @@ SELF_ONLY = {
     ("GET", "/inbox/changes"),
     ("POST", "/inbox/read-all"),
     ("POST", "/inbox/{notification_id}/read"),
+    # An institution's own referral feed (its desk's and HIS's); tests/api/test_referrals.py shows another
+    # institution's HIS sees none of it, and callers acting for no institution get 403.
+    ("GET", "/referrals/changes"),
 }
 
 
@@ -215,7 +227,64 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/reports/{report_b}/intervention", lambda _: {"plan": "x"}),
     ("POST", "/reports/{report_b}/close", lambda _: {"outcome": "resolved"}),
     ("POST", "/reports/{report_b}/cancel", lambda _: {}),
+    # referrals (town B's resident referred up to the district hospital)
+    ("GET", "/referrals/{referral_b}", None),
+    ("GET", "/referrals/metrics?org_unit_id={town_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+    ("POST", "/referrals", lambda ids: _referral_body(ids)),
+    ("POST", "/referrals/{referral_b}/receive", lambda _: {}),
+    (
+        "POST",
+        "/referrals/{referral_b}/accept",
+        lambda _: {"appointment": {"at": "2030-01-01T01:00:00Z", "department": "心内科"}},
+    ),
+    ("POST", "/referrals/{referral_b}/decline", lambda _: {"reason": "no_capacity"}),
+    ("POST", "/referrals/{referral_b}/hold", lambda _: {"reason": "等待床位"}),
+    ("POST", "/referrals/{referral_b}/resume", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/arrive", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/no-show", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/complete", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
+    ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
+    ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
+    ("GET", "/fhir/ServiceRequest/{referral_b}", None),
+    ("GET", "/fhir/Task/{referral_b}", None),
+    ("PUT", "/fhir/Task/{referral_b}", lambda _: {"resourceType": "Task", "status": "received", "intent": "order"}),
+    ("POST", "/fhir/ServiceRequest", lambda ids: _fhir_referral(ids)),
 ]
+
+
+def _fhir_referral(ids: Ids) -> dict[str, Any]:
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{ids['resident_b']}"},
+        "requester": {"reference": f"CareTeam/{ids['team_id']}"},
+        "performer": [{"reference": f"Organization/{ids['hospital_id']}"}],
+        "reasonCode": [{"text": "越权转诊"}],
+        "extension": [
+            {
+                "url": "https://gridcare.cn/fhir/StructureDefinition/informed-consent",
+                "extension": [
+                    {"url": "givenBy", "valueCode": "patient"},
+                    {"url": "method", "valueCode": "written"},
+                    {"url": "givenAt", "valueDateTime": "2026-01-01T00:00:00+08:00"},
+                ],
+            }
+        ],
+    }
+
+
+def _referral_body(ids: Ids) -> dict[str, Any]:
+    return {
+        "direction": "upward",
+        "resident_id": ids["resident_b"],
+        "from_team_id": ids["team_id"],
+        "to_institution_id": ids["hospital_id"],
+        "reason": "越权转诊",
+        "consent": {"given_by": "patient", "method": "written", "given_at": "2026-01-01T00:00:00+08:00"},
+    }
 
 
 def _roster_naming_town_b(ids: Ids) -> dict[str, Any]:
@@ -286,6 +355,9 @@ LIST_CASES: list[Listing] = [
     Listing("/audit-events?limit=500", ("resident_b",), key="subject_id", role=Role.AUDITOR),
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
+    Listing("/referrals?limit=500", ("referral_b",)),
+    Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
+    Listing("/fhir/Task", ("referral_b",), bundle=True),
 ]
 
 
@@ -346,6 +418,22 @@ async def build_world(db: AsyncSession) -> Ids:
         ReportCreate.model_validate(_report_body({"grid_id": grid_b.id, "resident_b": resident.id})),
         pii=TEST_PII,
     )
+    hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    member_b = Principal(
+        user_id=user_b.id,
+        username=user_b.username,
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=(Grant(grant_b, Role.TEAM_MEMBER, grid_b.id, grid_b.path),),
+    )
+    referral = await referrals.create(
+        db,
+        ReferralViewer(member_b, frozenset({team.id})),
+        ReferralCreate.model_validate(
+            _referral_body({"resident_b": resident.id, "team_id": team.id, "hospital_id": hospital.id})
+        ),
+        pii=TEST_PII,
+    )
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
         db,
@@ -379,6 +467,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "signing_b": signing.id,
         "contact_b": contact.id,
         "report_b": report.report.id,
+        "hospital_id": hospital.id,
+        "referral_b": referral.referral.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -411,6 +501,8 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "signing",
         "resident_contact",
         "sentinel_report",
+        "referral",
+        "referral_identifier",
         "record_transition",
         "report_follow_up",
         "deadline",
@@ -434,7 +526,8 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
     headers = await auth_headers(client, caller) | {"If-Match": '"1"'}
     before = await town_b_state(db, ids)
     response = await client.request(method, template.format(**ids), headers=headers, json=body(ids) if body else None)
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    media = "application/fhir+json" if template.startswith("/fhir/") else "application/problem+json"
+    assert response.headers["content-type"].startswith(media), response.text
     if method == "GET" or role is Role.DISTRICT_ADMIN:
         # A path id outside scope is 404, as if it did not exist; an id in a create's body may also be a 422
         # naming the field ("no such team"), which says no more than 404 would.
@@ -499,7 +592,7 @@ async def test_town_a_lists_never_show_town_b(client: httpx.AsyncClient, db: Asy
             json=case.body(ids) if case.body else None,
         )
         assert response.status_code == 200, response.text
-        shown = {item[case.key] for item in response.json()["items"]}
+        shown = _shown(case, response.json())
         assert shown.isdisjoint({ids[name] for name in case.hidden}), role
 
 
@@ -520,7 +613,7 @@ async def test_the_same_requests_succeed_for_the_district(client: httpx.AsyncCli
         response = await client.request(
             case.method, case.path.format(**ids), headers=list_headers, json=case.body(ids) if case.body else None
         )
-        shown = {item[case.key] for item in response.json()["items"]}
+        shown = _shown(case, response.json())
         assert {ids[name] for name in case.hidden} <= shown, case.path
 
 

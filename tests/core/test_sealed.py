@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import services.core.models  # noqa: F401 - the registry is complete once every model module is loaded
 from services.core import clock
 from services.core.db import Base, make_engine, make_session_factory, session_scope
+from services.core.referrals.models import Referral
 from services.core.reports.models import ReportStatus, SentinelReport
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, PiiKeyError, key_version
@@ -27,6 +28,7 @@ from services.core.security.roles import Role
 from services.core.security.rotation import rotate, versions_in_use
 from services.core.security.sealed import SealedField, registered, sealed, unregistered_columns
 from services.core.signing.models import Contact
+from services.core.teams.models import InstitutionKind
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
 from tests.factories import (
@@ -82,6 +84,7 @@ def test_the_registry_names_the_columns_rotation_once_missed() -> None:
         names
     )
     assert {"resident.id_number_enc", "resident.phone_enc", "person.mobile_enc"} <= names
+    assert {"referral.reason_enc", "referral.summary_enc", "referral.outcome_summary_enc"} <= names
     assert len({f.context for f in registered()}) == len(names), "each column binds its own context"
 
 
@@ -121,7 +124,8 @@ async def _one_row_of_every_sealed_table(db: AsyncSession) -> None:
     resident = await make_resident(db, grid)
     await make_worker(db, grid)
     leader = await make_user(db, Role.TEAM_LEADER, town)
-    team = await make_team(db, await make_institution(db, town))
+    centre = await make_institution(db, town)
+    team = await make_team(db, centre)
     member = await make_member(db, team, await make_staff(db, await make_institution(db, town)))
     signing = await make_signing(db, resident, team, signed_by=leader.id, starts_on=clock.now().date())
     db.add(
@@ -150,6 +154,29 @@ async def _one_row_of_every_sealed_table(db: AsyncSession) -> None:
             reporter_id=leader.id,
             unrouted=True,
             submitted_at=datetime(2026, 11, 1, tzinfo=UTC),
+            body_digest="0" * 64,
+        )
+    )
+    db.add(
+        Referral(
+            district_id=district.id,
+            direction="upward",
+            status="requested",
+            resident_id=resident.id,
+            grid_id=grid.id,
+            village_id=village.id,
+            town_id=town.id,
+            from_institution_id=centre.id,
+            from_team_id=team.id,
+            to_institution_id=(await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)).id,
+            urgency="routine",
+            reason_enc=b"",
+            consent_by="patient",
+            consent_method="written",
+            consent_at=datetime(2026, 11, 1, tzinfo=UTC),
+            consent_recorded_by=leader.id,
+            requested_by=leader.id,
+            requested_at=datetime(2026, 11, 1, tzinfo=UTC),
             body_digest="0" * 64,
         )
     )

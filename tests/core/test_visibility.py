@@ -59,6 +59,8 @@ MAY_NAME_ROLES = {
     "core/accounts/schemas.py": "grants name their role",
     "core/accounts/service.py": "loads grants",
     "core/reports/routing.py": "whom a report notifies (holders of a role), not what anyone sees",
+    "core/referrals/routing.py": "whom a referral notifies (desks, the commission), not what anyone sees",
+    "core/referrals/service.py": "whom a referral notifies (the institution's desk), not what anyone sees",
     "cli.py": "creates the first administrator",
     "dev/bootstrap.py": "the demo district's logins",
 }

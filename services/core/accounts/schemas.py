@@ -29,7 +29,10 @@ class GrantCreate(RequestModel):
     org_unit_id: uuid.UUID
     institution_id: uuid.UUID | None = Field(
         default=None,
-        description="institution_steward only: the one institution managed (it must sit in org_unit_id).",
+        description=(
+            "The one institution the grant is for (it must sit in org_unit_id): an institution steward's may name "
+            "it, a referral desk's must, and a HIS client is bound to the one its grant names."
+        ),
     )
     starts_at: datetime | None = Field(default=None, description="Defaults to now.")
     ends_at: datetime | None = None

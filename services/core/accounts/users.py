@@ -21,7 +21,7 @@ from services.core.pagination import paginate
 from services.core.periods import active_at
 from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import SYSTEM_ROLES, Permission, Role
+from services.core.security.roles import INSTITUTION_REQUIRED, INSTITUTION_ROLES, SYSTEM_ROLES, Permission, Role
 from services.core.versioning import check_version
 
 
@@ -105,9 +105,26 @@ async def add_grant(
     is_system_role = data.role in SYSTEM_ROLES
     if is_system_role != (user.kind == "system"):
         raise field_error(f"{field}.role", f"role {data.role.value} is not for a {user.kind} account")
+    if data.institution_id is None and data.role in INSTITUTION_REQUIRED:
+        raise field_error(f"{field}.institution_id", f"a {data.role.value} grant names its institution")
     if data.institution_id is not None:
-        if data.role is not Role.INSTITUTION_STEWARD:
-            raise field_error(f"{field}.institution_id", "only an institution steward's grant names an institution")
+        if data.role not in INSTITUTION_ROLES:
+            raise field_error(
+                f"{field}.institution_id",
+                "only an institution steward's, a referral desk's or a HIS client's grant names an institution",
+            )
+        if data.role is Role.HIS_CLIENT:
+            bound = await db.scalar(
+                select(RoleGrant.institution_id).where(
+                    RoleGrant.user_id == user.id,
+                    RoleGrant.role == Role.HIS_CLIENT.value,
+                    RoleGrant.institution_id.is_not(None),
+                    RoleGrant.institution_id != data.institution_id,
+                    active_at(RoleGrant, clock.now()),
+                )
+            )
+            if bound is not None:
+                raise field_error(f"{field}.institution_id", "a HIS client is bound to exactly one institution")
         institution = await db.get(Institution, data.institution_id)
         if institution is None or institution.org_unit_id != data.org_unit_id:
             raise field_error(f"{field}.institution_id", "no such institution in that org unit")

@@ -51,6 +51,8 @@ class Deadline(TimestampMixin, Base):
     met_at: Mapped[datetime | None]
     breached_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Set while the clock is paused (its subject is on hold): no step fires; resuming shifts the rest.
+    paused_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), default=DeadlineState.OPEN.value)
     next_step_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -130,6 +130,7 @@ async def meet(
     if deadline is None or deadline.met_at is not None or deadline.state == DeadlineState.CANCELLED:
         return deadline
     at = at or clock.now()
+    _unpause(deadline, at)
     deadline.met_at = at
     if deadline.state == DeadlineState.OPEN:
         if at <= deadline.due_at:
@@ -151,9 +152,53 @@ async def cancel(
         return deadline
     deadline.state = DeadlineState.CANCELLED.value
     deadline.cancelled_at = at or clock.now()
+    deadline.paused_at = None
     deadline.next_step_at = None
     await db.flush()
     return deadline
+
+
+async def pause(
+    db: AsyncSession, *, subject_type: str, subject_id: uuid.UUID, kind: str, at: datetime | None = None
+) -> Deadline | None:
+    """Stop the clock ticking (its subject is on hold): no step fires until ``resume``. Idempotent."""
+    deadline = await _locked(db, subject_type=subject_type, subject_id=subject_id, kind=kind)
+    if deadline is None or deadline.state != DeadlineState.OPEN or deadline.paused_at is not None:
+        return deadline
+    deadline.paused_at = at or clock.now()
+    deadline.next_step_at = None
+    await db.flush()
+    return deadline
+
+
+async def resume(
+    db: AsyncSession, *, subject_type: str, subject_id: uuid.UUID, kind: str, at: datetime | None = None
+) -> Deadline | None:
+    """Start a paused clock again: its start, due time and every step not yet taken move later by
+    the time it stood still. Idempotent."""
+    deadline = await _locked(db, subject_type=subject_type, subject_id=subject_id, kind=kind)
+    if deadline is None or deadline.paused_at is None:
+        return deadline
+    _unpause(deadline, at or clock.now())
+    taken = {s.step for s in await steps_taken(db, deadline.id)}
+    policy = Policy.model_validate(deadline.policy)
+    ahead = [(s, t) for s, t in policy.schedule(started_at=deadline.started_at, due_at=deadline.due_at)]
+    ahead = [(s, t) for s, t in ahead if s.name not in taken]
+    deadline.next_step_at = ahead[0][1] if ahead else None
+    await db.flush()
+    if ahead:
+        _plan(db, deadline.id, ahead[0][0].name, ahead[0][1])
+    return deadline
+
+
+def _unpause(deadline: Deadline, at: datetime) -> None:
+    """A paused clock's start and due time move later by the time it stood still."""
+    if deadline.paused_at is None:
+        return
+    shift = max(at - deadline.paused_at, timedelta(0))
+    deadline.started_at += shift
+    deadline.due_at += shift
+    deadline.paused_at = None
 
 
 async def fire_due(db: AsyncSession, deadline_id: uuid.UUID, *, now: datetime | None = None) -> Advance:
@@ -235,7 +280,7 @@ async def _advance(db: AsyncSession, deadline: Deadline, now: datetime) -> Advan
     """Fire each due step not yet taken, then point ``next_step_at`` at the next one. Row is locked."""
     if deadline.met_at is not None or deadline.state in (DeadlineState.MET, DeadlineState.CANCELLED):
         return Advance()
-    if deadline.next_step_at is None:
+    if deadline.next_step_at is None or deadline.paused_at is not None:
         return Advance()
     policy = Policy.model_validate(deadline.policy)
     schedule = policy.schedule(started_at=deadline.started_at, due_at=deadline.due_at)

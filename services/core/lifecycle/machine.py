@@ -21,7 +21,7 @@ Rule = Callable[[Any, Any, str], bool]
 
 @dataclass(frozen=True)
 class Deadlines:
-    """Deadlines a transition opens, meets or cancels, in the same transaction as the move.
+    """Deadlines a transition opens, meets, cancels, pauses or resumes, in the same transaction as the move.
 
     ``category`` picks a per-category policy when opening (e.g. a report's category); ``open_if``
     names the kinds opened only when their predicate holds of the record (e.g. a report-in clock
@@ -31,6 +31,8 @@ class Deadlines:
     open: tuple[str, ...] = ()
     meet: tuple[str, ...] = ()
     cancel: tuple[str, ...] = ()
+    pause: tuple[str, ...] = ()  # the record goes on hold: these clocks stand still
+    resume: tuple[str, ...] = ()  # ... and tick again, their remaining steps shifted by the pause
     category: Callable[[Any], str | None] | None = None
     open_if: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
 

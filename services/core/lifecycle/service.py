@@ -111,6 +111,10 @@ async def move(
         await deadlines.meet(db, **kind_args, kind=kind, at=deadline_at or at)
     for kind in effects.cancel:
         await deadlines.cancel(db, **kind_args, kind=kind, at=deadline_at or at)
+    for kind in effects.pause:
+        await deadlines.pause(db, **kind_args, kind=kind, at=at)
+    for kind in effects.resume:
+        await deadlines.resume(db, **kind_args, kind=kind, at=at)
     for name, value in (changes or {}).items():
         setattr(record, name, value)
     if transition.target is None:

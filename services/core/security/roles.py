@@ -17,6 +17,7 @@ class Role(StrEnum):
     GRID_LEADER = "grid_leader"
     SENTINEL = "sentinel"
     SOCIAL_WORKER = "social_worker"
+    REFERRAL_DESK = "referral_desk"  # an institution's referral desk (转诊办): its grant names the institution
     HIS_CLIENT = "his_client"
 
 
@@ -62,6 +63,13 @@ class Permission(StrEnum):
     # The urgent view of an urgent-risk report (signs, happening now?, police?, where): the village
     # committee acts on it (seed 003 §二(二)2(3)②); never the team's clinical notes. Audited per read.
     REPORTS_READ_URGENT = "reports:read_urgent"
+    # Referrals: ``referrals:read`` on a grant naming an institution (a desk, a HIS client, a steward)
+    # shows that institution's referrals; otherwise ``referrals:read_area`` every referral of the unit's
+    # residents and ``referrals:read_team`` those of the teams the caller is an active member of.
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_READ_AREA = "referrals:read_area"
+    REFERRALS_READ_TEAM = "referrals:read_team"
+    REFERRALS_WRITE = "referrals:write"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -90,28 +98,56 @@ _REPORTS_READ = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE
 _WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
 _HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE_TEAM, Permission.REPORTS_HANDLE})
 _AREA_STATUS = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_AREA})
+# Two-way referral: the two sides (the primary team; the institutions' referral desks and HIS clients)
+# read and move referrals; stewards and supervisors read. Which side may do what, and how much of a
+# referral a reader sees, is decided per row in core/referrals/access.py. Sentinels see no referrals.
+_REFERRALS_READ = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_READ_AREA})
+_REFERRALS = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_WRITE})
+_TEAM_REFERRALS = _REFERRALS | {Permission.REFERRALS_READ_TEAM}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
-    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
-    Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
-    Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | _REFERRALS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.DISTRICT_COMMISSION: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    Role.TOWN_SUPERVISOR: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
+    | _REFERRALS_READ
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
     | _HANDLE
+    | _TEAM_REFERRALS
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
-    Role.TEAM_MEMBER: _EVERYONE | _IDENTITY | _HANDLE | {Permission.SIGNINGS_WRITE},
+    Role.TEAM_MEMBER: _EVERYONE
+    | _IDENTITY
+    | _HANDLE
+    | _REFERRALS
+    | {Permission.REFERRALS_READ_TEAM, Permission.SIGNINGS_WRITE},
     Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | {Permission.REPORTS_READ_URGENT},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
-    Role.HIS_CLIENT: _EVERYONE,
+    # No residents:read: a hospital names its patient by ID number in the referral it sends.
+    Role.REFERRAL_DESK: _EVERYONE | _REFERRALS,
+    Role.HIS_CLIENT: _EVERYONE | _REFERRALS,
 }
+
+# Roles whose grant may name one institution (role_grant.institution_id); a desk's must. A HIS client
+# is bound to the institution its grant names (one: see accounts.users.add_grant); without one it
+# sees and sends no referrals.
+INSTITUTION_ROLES = frozenset({Role.INSTITUTION_STEWARD, Role.REFERRAL_DESK, Role.HIS_CLIENT})
+INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK})
 
 # Roles a system (client-credentials) account may hold; people may hold the others.
 SYSTEM_ROLES = frozenset({Role.HIS_CLIENT})
