@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.api.deps import DbSession, IfMatchLater, Pii, ReportsRead, ReportsSubmit, answer, require
 from services.api.problems import problem_responses
@@ -32,6 +31,7 @@ from services.core.reports.schemas import (
 )
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
+from services.core.text import Instant
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -153,8 +153,8 @@ async def report_metrics(
     db: DbSession,
     principal: ReportsRead,
     org_unit_id: Annotated[uuid.UUID, Query(description="The district, town, village or grid to report on.")],
-    from_: Annotated[AwareDatetime, Query(alias="from", description="Reports submitted from (inclusive).")],
-    to: Annotated[AwareDatetime, Query(description="… until (exclusive); at most 400 days after `from`.")],
+    from_: Annotated[Instant, Query(alias="from", description="Reports submitted from (inclusive).")],
+    to: Annotated[Instant, Query(description="… until (exclusive); at most 400 days after `from`.")],
     group_by: Literal["grid", "team", "town"] = "grid",
 ) -> ReportMetrics:
     """Reports by category, median hours to report-in and to first follow-up, share followed up within

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.security.roles import Role
-from services.core.text import RequestModel
+from services.core.text import DateTime, RequestModel
 
 
 class TokenResponse(BaseModel):
@@ -27,8 +27,8 @@ class GrantCreate(RequestModel):
         default=None,
         description="institution_steward only: the one institution managed (it must sit in org_unit_id).",
     )
-    starts_at: datetime | None = Field(default=None, description="Defaults to now.")
-    ends_at: datetime | None = None
+    starts_at: DateTime | None = Field(default=None, description="Defaults to now.")
+    ends_at: DateTime | None = None
 
 
 class GrantRead(BaseModel):

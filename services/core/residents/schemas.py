@@ -11,20 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.residents.identity import EARLIEST_BIRTH, IdType, Sex
 from services.core.residents.models import KeyPopulation, TagSource
-from services.core.text import RequestModel
+from services.core.text import Date, RequestModel
 
 
 class TagCreate(RequestModel):
     id: uuid.UUID | None = Field(default=None, description="Client-chosen id; a repeat with the same body is safe.")
     population: KeyPopulation
-    since_on: date = Field(description="From when the resident belongs to the group.")
-    until_on: date | None = Field(default=None, description="Until when (inclusive); open when absent.")
+    since_on: Date = Field(description="From when the resident belongs to the group.")
+    until_on: Date | None = Field(default=None, description="Until when (inclusive); open when absent.")
     source: TagSource
 
 
 class TagUpdate(RequestModel):
-    since_on: date | None = None
-    until_on: date | None = Field(default=None, description="Set to end the membership; null reopens it.")
+    since_on: Date | None = None
+    until_on: Date | None = Field(default=None, description="Set to end the membership; null reopens it.")
 
 
 class TagRead(BaseModel):
@@ -46,7 +46,7 @@ class ResidentCreate(RequestModel):
     grid_id: uuid.UUID = Field(description="The grid the resident lives in.")
     name: str = Field(min_length=1, max_length=50)
     sex: Sex | None = Field(default=None, description="Taken from a resident ID when absent; must agree with it.")
-    birth_on: date | None = Field(
+    birth_on: Date | None = Field(
         default=None,
         ge=EARLIEST_BIRTH,
         description="Taken from a resident ID when absent; must agree with it. Required otherwise.",
@@ -68,7 +68,7 @@ class ResidentUpdate(RequestModel):
     grid_id: uuid.UUID | None = None
     name: str | None = Field(default=None, min_length=1, max_length=50)
     sex: Sex | None = None
-    birth_on: date | None = Field(default=None, ge=EARLIEST_BIRTH)
+    birth_on: Date | None = Field(default=None, ge=EARLIEST_BIRTH)
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, min_length=1, max_length=40)
     phone: str | None = Field(default=None, max_length=30, description="null clears it.")

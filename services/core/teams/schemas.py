@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.teams.models import (
     Discipline,
@@ -17,21 +17,21 @@ from services.core.teams.models import (
     TeamLevel,
     TeamStatus,
 )
-from services.core.text import RequestModel
+from services.core.text import Instant, RequestModel
 
 _CLIENT_ID = Field(default=None, description="Client-chosen id; repeating a create with the same id and body is safe.")
 
 
 class PeriodCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
-    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
-    ends_at: AwareDatetime | None = Field(default=None, description="Exclusive; absent means open-ended.")
+    starts_at: Instant | None = Field(default=None, description="Defaults to now.")
+    ends_at: Instant | None = Field(default=None, description="Exclusive; absent means open-ended.")
 
 
 class PeriodUpdate(RequestModel):
     """End a period (or move its end); send If-Match with the version you read."""
 
-    ends_at: AwareDatetime | None = Field(description="Exclusive end; null reopens the period.")
+    ends_at: Instant | None = Field(description="Exclusive end; null reopens the period.")
 
 
 class PeriodRead(BaseModel):
