@@ -26,11 +26,14 @@ from pydantic import (
     ConfigDict,
     FutureDate,
     FutureDatetime,
+    GetJsonSchemaHandler,
     NaiveDatetime,
     PastDate,
     PastDatetime,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same rule as a JSON Schema pattern, for the contract.
@@ -45,7 +48,16 @@ def reject_control_characters(value: str) -> str:
     return value
 
 
-CleanStr = Annotated[str, AfterValidator(reject_control_characters)]
+class _NoControlInSchema:
+    """Says in the JSON Schema what ``reject_control_characters`` enforces."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.setdefault("pattern", NO_CONTROL_PATTERN)
+        return schema
+
+
+CleanStr = Annotated[str, AfterValidator(reject_control_characters), _NoControlInSchema()]
 
 
 def reject_numbers(value: Any) -> Any:

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
+from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
     content_type_conformance,
@@ -70,17 +72,49 @@ async def fuzz_target(servers: Servers) -> AsyncIterator[dict[str, Any]]:
     await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
 
 
+# Rules JSON Schema cannot say, so schema-valid data may still be refused with a 422 naming these
+# fields (and only these): check characters, cross-field rules, ids that must name a record in scope.
+# Everything a schema *can* say (patterns, lengths, enums, formats) is in the contract instead.
+UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/institutions"): frozenset({"body.credit_code"}),  # GB 32100 check character
+    ("PATCH", "/institutions/{institution_id}"): frozenset({"body.credit_code"}),
+    ("POST", "/people"): frozenset({"body.institution_id", "body.org_unit_id", "body.discipline"}),  # by kind
+    ("POST", "/teams"): frozenset({"body.institution_id", "body.leader_id", "body.level"}),  # level by kind
+    ("POST", "/pairings"): frozenset({"body.community_role_id", "body.member_id", "body.ends_at"}),
+    ("POST", "/residents"): frozenset({"body.id_number", "body.birth_on", "body.sex"}),  # check digit, agree
+    ("PATCH", "/residents/{resident_id}"): frozenset({"body.id_number", "body.birth_on", "body.sex"}),
+    ("POST", "/residents/lookup"): frozenset({"body.id_number"}),
+    ("POST", "/reports"): frozenset(
+        {"body.resident_id", "body.new_resident", "body.details", "body.observed_at"}  # which one, by category
+    ),
+    ("GET", "/reports/metrics"): frozenset({"query.to"}),  # after `from`, at most 400 days
+}
+
+
+def accepts_valid_data(ctx: Any, response: Any, case: Any) -> bool | None:
+    """``positive_data_acceptance``, except a 422 whose every field is one of UNEXPRESSIBLE's for the operation."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        allowed = UNEXPRESSIBLE.get((case.method.upper(), case.operation.path), frozenset())
+        if response.status_code == 422 and allowed:
+            fields = [e["field"] for e in response.json().get("errors", [])]
+            if fields and all(any(f == a or f.startswith(f"{a}.") for a in allowed) for f in fields):
+                return None
+        raise
+
+
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
     content_type_conformance,
     status_code_conformance,
     response_headers_conformance,
-    positive_data_acceptance,
+    accepts_valid_data,
     negative_data_rejection,
 ]
-POSITIVE_EXAMPLES = 20
-NEGATIVE_EXAMPLES = 15
+POSITIVE_EXAMPLES = 15
+NEGATIVE_EXAMPLES = 10
 
 
 def test_no_operation_answers_5xx_or_breaks_its_schema(fuzz_target: dict[str, Any]) -> None:
@@ -117,6 +151,8 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(fuzz_target: dict[str, An
 
             try:
                 exercise()
+            except Unsatisfiable:
+                continue  # nothing to make invalid (no parameters, no body)
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every failure, report them all
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc}")
         if operation.path not in paths:

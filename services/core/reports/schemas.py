@@ -22,7 +22,14 @@ from services.core.reports.models import (
     ReportCategory,
     ReportStatus,
 )
-from services.core.residents.identity import IdType, Sex
+from services.core.residents.identity import (
+    ID_NUMBER_DESCRIPTION,
+    ID_NUMBER_PATTERN,
+    PHONE_DESCRIPTION,
+    PHONE_PATTERN,
+    IdType,
+    Sex,
+)
 from services.core.residents.models import KeyPopulation
 from services.core.text import Date, Instant, RequestModel
 
@@ -134,8 +141,20 @@ class NewResidentDraft(RequestModel):
     sex: Sex | None = None
     birth_on: Date | None = None
     id_type: IdType | None = None
-    id_number: str | None = Field(default=None, min_length=1, max_length=40)
-    phone: str | None = Field(default=None, min_length=1, max_length=30)
+    id_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+        description=ID_NUMBER_DESCRIPTION,
+    )
+    phone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        json_schema_extra={"pattern": PHONE_PATTERN},
+        description=PHONE_DESCRIPTION,
+    )
     address: str | None = Field(default=None, max_length=200)
     household_code: str | None = Field(default=None, max_length=64)
 
