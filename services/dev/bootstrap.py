@@ -150,6 +150,7 @@ async def _login(
         action="user.created",
         subject_type="user",
         subject_id=user.id,
+        org_path=unit.path,
         details={"username": username, "kind": user.kind},
     )
     return user

@@ -348,7 +348,12 @@ async def build_world(db: AsyncSession) -> Ids:
     )
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
-        db, actor_id=user_b.id, action="resident.created", subject_type="resident", subject_id=resident.id
+        db,
+        actor_id=user_b.id,
+        action="resident.created",
+        subject_type="resident",
+        subject_id=resident.id,
+        org_path=grid_b.path,
     )
     await db.flush()
     ids = {

@@ -14,12 +14,14 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
+from services.core.accounts.models import RoleGrant
 from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation
 from services.core.security.roles import Role
 from services.core.teams import service as teams_service
 from services.core.teams.models import Person
+from tests.api.test_auth import assert_problem
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -233,6 +235,36 @@ async def test_termination_takes_a_reason_from_the_list_an_end_date_and_if_match
         f"/residents/{rid}/signings", json=signing_body(world, starts_on="2026-06-01"), headers=headers
     )
     assert anew.status_code == 201, anew.text
+
+
+async def test_signing_needs_the_permission_its_routes_require_where_the_resident_lives(
+    client: httpx.AsyncClient, db: AsyncSession, world: World
+) -> None:
+    """signings:write in another town and residents:write (a community steward's) over this village must not
+    add up to signing here: core checks signings:write at the resident's grid, as the routes require it
+    (before the fix, core scoped a new signing by residents:write alone and answered 201)."""
+    rid = await resident_in(db, world.grid)
+    leader = await auth_headers(client, world.leader)
+    signed = (await client.post(f"/residents/{rid}/signings", json=signing_body(world), headers=leader)).json()
+    elsewhere = await make_child(db, world.district, number=2)
+    user = await make_user(db, Role.TEAM_MEMBER, elsewhere)
+    db.add(RoleGrant(user_id=user.id, role=Role.COMMUNITY_STEWARD.value, org_unit_id=world.village.id, starts_at=NOW))
+    await db.commit()
+    headers = await auth_headers(client, user)
+    other = await resident_in(db, world.grid)
+    made = await client.post(f"/residents/{other}/signings", json=signing_body(world), headers=headers)
+    assert_problem(made, 403, "forbidden")
+    renewed = await client.post(f"/signings/{signed['id']}/renewals", json={}, headers=headers)
+    assert_problem(renewed, 403, "forbidden")
+    ended = await client.post(
+        f"/signings/{signed['id']}/termination",
+        json={"reason": "moved_away", "ends_on": "2026-06-01"},
+        headers=headers | {"If-Match": '"1"'},
+    )
+    assert_problem(ended, 403, "forbidden")
+    # The steward's grant still reads the village's signings; only signing is the team's.
+    assert (await client.get(f"/signings/{signed['id']}", headers=headers)).status_code == 200
+    assert (await client.get(f"/residents/{other}/signings", headers=headers)).json()["items"] == []
 
 
 async def test_signing_with_a_team_not_responsible_for_the_grid_is_refused(

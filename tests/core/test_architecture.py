@@ -77,11 +77,6 @@ LAYERS: tuple[frozenset[str], ...] = (
 # imported package). The list may only shrink: a new upward import fails, and so does a line here
 # whose import is gone (delete the line). Empty it, and this dict, once they are all gone.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    # audit (platform) scopes the auditor's query by joining the tables of the subjects it knows;
-    # goes when each audit event stores the org path of its subject at record time (issue 8, item 8).
-    ("audit/queries.py", "accounts"): "app_user's home unit, for events about users",
-    ("audit/queries.py", "org"): "org_unit paths, for events about org units",
-    ("audit/queries.py", "residents"): "resident's grid, for events about residents",
     # teams -> assignments: a team is readable where it serves an area, and ending a membership or a
     # person checks pairings; goes with the split of teams/service.py into one module per record type
     # (issue 8, item 10), which moves the area-based scope and those checks next to assignments.

@@ -15,7 +15,7 @@ from services.core.audit import service as audit
     ["update audit_event set action = 'forged'", "delete from audit_event", "truncate audit_event"],
 )
 async def test_database_refuses_to_rewrite_the_audit_trail(db: AsyncSession, statement: str) -> None:
-    await audit.record(db, actor_id=None, action="test.event", subject_type="test", subject_id=None)
+    await audit.record(db, actor_id=None, action="test.event", subject_type="test", subject_id=None, org_path=None)
     savepoint = await db.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
         await db.execute(text(statement))

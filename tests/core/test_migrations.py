@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,20 +11,23 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.core import clock
+from services.core.audit import service as audit
 from services.core.config import get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.models import Base
 from services.core.reports import service as reports
 from services.core.reports.schemas import ReportCreate
 from services.core.security.pii import mask_phone
+from services.core.security.roles import Role
 from services.core.system.service import alembic_config
 from services.core.teams import service as teams_service
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
-from tests.factories import TEST_PII, make_district, make_worker
+from tests.factories import TEST_PII, make_child, make_district, make_resident, make_user, make_worker
 from tests.report_world import build_report_world, health_need, sentinel_principal
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -85,6 +89,54 @@ async def test_person_mobiles_survive_0007_both_ways(servers: Servers, monkeypat
         assert masked == mask_phone(phone)
     finally:
         get_settings.cache_clear()
+        await engine.dispose()
+        await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
+
+
+async def test_0009_gives_existing_audit_events_their_subjects_path_and_keeps_the_trail_append_only(
+    servers: Servers,
+) -> None:
+    """Events recorded before org_path existed get it from their subject where it resolves; the backfill
+    lifts the append-only trigger only inside its own transaction."""
+    url = await fresh_database(servers, "gridcare_audit_path")
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with make_session_factory(engine)() as db:
+            district = await make_district(db)
+            town = await make_child(db, district, number=1)
+            grid = await make_child(db, await make_child(db, town, number=1), number=1)
+            resident = await make_resident(db, grid)
+            worker = await make_worker(db, grid)
+            user = await make_user(db, Role.AUDITOR, town)
+            subjects = [
+                ("resident", resident.id, grid.path),
+                ("person", worker.id, grid.path),
+                ("user", user.id, town.path),
+                ("org_unit", town.id, town.path),
+                ("resident", uuid.uuid4(), None),  # gone
+                ("login", None, None),  # about no org unit
+            ]
+            for subject_type, subject_id, _ in subjects:
+                await audit.record(
+                    db,
+                    actor_id=None,
+                    action="migration.test",
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    org_path=None,
+                )
+            await db.commit()
+        cfg = alembic_config(url)
+        await asyncio.to_thread(command.downgrade, cfg, "-1")
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+        async with engine.connect() as conn:
+            paths = (
+                await conn.scalars(text("select org_path from audit_event where action = 'migration.test' order by id"))
+            ).all()
+            assert paths == [path for _, _, path in subjects]
+            with pytest.raises(DBAPIError, match="append-only"):
+                await conn.execute(text("update audit_event set org_path = null"))
+    finally:
         await engine.dispose()
         await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
 

@@ -72,6 +72,7 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
         action="user.created",
         subject_type="user",
         subject_id=user.id,
+        org_path=await org_repository.path_of(db, user.org_unit_id),
         details={"username": username, "kind": user.kind},
     )
     return user
@@ -120,6 +121,7 @@ async def add_grant(
             action="role_grant.created",
             subject_type="user",
             subject_id=user.id,
+            org_path=await org_repository.path_of(db, user.org_unit_id),
             details={"role": data.role.value, "org_unit_id": str(data.org_unit_id)},
         )
     return grant
@@ -142,6 +144,7 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
             action="role_grant.ended",
             subject_type="user",
             subject_id=user.id,
+            org_path=await org_repository.path_of(db, user.org_unit_id),
             details={"grant_id": str(grant.id)},
         )
     return grant
@@ -175,6 +178,7 @@ async def update_user(
         action="user.updated",
         subject_type="user",
         subject_id=user.id,
+        org_path=await org_repository.path_of(db, user.org_unit_id),
         details={"fields": sorted(data.model_dump(exclude_none=True))},
     )
     return user

@@ -99,7 +99,13 @@ async def assign_team(db: AsyncSession, *, principal: Principal, data: Responsib
     )
     if result.created:
         await audit.record_change(
-            db, principal, "responsibility.assigned", result.record, team_id=team.id, org_unit_id=unit.id
+            db,
+            principal,
+            "responsibility.assigned",
+            result.record,
+            org_path=unit.path,
+            team_id=team.id,
+            org_unit_id=unit.id,
         )
     return result
 
@@ -135,7 +141,9 @@ async def set_assignment_end(
         rules=_assignment_rules(row.org_unit_id),
         lock=lambda: repository.lock_unit(db, row.org_unit_id),
     )
-    await audit.record_change(db, principal, "responsibility.period_changed", row)
+    await audit.record_change(
+        db, principal, "responsibility.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -209,7 +217,13 @@ async def add_community_role(
     )
     if result.created:
         await audit.record_change(
-            db, principal, "community_role.added", result.record, role=data.role, org_unit_id=unit.id
+            db,
+            principal,
+            "community_role.added",
+            result.record,
+            org_path=unit.path,
+            role=data.role,
+            org_unit_id=unit.id,
         )
     return result
 
@@ -255,7 +269,9 @@ async def set_community_role_end(
         lock=lambda: repository.lock_unit(db, row.org_unit_id),
         on_end=lambda at: repository.close_pairings(db, Pairing.community_role_id == row.id, at=at),
     )
-    await audit.record_change(db, principal, "community_role.period_changed", row)
+    await audit.record_change(
+        db, principal, "community_role.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 
@@ -340,7 +356,14 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
         same=expected,
     )
     if result.created:
-        await audit.record_change(db, principal, "pairing.created", result.record, kind=data.kind)
+        await audit.record_change(
+            db,
+            principal,
+            "pairing.created",
+            result.record,
+            org_path=await org_repository.path_of(db, result.record.org_unit_id),
+            kind=data.kind,
+        )
     return result
 
 
@@ -443,7 +466,9 @@ async def set_pairing_end(
         rules=_pairing_rules(row.community_role_id),
         lock=lambda: repository.lock_unit(db, row.org_unit_id),
     )
-    await audit.record_change(db, principal, "pairing.period_changed", row)
+    await audit.record_change(
+        db, principal, "pairing.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
+    )
     return row
 
 

@@ -1,8 +1,10 @@
 """Reading the audit trail, for auditors, scoped like everything else.
 
-An event is in an auditor's scope when its subject (a resident, an org unit, an
-account) or its actor's home unit lies under one of the auditor's grants: the trail
-itself has no org column, so the scope is found through what it points at, in SQL.
+An event is in an auditor's scope when the org path it was recorded with (its subject's org
+unit at the time: a resident's grid, a team's unit, an account's home unit) lies under one of
+the auditor's grants: ``scope_clause`` on ``audit_event.org_path``, the same rule as every other
+row. Who acted is a filter (``actor_id``), not a scope. The trail joins no domain table, so a
+new kind of subject needs no change here: its call sites pass the path.
 """
 
 from __future__ import annotations
@@ -10,47 +12,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.accounts.models import User
 from services.core.audit.models import AuditEvent
 from services.core.errors import field_error
-from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
-from services.core.residents.models import Resident
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
 
 def in_scope(principal: Principal) -> ColumnElement[bool]:
-    """Events whose subject or actor lies in the principal's audit scope."""
-    scope = scope_clause(principal, Permission.AUDIT_READ, OrgUnit.path)
-    resident = (
-        select(Resident.id)
-        .join(OrgUnit, OrgUnit.id == Resident.grid_id)
-        .where(Resident.id == AuditEvent.subject_id, scope)
-        .exists()
-    )
-    unit = select(OrgUnit.id).where(OrgUnit.id == AuditEvent.subject_id, scope).exists()
-    user = (
-        select(User.id)
-        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == AuditEvent.subject_id, scope)
-        .exists()
-    )
-    actor = (
-        select(User.id)
-        .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(User.id == AuditEvent.actor_id, scope)
-        .exists()
-    )
-    return or_(
-        (AuditEvent.subject_type == "resident") & resident,
-        (AuditEvent.subject_type == "org_unit") & unit,
-        (AuditEvent.subject_type == "user") & user,
-        actor,
-    )
+    """Events about something in the principal's audit scope."""
+    return scope_clause(principal, Permission.AUDIT_READ, AuditEvent.org_path)
 
 
 async def list_events(

@@ -21,9 +21,14 @@ async def record(
     action: str,
     subject_type: str,
     subject_id: uuid.UUID | None,
+    org_path: str | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append one event; ``details`` must never hold personal data in clear."""
+    """Append one event; ``details`` must never hold personal data in clear.
+
+    ``org_path`` is the path of the subject's org unit (``OrgUnit.path``), which scopes the event
+    for auditors: required, so no new call site can forget it; None only for events about no org
+    unit at all."""
     db.add(
         AuditEvent(
             occurred_at=clock.now(),
@@ -31,6 +36,7 @@ async def record(
             action=action,
             subject_type=subject_type,
             subject_id=subject_id,
+            org_path=org_path,
             request_id=current_request_id(),
             details=details or {},
         )
@@ -38,14 +44,17 @@ async def record(
     await db.flush()
 
 
-async def record_change(db: AsyncSession, principal: Principal, action: str, subject: Any, **details: Any) -> None:
-    """Audit a change made by ``principal`` to ``subject``; the subject type is the action's prefix
-    (``team.updated`` -> ``team``). Details are stringified and must hold no personal data."""
+async def record_change(
+    db: AsyncSession, principal: Principal, action: str, subject: Any, *, org_path: str, **details: Any
+) -> None:
+    """Audit a change made by ``principal`` to ``subject`` (its org unit's path ``org_path``); the subject
+    type is the action's prefix (``team.updated`` -> ``team``). Details are stringified and hold no personal data."""
     await record(
         db,
         actor_id=principal.user_id,
         action=action,
         subject_type=action.split(".")[0],
         subject_id=subject.id,
+        org_path=org_path,
         details={k: str(v) for k, v in details.items()},
     )

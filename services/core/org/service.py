@@ -87,6 +87,7 @@ async def create(db: AsyncSession, principal: Principal, data: OrgUnitCreate) ->
             action="org_unit.created",
             subject_type="org_unit",
             subject_id=unit.id,
+            org_path=unit.path,
             details={"code": unit.code, "kind": unit.kind},
         )
     return result
@@ -115,6 +116,7 @@ async def update(
         action="org_unit.updated",
         subject_type="org_unit",
         subject_id=unit.id,
+        org_path=unit.path,
         details={"fields": sorted(changes)},
     )
     return unit

@@ -1,15 +1,15 @@
 """Who reads which report, and how much of it: the one place the report policy lives.
 
 Per grant holding ``reports:read`` (a grant covers its unit's subtree; the report's unit
-is its grid):
+is its grid), by the permissions its role has in ``security/roles.py`` — never by the role:
 
-* sentinel: the reports they submitted, status view;
-* grid leader, community steward: every report in the unit, status view;
-* team leader, team member: the reports of the teams they are an active member of (and
-  unrouted reports in the unit, which they may take), care view;
-* institution steward: care view, only its institution's teams' reports (and unrouted
-  ones) when the grant names an institution;
-* town supervisor, district commission, auditor, district admin: care view in the unit.
+* ``reports:read`` alone (sentinels): the reports they submitted, status view;
+* ``reports:read_area`` (grid leaders, community stewards): every report in the unit, status view;
+* ``reports:read_care_team`` (team leaders and members): the reports of the teams they are an
+  active member of (and unrouted reports in the unit, which they may take), care view;
+* ``reports:read_care`` (supervisors, commission, auditors, administrators, institution stewards):
+  care view in the unit — only its institution's teams' reports (and unrouted ones) when the
+  grant names an institution.
 
 A report is shown in the care view when any grant gives it; else in the status view.
 """
@@ -27,13 +27,10 @@ from services.core import clock
 from services.core.periods import active_at
 from services.core.reports.models import SentinelReport
 from services.core.security.principal import Grant, Principal
-from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.security.roles import Permission
 from services.core.teams.models import Person, Team, TeamMember
 
 PathColumn = InstrumentedAttribute[str] | ColumnElement[str]
-OWN_ONLY = frozenset({Role.SENTINEL})
-STATUS_ROLES = frozenset({Role.SENTINEL, Role.GRID_LEADER, Role.COMMUNITY_STEWARD})
-TEAM_ROLES = frozenset({Role.TEAM_LEADER, Role.TEAM_MEMBER})
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ async def viewer_for(db: AsyncSession, principal: Principal) -> Viewer:
     """Load what the policy needs beyond the grants: the caller's teams (one query, two when a
     steward's grant names an institution)."""
     team_ids: frozenset[uuid.UUID] = frozenset()
-    if any(g.role in TEAM_ROLES for g in principal.grants):
+    if any(g.may(Permission.REPORTS_READ_CARE_TEAM) for g in principal.grants):
         rows = await db.scalars(
             select(TeamMember.team_id)
             .join(Person, Person.id == TeamMember.person_id)
@@ -70,53 +67,52 @@ async def viewer_for(db: AsyncSession, principal: Principal) -> Viewer:
 
 
 def _grants(viewer: Viewer, permission: Permission) -> list[Grant]:
-    return [g for g in viewer.principal.grants if permission in ROLE_PERMISSIONS[g.role]]
+    return [g for g in viewer.principal.grants if g.may(permission)]
 
 
 def _care_term(viewer: Viewer, grant: Grant, path_column: PathColumn) -> ColumnElement[bool] | None:
     """Rows this grant shows in the care view; None when it gives no care view."""
     in_unit = path_column.startswith(grant.org_path)
-    if grant.role in STATUS_ROLES:
-        return None
-    if grant.role in TEAM_ROLES:
-        mine = SentinelReport.team_id.in_(viewer.team_ids) if viewer.team_ids else false()
-        return and_(in_unit, or_(mine, SentinelReport.team_id.is_(None)))
-    if grant.institution_id is not None:
+    if grant.may(Permission.REPORTS_READ_CARE):
+        if grant.institution_id is None:
+            return in_unit
         teams = viewer.institution_team_ids.get(grant.institution_id, frozenset())
         ours = SentinelReport.team_id.in_(teams) if teams else false()
         return and_(in_unit, or_(ours, SentinelReport.team_id.is_(None)))
-    return in_unit
+    if grant.may(Permission.REPORTS_READ_CARE_TEAM):
+        mine = SentinelReport.team_id.in_(viewer.team_ids) if viewer.team_ids else false()
+        return and_(in_unit, or_(mine, SentinelReport.team_id.is_(None)))
+    return None
 
 
 def readable_clause(viewer: Viewer, path_column: PathColumn) -> ColumnElement[bool]:
     """SQL keeping the reports the caller may see in either view (``path_column``: the grid's path)."""
     terms: list[ColumnElement[bool]] = []
     for grant in _grants(viewer, Permission.REPORTS_READ):
-        if grant.role in OWN_ONLY:
-            terms.append(and_(path_column.startswith(grant.org_path), SentinelReport.reporter_id == viewer.user_id))
-        elif grant.role in STATUS_ROLES:
+        care = _care_term(viewer, grant, path_column)
+        if grant.may(Permission.REPORTS_READ_AREA):
             terms.append(path_column.startswith(grant.org_path))
-        else:
-            care = _care_term(viewer, grant, path_column)
-            if care is not None:
-                terms.append(care)
+        elif care is not None:
+            terms.append(care)
+        else:  # reports:read alone: what the caller submitted
+            terms.append(and_(path_column.startswith(grant.org_path), SentinelReport.reporter_id == viewer.user_id))
     return or_(*terms) if terms else false()
 
 
 def care_view(viewer: Viewer, report: SentinelReport, grid_path: str) -> bool:
     """Whether the caller sees ``report`` whole (the same rules as ``_care_term``, in Python)."""
     for grant in _grants(viewer, Permission.REPORTS_READ):
-        if not grid_path.startswith(grant.org_path) or grant.role in STATUS_ROLES:
+        if not grid_path.startswith(grant.org_path):
             continue
-        if grant.role in TEAM_ROLES:
-            if report.team_id is None or report.team_id in viewer.team_ids:
+        if grant.may(Permission.REPORTS_READ_CARE):
+            if grant.institution_id is None:
                 return True
-        elif grant.institution_id is not None:
             teams = viewer.institution_team_ids.get(grant.institution_id, frozenset())
             if report.team_id is None or report.team_id in teams:
                 return True
-        else:
-            return True
+        elif grant.may(Permission.REPORTS_READ_CARE_TEAM):
+            if report.team_id is None or report.team_id in viewer.team_ids:
+                return True
     return False
 
 

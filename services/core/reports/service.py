@@ -67,7 +67,7 @@ from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
 from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
+from services.core.security.roles import Permission
 from services.core.teams.models import Person, Team
 
 SUBJECT = routing.SUBJECT
@@ -172,14 +172,10 @@ async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid
 
 
 def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
-    """Whether every grant letting the caller report on this grid is a sentinel's: then the caller
-    must also hold the sentinel community role in the grid (the grant alone is not enough)."""
-    covering = [
-        g.role
-        for g in principal.grants
-        if grid_path.startswith(g.org_path) and Permission.REPORTS_SUBMIT in ROLE_PERMISSIONS[g.role]
-    ]
-    return bool(covering) and all(role is Role.SENTINEL for role in covering)
+    """Whether no grant letting the caller report on this grid has ``reports:submit_any_grid`` (a
+    sentinel's): then the caller must also hold the sentinel community role in the grid."""
+    covering = [g for g in principal.grants if g.covers(grid_path) and g.may(Permission.REPORTS_SUBMIT)]
+    return bool(covering) and not any(g.may(Permission.REPORTS_SUBMIT_ANY_GRID) for g in covering)
 
 
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
@@ -250,6 +246,7 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
     )
     # Last: notifying takes each recipient's inbox-counter row lock until commit.

@@ -66,6 +66,13 @@ async def id_holder(db: AsyncSession, district_id: uuid.UUID, id_bidx: bytes) ->
     )
 
 
+async def grid_path(db: AsyncSession, resident_id: uuid.UUID) -> str | None:
+    """The path of the resident's grid (for an audit event about a resident outside the caller's scope)."""
+    return await db.scalar(
+        select(OrgUnit.path).join(Resident, Resident.grid_id == OrgUnit.id).where(Resident.id == resident_id)
+    )
+
+
 async def is_readable(db: AsyncSession, principal: Principal, resident_id: uuid.UUID) -> bool:
     """Whether the resident lies within the caller's read scope."""
     found = await db.scalar(select(readable(principal).where(Resident.id == resident_id).exists()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -206,6 +207,7 @@ async def _create(
         action="resident.created",
         subject_type=SUBJECT,
         subject_id=resident_id,
+        org_path=grid.path,
         details={"grid_id": str(grid.id), "tags": [t.population.value for t in data.tags]},
     )
     return Created(Registered(await _reload(db, resident_id), grid.path, 201), True)
@@ -304,6 +306,7 @@ async def _refuse_duplicates(
                 action="resident.identity_conflict",
                 subject_type="resident",
                 subject_id=holder,
+                org_path=await repository.grid_path(db, holder),
                 details={},
             )
             raise IdentityHeldElsewhere("this identity number is already registered in the district, outside your area")
@@ -390,6 +393,7 @@ async def update(
                     action="resident.identity_conflict",
                     subject_type="resident",
                     subject_id=holder,
+                    org_path=await repository.grid_path(db, holder),
                     details={},
                 )
                 raise IdentityHeldElsewhere(
@@ -449,6 +453,7 @@ async def update(
             action="resident.updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={
                 "fields": sorted(
                     {k.removesuffix("_enc").removesuffix("_bidx").removesuffix("_masked") for k in changed}
@@ -476,6 +481,7 @@ async def read_identity(
         action="resident.identity_read",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"fields": [n for n, v in (("id_number", id_number), ("phone", phone)) if v is not None]},
     )
     return IdentityRead(
@@ -509,7 +515,6 @@ async def list_residents(
     if population is not None:
         today = clock.now().date()
         # In the sentinel view a tag counts only when this caller reported it (as it is shown).
-        care = [OrgUnit.path.startswith(p) for p in policy.care_view_paths(principal)]
         stmt = stmt.where(
             select(ResidentTag.id)
             .where(
@@ -517,7 +522,7 @@ async def list_residents(
                 ResidentTag.population == population.value,
                 ResidentTag.since_on <= today,
                 or_(ResidentTag.until_on.is_(None), ResidentTag.until_on >= today),
-                or_(ResidentTag.reported_by == principal.user_id, *care),
+                or_(ResidentTag.reported_by == principal.user_id, policy.care_view_clause(principal, OrgUnit.path)),
             )
             .exists()
         )
@@ -527,18 +532,24 @@ async def list_residents(
     return [(r[0], r[1]) for r in rows], next_cursor
 
 
+def _searched_area(principal: Principal) -> str:
+    """Where a lookup searched: the caller's identity scope as one path (the nearest unit holding all its
+    grants), so a lookup that found nobody is still seen by the auditors of that area."""
+    common = os.path.commonprefix(principal.paths_with(policy.IDENTITY))
+    return common[: common.rfind("/") + 1]
+
+
 async def lookup(
     db: AsyncSession, principal: Principal, *, id_type: IdType, id_number: str, pii: PiiCipher
 ) -> list[tuple[Resident, str]]:
     """Exact lookup by identity number through the blind index, within scope."""
     number, _, _ = check_id_number(id_type, id_number)
-    paths = policy.identity_paths(principal)
-    if not paths:
+    if not principal.can(policy.IDENTITY):
         raise IdentityNotPermitted("lookup by identity number is for roles that may read identity")
     stmt = (
         repository.readable(principal)
         .where(Resident.id_number_bidx == ID_NUMBER.index(pii, number))
-        .where(or_(*(OrgUnit.path.startswith(p) for p in paths)))
+        .where(policy.identity_clause(principal, OrgUnit.path))
         .options(selectinload(Resident.tags))
     )
     rows = [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
@@ -548,6 +559,7 @@ async def lookup(
         action="resident.looked_up",
         subject_type="resident",
         subject_id=rows[0][0].id if rows else None,
+        org_path=rows[0][1] if rows else _searched_area(principal),
         details={"matches": len(rows)},
     )
     return rows
@@ -638,6 +650,7 @@ async def add_tag(
         action="resident.tag_added",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"population": data.population.value, "source": data.source.value},
     )
     return Created((await _reload(db, resident.id), path), True)
@@ -678,6 +691,7 @@ async def update_tag(
             action="resident.tag_updated",
             subject_type=SUBJECT,
             subject_id=resident.id,
+            org_path=path,
             details={"tag_id": str(tag.id), "population": tag.population, "fields": sorted(changes)},
         )
     return await _reload(db, resident.id), path

@@ -245,6 +245,7 @@ async def export_xlsx(
         action="roster.exported",
         subject_type="org_unit",
         subject_id=unit.id,
+        org_path=unit.path,
         details={"at": at.isoformat(), "mobiles_revealed": len(_mobiles(roster))},
     )
     return wb.write(roster, title=f"{unit.name}({unit.code}) {at:%Y-%m-%d}")

@@ -28,6 +28,14 @@ class Grant:
     org_path: str
     institution_id: uuid.UUID | None = None  # an institution steward's grant may name its one institution
 
+    def may(self, permission: Permission) -> bool:
+        """Whether this grant's role has ``permission`` (the table decides, never the role's name)."""
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def covers(self, path: str) -> bool:
+        """Whether the org unit with ``path`` lies in this grant's subtree."""
+        return path.startswith(self.org_path)
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -48,7 +56,8 @@ class Principal:
         return bool(self.paths_with(permission))
 
     def can_at(self, permission: Permission, path: str) -> bool:
-        """Whether ``permission`` holds at the org unit with ``path``."""
+        """Whether ``permission`` holds at the org unit with ``path``: ``scope_clause``'s rule, in Python,
+        for a row already loaded (what of it the caller may see)."""
         return any(path.startswith(p) for p in self.paths_with(permission))
 
     def can_at_institution(self, permission: Permission, path: str, institution_id: uuid.UUID | None) -> bool:
@@ -74,9 +83,11 @@ def require(principal: Principal, permission: Permission) -> None:
 
 
 def scope_clause(
-    principal: Principal, permission: Permission, path_column: InstrumentedAttribute[str] | ColumnElement[str]
+    principal: Principal,
+    permission: Permission,
+    path_column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None] | ColumnElement[str],
 ) -> ColumnElement[bool]:
-    """SQL that keeps rows whose org-unit path lies under one of the principal's grants."""
+    """SQL that keeps rows whose org-unit path lies under one of the principal's grants (a NULL path: none)."""
     paths = _outermost(principal.paths_with(permission))
     if not paths:
         return false()
@@ -100,14 +111,21 @@ def institution_scope_clause(
     permission: Permission,
     path_column: InstrumentedAttribute[str] | ColumnElement[str],
     institution_column: InstrumentedAttribute[uuid.UUID | None] | InstrumentedAttribute[uuid.UUID],
+    *,
+    with_unaffiliated: bool = False,
 ) -> ColumnElement[bool]:
-    """Like ``scope_clause``, but a grant naming an institution keeps only that institution's rows."""
+    """Like ``scope_clause``, but a grant naming an institution keeps only that institution's rows
+    (and, ``with_unaffiliated``, rows of no institution in its unit: the community workers of its area)."""
     terms: list[ColumnElement[bool]] = []
     for g in principal.grants:
         if permission not in ROLE_PERMISSIONS[g.role]:
             continue
         in_unit = path_column.startswith(g.org_path)
-        terms.append(in_unit if g.institution_id is None else and_(in_unit, institution_column == g.institution_id))
+        if g.institution_id is None:
+            terms.append(in_unit)
+            continue
+        ours = institution_column == g.institution_id
+        terms.append(and_(in_unit, or_(ours, institution_column.is_(None)) if with_unaffiliated else ours))
     return or_(*terms) if terms else false()
 
 

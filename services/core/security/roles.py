@@ -29,17 +29,35 @@ class Permission(StrEnum):
     TEAMS_READ = "teams:read"
     INSTITUTIONS_WRITE = "institutions:write"
     PEOPLE_WRITE = "people:write"
+    # The full mobile of a staff member or community worker (GET /people/{id}/mobile, audited).
+    PEOPLE_READ_MOBILE = "people:read_mobile"
     TEAMS_WRITE = "teams:write"
     ASSIGNMENTS_READ = "assignments:read"
     ASSIGNMENTS_WRITE = "assignments:write"
     RESIDENTS_READ = "residents:read"
+    # What of a resident in read scope the caller sees (core/residents/policy.py): the care view
+    # (sex, birth year, masked phone, household, every tag, contact notes) and, beyond it, the
+    # full identity — identity number, phone and the full birth date, and lookup by identity number.
+    RESIDENTS_READ_CARE = "residents:read_care"
+    RESIDENTS_READ_IDENTITY = "residents:read_identity"
     RESIDENTS_WRITE = "residents:write"
     RESIDENTS_IMPORT = "residents:import"
     SIGNINGS_WRITE = "signings:write"
     # The roster .xlsx carries full phone numbers: for those who compile and receive it.
     ROSTER_EXPORT = "roster:export"
+    # Sentinel reports: ``reports:read`` alone shows the reports the caller submitted (status view);
+    # ``reports:read_area`` every report in the unit (status view); ``reports:read_care`` every report in
+    # the unit whole (narrowed to one institution's teams when the grant names one);
+    # ``reports:read_care_team`` whole, the reports of the teams the caller is an active member of (and
+    # unrouted ones, which they may take). Decided per row in core/reports/access.py from these alone.
     REPORTS_READ = "reports:read"
+    REPORTS_READ_AREA = "reports:read_area"
+    REPORTS_READ_CARE = "reports:read_care"
+    REPORTS_READ_CARE_TEAM = "reports:read_care_team"
     REPORTS_SUBMIT = "reports:submit"
+    # Submit on any grid of the unit without holding a sentinel role there (grid leaders); without it a
+    # submitter must be an active sentinel of the grid (the grant alone is not enough).
+    REPORTS_SUBMIT_ANY_GRID = "reports:submit_any_grid"
     REPORTS_HANDLE = "reports:handle"
 
 
@@ -48,30 +66,46 @@ class Permission(StrEnum):
 # steward manages staff and teams in its grant's org unit — only one institution's when the
 # grant names it (role_grant.institution_id). Residents: supervisors read, the care side
 # (team, community steward, grid leader, sentinel) reads and writes within its area.
+# Visibility is permission too, never a role test elsewhere:
+# * every resident reader sees the care view except sentinels and grid leaders, who see the
+#   sentinel view (name, masked ID, address, grid, the tags they reported) — _SENTINEL_CARE;
+# * those who call and visit residents (team leaders and members, community stewards) see the
+#   full identity: ID number, phone, and the full birth date, which next to a masked ID would leave
+#   a handful of candidates for the whole number, so masked roles get the birth year only;
+# * those who call staff and community workers (district administrators, institution stewards,
+#   team leaders) see their full mobile.
+# Signing (and renewing, terminating) is the family doctor team's: signings:write, in its area.
 _EVERYONE = frozenset({Permission.ORG_READ, Permission.TEAMS_READ, Permission.ASSIGNMENTS_READ})
-_READ = frozenset({Permission.RESIDENTS_READ})
-_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
+_READ = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_READ_CARE})
+_SENTINEL_CARE = frozenset({Permission.RESIDENTS_READ, Permission.RESIDENTS_WRITE})
+_CARE = _SENTINEL_CARE | {Permission.RESIDENTS_READ_CARE}
+_IDENTITY = _CARE | {Permission.RESIDENTS_READ_IDENTITY}
 # Sentinel reports: sentinels and grid leaders submit (and see their own, status only); the
 # family doctor team handles them (reports in, follows up, closes); everyone else in scope reads.
 # What of a report a reader sees is decided per row in core/reports/access.py.
-_REPORTS_READ = frozenset({Permission.REPORTS_READ})
+_REPORTS_READ = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE})
 _WHISTLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_SUBMIT})
-_HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_HANDLE})
+_HANDLE = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_CARE_TEAM, Permission.REPORTS_HANDLE})
+_AREA_STATUS = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_AREA})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ},
+    # Everything but reading the trail it writes and residents' full identity (it does not visit them).
+    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
     Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.TOWN_SUPERVISOR: _EVERYONE | _READ | _REPORTS_READ | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
-    | {Permission.PEOPLE_WRITE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
-    Role.TEAM_LEADER: _EVERYONE | _CARE | _HANDLE | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE},
-    Role.TEAM_MEMBER: _EVERYONE | _CARE | _HANDLE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _CARE | _REPORTS_READ,
-    Role.GRID_LEADER: _EVERYONE | _CARE | _WHISTLE,
-    Role.SENTINEL: _EVERYONE | _CARE | _WHISTLE,
+    | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
+    Role.TEAM_LEADER: _EVERYONE
+    | _IDENTITY
+    | _HANDLE
+    | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
+    Role.TEAM_MEMBER: _EVERYONE | _IDENTITY | _HANDLE | {Permission.SIGNINGS_WRITE},
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS,
+    Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
+    Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
     Role.HIS_CLIENT: _EVERYONE,
 }

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from services.core import clock, lifecycle
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, IllegalTransition, NotFound, field_error
+from services.core.errors import AlreadyExists, Forbidden, IllegalTransition, NotFound, field_error
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate, paginate_rows
 from services.core.periods import active_at
@@ -38,7 +38,7 @@ from services.core.security.principal import Principal, scope_clause, scope_or_a
 from services.core.security.roles import Permission
 from services.core.signing import queries
 from services.core.signing.errors import NotTeamMember
-from services.core.signing.lifecycle import SIGNING, SigningStage, stage_of
+from services.core.signing.lifecycle import SIGNING, WRITE, SigningStage, stage_of
 from services.core.signing.models import CONTACT_NOTES, Contact, ServicePackage, Signing
 from services.core.signing.schemas import (
     ContactCreate,
@@ -225,7 +225,11 @@ async def create(
     db: AsyncSession, principal: Principal, resident_id: uuid.UUID, data: SigningCreate
 ) -> Created[Signing]:
     """Sign a resident with a team; a repeat with the same id and body is answered, not redone."""
-    resident, _ = await _locked_resident(db, principal, resident_id)
+    resident, path = await _locked_resident(db, principal, resident_id)
+    # The lifecycle's "sign" permission (signings:write, as the route requires) held over this resident's
+    # grid: another grant's residents:write (a community steward's) does not lend itself to signing.
+    if not principal.can_at(WRITE, path):
+        raise Forbidden("this account may not sign residents of this grid")
     expected = {
         "resident_id": resident.id,
         "team_id": data.team_id,
@@ -240,7 +244,17 @@ async def create(
     await _check_team(db, principal, data.team_id, resident, data.starts_on)
     await _refuse_overlap(db, resident.id, data.starts_on, ends_on, but=data.id)
     return await _insert(
-        db, principal, resident, data.id, data.team_id, data.package, data.starts_on, ends_on, None, same=expected
+        db,
+        principal,
+        resident,
+        data.id,
+        data.team_id,
+        data.package,
+        data.starts_on,
+        ends_on,
+        None,
+        same=expected,
+        grid_path=path,
     )
 
 
@@ -278,7 +292,7 @@ async def renew(db: AsyncSession, principal: Principal, signing_id: uuid.UUID, d
     await _check_team(db, principal, team_id, resident, starts_on)
     await _refuse_overlap(db, resident.id, starts_on, ends_on, but=data.id)
     written = await _insert(
-        db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id, same=expected
+        db, principal, resident, data.id, team_id, package, starts_on, ends_on, old.id, same=expected, grid_path=path
     )
     if written.created:
         details = {"renewal_id": str(written.record.id)}
@@ -311,6 +325,7 @@ async def _insert(
     renews_id: uuid.UUID | None,
     *,
     same: Same[Signing],
+    grid_path: str,
 ) -> Created[Signing]:
     result = await insert_once(
         db,
@@ -341,6 +356,7 @@ async def _insert(
         action="resident.signing_renewed" if renews_id else "resident.signed",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=grid_path,
         details={
             "signing_id": str(signing.id),
             "team_id": str(team_id),
@@ -391,6 +407,7 @@ async def terminate(
         action="resident.signing_terminated",
         subject_type=SUBJECT,
         subject_id=signing.resident_id,
+        org_path=path,
         details={"signing_id": str(signing.id), "reason": data.reason.value, "ends_on": data.ends_on.isoformat()},
     )
     return signing
@@ -490,6 +507,7 @@ async def record_contact(
         action="resident.contact_recorded",
         subject_type=SUBJECT,
         subject_id=resident.id,
+        org_path=path,
         details={"contact_id": str(contact.id), "channel": contact.channel, "outcome": contact.outcome},
     )
     return Created((contact, path), True)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle, periods
@@ -25,8 +25,8 @@ from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
 from services.core.replay import Created, insert_once, replayed
 from services.core.security.pii import PiiCipher, mask_phone
-from services.core.security.principal import Principal
-from services.core.security.roles import Permission, Role
+from services.core.security.principal import Principal, institution_scope_clause
+from services.core.security.roles import Permission
 from services.core.teams import lifecycle as team_lifecycle
 from services.core.teams import repository, validation
 from services.core.teams.errors import MobileNotPermitted
@@ -102,7 +102,9 @@ async def create_institution(
         same=expected,
     )
     if result.created:
-        await audit.record_change(db, principal, "institution.created", result.record, kind=data.kind)
+        await audit.record_change(
+            db, principal, "institution.created", result.record, org_path=unit.path, kind=data.kind
+        )
     return result
 
 
@@ -130,7 +132,13 @@ async def update_institution(
         await _credit_code_free(db, code, but=institution.id)
         institution.credit_code = code
     await db.flush()
-    await audit.record_change(db, principal, "institution.updated", institution)
+    await audit.record_change(
+        db,
+        principal,
+        "institution.updated",
+        institution,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return institution
 
 
@@ -196,7 +204,12 @@ async def appoint_steward(
     )
     if result.created:
         await audit.record_change(
-            db, principal, "institution_steward.appointed", result.record, institution_id=institution.id
+            db,
+            principal,
+            "institution_steward.appointed",
+            result.record,
+            org_path=await org_repository.path_of(db, institution.org_unit_id),
+            institution_id=institution.id,
         )
     return result
 
@@ -236,7 +249,13 @@ async def set_steward_end(
             db, Pairing.institution_steward_id == steward.id, at=at
         ),
     )
-    await audit.record_change(db, principal, "institution_steward.period_changed", steward)
+    await audit.record_change(
+        db,
+        principal,
+        "institution_steward.period_changed",
+        steward,
+        org_path=await org_repository.path_of(db, institution.org_unit_id),
+    )
     return steward
 
 
@@ -253,10 +272,6 @@ def _steward_rules(institution_id: uuid.UUID) -> list[periods.Exclusive]:
 
 
 # --- people -------------------------------------------------------------------------------
-
-
-# Roles that call staff and community workers, within their area: see the full mobile.
-MOBILE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.INSTITUTION_STEWARD, Role.TEAM_LEADER})
 
 
 def mobile_index(pii: PiiCipher, phone: str) -> bytes:
@@ -276,14 +291,11 @@ def open_mobile(person: Person, pii: PiiCipher) -> str:
     return MOBILE.open(pii, person.id, person.mobile_enc)
 
 
-def may_read_mobile(principal: Principal, person: Person, unit_path: str) -> bool:
-    """District administrators, institution stewards and team leaders whose grant covers the person's unit
-    (a grant naming an institution covers that institution's staff and the community workers of its area)."""
-    return any(
-        g.role in MOBILE_ROLES
-        and unit_path.startswith(g.org_path)
-        and (g.institution_id is None or person.institution_id in (None, g.institution_id))
-        for g in principal.grants
+def mobile_visible(principal: Principal) -> ColumnElement[bool]:
+    """SQL: the caller holds ``people:read_mobile`` over the person's unit (joined as ``OrgUnit``); a grant
+    naming an institution covers that institution's staff and the community workers of its area."""
+    return institution_scope_clause(
+        principal, Permission.PEOPLE_READ_MOBILE, OrgUnit.path, Person.institution_id, with_unaffiliated=True
     )
 
 
@@ -291,9 +303,17 @@ async def read_mobile(
     db: AsyncSession, *, principal: Principal, person_id: uuid.UUID, pii: PiiCipher
 ) -> PersonMobileRead:
     """The full mobile for the roles allowed to see it (403 otherwise); audited in this transaction."""
-    person = await repository.get_person(db, principal, person_id)
-    path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == person.org_unit_id))
-    if path is None or not may_read_mobile(principal, person, path):
+    row = (
+        await db.execute(
+            repository.readable_people(principal)
+            .add_columns(OrgUnit.path, mobile_visible(principal))
+            .where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"person {person_id} not found")
+    person, path, visible = row
+    if not visible:
         raise MobileNotPermitted("this role sees mobile numbers masked")
     phone = open_mobile(person, pii)
     await audit.record(
@@ -302,6 +322,7 @@ async def read_mobile(
         action="person.mobile_read",
         subject_type="person",
         subject_id=person.id,
+        org_path=path,
         details={"fields": ["mobile"]},
     )
     return PersonMobileRead(person_id=person.id, mobile=phone)
@@ -360,7 +381,7 @@ async def create_person(
     seal_mobile(person, pii, phone)
     result = await insert_once(db, person, same=expected)
     if result.created:
-        await audit.record_change(db, principal, "person.created", result.record, kind=data.kind)
+        await audit.record_change(db, principal, "person.created", result.record, org_path=unit.path, kind=data.kind)
     return result
 
 
@@ -404,7 +425,9 @@ async def update_person(
         await _user_linkable(db, principal, data.user_id, but=person.id)
         person.user_id = data.user_id
     await db.flush()
-    await audit.record_change(db, principal, "person.updated", person)
+    await audit.record_change(
+        db, principal, "person.updated", person, org_path=await org_repository.path_of(db, person.org_unit_id)
+    )
     return person
 
 
@@ -481,7 +504,9 @@ async def create_team(db: AsyncSession, *, principal: Principal, data: TeamCreat
     )
     result = await insert_once(db, team, same=expected)
     if result.created:
-        await audit.record_change(db, principal, "team.created", result.record, institution_id=institution.id)
+        await audit.record_change(
+            db, principal, "team.created", result.record, org_path=unit.path, institution_id=institution.id
+        )
     return result
 
 
@@ -526,7 +551,9 @@ async def update_team(
     if checked is not None:
         await lifecycle.move(db, checked, actor_id=principal.user_id, at=clock.now())
     await db.flush()
-    await audit.record_change(db, principal, "team.updated", team)
+    await audit.record_change(
+        db, principal, "team.updated", team, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return team
 
 
@@ -611,7 +638,15 @@ async def add_member(
         same=expected,
     )
     if result.created:
-        await audit.record_change(db, principal, "team_member.added", result.record, team_id=team.id, role=data.role)
+        await audit.record_change(
+            db,
+            principal,
+            "team_member.added",
+            result.record,
+            org_path=await org_repository.path_of(db, team.org_unit_id),
+            team_id=team.id,
+            role=data.role,
+        )
     return result
 
 
@@ -668,7 +703,9 @@ async def set_member_end(
         rules=_member_rules(team.id, member.person_id, member.role),
         on_end=lambda at: assignments_repository.close_pairings(db, Pairing.team_member_id == member.id, at=at),
     )
-    await audit.record_change(db, principal, "team_member.period_changed", member)
+    await audit.record_change(
+        db, principal, "team_member.period_changed", member, org_path=await org_repository.path_of(db, team.org_unit_id)
+    )
     return member
 
 
@@ -710,7 +747,14 @@ async def add_backing(db: AsyncSession, *, principal: Principal, data: BackingCr
         same=expected,
     )
     if result.created:
-        await audit.record_change(db, principal, "team_backing.created", result.record, backing_team_id=backing.id)
+        await audit.record_change(
+            db,
+            principal,
+            "team_backing.created",
+            result.record,
+            org_path=await org_repository.path_of(db, backed.org_unit_id),
+            backing_team_id=backing.id,
+        )
     return result
 
 
@@ -735,7 +779,7 @@ async def set_backing_end(
 ) -> TeamBacking:
     """End (or move the end of) a backing."""
     row = await _get_or_404(db, TeamBacking, backing_id, "team backing")
-    await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
+    backed = await repository.get_team(db, principal, row.backed_team_id, Permission.TEAMS_WRITE, for_update=True)
     await periods.change_end(
         db,
         row,
@@ -743,7 +787,9 @@ async def set_backing_end(
         expected_version=expected_version,
         rules=_backing_rules(row.backed_team_id, row.backing_team_id),
     )
-    await audit.record_change(db, principal, "team_backing.period_changed", row)
+    await audit.record_change(
+        db, principal, "team_backing.period_changed", row, org_path=await org_repository.path_of(db, backed.org_unit_id)
+    )
     return row
 
 
