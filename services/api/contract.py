@@ -40,7 +40,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "minLength": 1, "maxLength": 64},
     },
     "ETag": {
-        "description": 'The record\'s version (`"3"`); send it back as `If-Match` to change the record.',
+        "description": 'The record\'s `version` in quotes (`"3"`; the body carries the same number as its typed '
+        "`version` field); send it back as `If-Match` to change the record.",
         "required": True,
         "schema": {"type": "string", "pattern": r'^"\d{1,9}"$'},
     },

@@ -155,6 +155,15 @@ def test_records_are_answered_with_a_declared_etag_and_location(document: dict[s
     assert {"etag", "location"} <= set(close)  # through the route's own helper, found one call deep
     listing = _headers(document, document["paths"]["/org-units"]["get"]["responses"]["200"])
     assert "etag" not in listing
+    # A generated client reads the ETag typed, too: every body answered with one carries `version`.
+    for path, method, op in _operations(document):
+        for status, response in op["responses"].items():
+            if "ETag" in response.get("headers", {}):
+                body = response["content"]["application/json"]["schema"]
+                for option in [body, *body.get("oneOf", []), *body.get("anyOf", [])]:
+                    if "$ref" in option:
+                        schema = _resolve(document, option)
+                        assert "version" in schema["properties"], f"{method.upper()} {path} {status}"
 
 
 def test_if_match_is_required_with_its_pattern_wherever_428_is_answered(document: dict[str, Any]) -> None:
