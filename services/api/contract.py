@@ -123,7 +123,7 @@ def _operation(operation: dict[str, Any], route: APIRoute, *, path: str, public:
             if calls & {deps.if_match, deps.if_match_later}:
                 parameter["required"] = True
                 parameter["schema"] = {"type": "string", "pattern": IF_MATCH_PATTERN, "maxLength": 13}
-        if parameter["in"] == "query" and parameter["name"] in CURSOR_PARAMETERS:
+        if parameter["in"] == "query" and parameter["name"] in CURSOR_PARAMETERS and _is_text(parameter["schema"]):
             parameter["description"] = CURSOR_DESCRIPTION
             parameter["schema"] = {"type": "string", "maxLength": 500, "pattern": r"^[A-Za-z0-9_-]*$"}
     extra: list[int] = []
@@ -152,6 +152,13 @@ def _operation(operation: dict[str, Any], route: APIRoute, *, path: str, public:
         if path in problems.NO_STORE_PATHS:
             for name in _NO_STORE_HEADERS:
                 headers[name] = _ref(name)
+
+
+def _is_text(schema: dict[str, Any]) -> bool:
+    """A plain string (or string-or-null): not a date or a number that happens to be called ``since``."""
+    options = [schema, *schema.get("anyOf", [])]
+    strings = [o for o in options if o.get("type") == "string"]
+    return bool(strings) and not any("format" in o for o in strings)
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ import uuid
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.core.config import Settings
 from services.core.security.roles import Role
 from tests.api.test_auth import assert_problem
 from tests.api.test_residents import Area, area, headers_for, new_body  # noqa: F401 - the area fixture
@@ -156,3 +157,34 @@ async def test_token_answers_are_never_cached(client: httpx.AsyncClient, db: Asy
     assert bad.status_code in (400, 401)
     assert invalid.status_code == 422
     assert "no-store" not in (await client.get("/healthz")).headers.get("cache-control", "")
+
+
+async def test_no_literal_path_is_taken_by_an_id_sibling(
+    client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    """Walk the routes: wherever `/x/{id}` would match a literal `/x/word`, the methods only the former
+    answers are 405 at the latter, with `Allow` naming the literal path's own methods."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import compile_path
+
+    from services.api.app import create_app
+    from services.api.routing import METHODS
+
+    _, headers = await _admin(client, db)
+    methods: dict[str, set[str]] = {}
+    for context in iter_route_contexts(create_app(settings).routes):
+        if context.path_format and context.methods and context.original_route.include_in_schema:
+            methods.setdefault(context.path_format, set()).update(context.methods)
+    checked = 0
+    for literal, own in methods.items():
+        if "{" in literal:
+            continue
+        for other, theirs in methods.items():
+            if other != literal and compile_path(other)[0].match(literal):
+                for method in sorted((theirs | {"DELETE", "PUT"}) - own):
+                    answer = await client.request(method, literal, headers=headers)
+                    assert answer.status_code == 405, f"{method} {literal}: {answer.status_code}"
+                    assert set(answer.headers["allow"].split(", ")) == own, f"{method} {literal}"
+                    checked += 1
+    assert checked >= 10
+    assert METHODS >= {"GET", "POST", "PATCH", "DELETE", "PUT"}
