@@ -106,6 +106,7 @@ def augment(schema: dict[str, Any], routes: Iterable[Any], *, public_paths: froz
             if operation is not None:
                 _operation(operation, route, path=context.path_format, public=context.path_format in public_paths)
     _required_response_fields(schema)
+    _date_bounds(schema)
     return schema
 
 
@@ -277,3 +278,44 @@ def _refs(node: Any, components: dict[str, Any], found: set[str]) -> None:
     elif isinstance(node, list):
         for value in node:
             _refs(value, components, found)
+
+
+# ---------------------------------------------------------------- date bounds
+
+
+_BOUNDS = ("ge", "gt", "le", "lt")
+
+
+def _date_bounds(node: Any) -> None:
+    """Pydantic writes a date's bound as ``ge: "1900-01-01"``, which JSON Schema does not know. A lower
+    bound on the first of January becomes a pattern on the year (what JSON Schema can say); every
+    bound is also said in the description."""
+    if isinstance(node, list):
+        for value in node:
+            _date_bounds(value)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and node.get("format") in ("date", "date-time") and _BOUNDS[0] in node:
+        bound = str(node.pop("ge"))
+        if bound[4:10] == "-01-01" and bound[:4].isdigit() and "pattern" not in node:
+            node["pattern"] = f"^{_year_at_least(bound[:4])}-"
+        node["description"] = (node.get("description", "") + f" Not before {bound}.").strip()
+    for key in _BOUNDS[1:]:
+        if node.get("format") in ("date", "date-time") and key in node:
+            bound = str(node.pop(key))
+            node["description"] = (node.get("description", "") + f" Bound: {key} {bound}.").strip()
+    for value in node.values():
+        _date_bounds(value)
+
+
+def _year_at_least(year: str) -> str:
+    """A regex for a four-digit year >= ``year`` (``1900`` -> ``(?:19[0-9]{2}|[2-9][0-9]{3})``)."""
+    options = []
+    for i in range(4):
+        digit = int(year[i])
+        if i == 3:
+            options.append(f"{year[:3]}[{digit}-9]")
+        elif digit < 9:
+            options.append(f"{year[:i]}[{digit + 1}-9][0-9]{{{3 - i}}}")
+    return "(?:" + "|".join(options) + ")"

@@ -326,3 +326,26 @@ def test_request_dates_and_datetimes_refuse_numbers(settings: Settings) -> None:
 
 def _all_query_params(dependant: Any) -> list[Any]:
     return [*dependant.query_params, *(p for sub in dependant.dependencies for p in _all_query_params(sub))]
+
+
+def test_date_bounds_are_said_in_json_schema(document: dict[str, Any]) -> None:
+    """No pydantic-only keyword (`ge: "1900-01-01"`) leaks in; a year bound becomes a pattern."""
+    import re
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            assert not {"ge", "gt", "le", "lt"} & node.keys(), node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    birth = next(
+        option
+        for option in document["components"]["schemas"]["ResidentCreate"]["properties"]["birth_on"]["anyOf"]
+        if option.get("type") == "string"
+    )
+    assert re.match(birth["pattern"], "1900-01-01")
+    assert not re.match(birth["pattern"], "1899-12-31")
