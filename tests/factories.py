@@ -25,7 +25,7 @@ from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role
 from services.core.signing.models import Signing
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import (
     LEVEL_OF_KIND,
     Institution,
@@ -151,7 +151,7 @@ async def make_staff(db: AsyncSession, institution: Any, *, discipline: str = "d
         org_unit_id=institution.org_unit_id,
         district_id=institution.district_id,
     )
-    teams_service.seal_mobile(row, TEST_PII, mobile())
+    people_service.seal_mobile(row, TEST_PII, mobile())
     db.add(row)
     await db.flush()
     return snapshot(row)
@@ -166,7 +166,7 @@ async def make_worker(db: AsyncSession, unit: Any) -> Any:
         org_unit_id=unit.id,
         district_id=unit.district_id,
     )
-    teams_service.seal_mobile(row, TEST_PII, mobile())
+    people_service.seal_mobile(row, TEST_PII, mobile())
     db.add(row)
     await db.flush()
     return snapshot(row)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.accounts.models import RoleGrant
-from services.core.deadlines.kinds import deadline_kind
+from services.core.deadlines.kinds import deadline_kind, deadline_kind_many
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import Step
 from services.core.org.models import OrgUnit
@@ -49,3 +49,31 @@ async def test_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Se
         .order_by(RoleGrant.user_id)
     )
     return list(await db.scalars(stmt))
+
+
+@deadline_kind_many(KIND)
+async def test_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline, Step]]) -> list[list[uuid.UUID]]:
+    """The same answer as ``test_follow_up``, one query per distinct (district, audience) in the batch."""
+    hang = os.environ.get("GRIDCARE_TEST_HANG_FILE")
+    if hang and pairs:
+        Path(hang).write_text(pairs[0][1].name)
+        await asyncio.Event().wait()
+    found: dict[tuple[uuid.UUID, tuple[str, ...]], list[uuid.UUID]] = {}
+    answers = []
+    for deadline, step in pairs:
+        key = (deadline.district_id, step.audience)
+        if key not in found:
+            roles = [r.value for a in step.audience for r in AUDIENCE_ROLES.get(a, ())]
+            stmt = (
+                select(RoleGrant.user_id)
+                .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
+                .where(
+                    OrgUnit.district_id == deadline.district_id,
+                    RoleGrant.role.in_(roles),
+                    RoleGrant.ends_at.is_(None),
+                )
+                .order_by(RoleGrant.user_id)
+            )
+            found[key] = list(await db.scalars(stmt))
+        answers.append(found[key])
+    return answers

@@ -17,31 +17,33 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api import contract, problems
+from services.api.metrics import METRICS_PATH, MetricsMiddleware, metrics_endpoint
 from services.api.middleware import BodySizeLimitMiddleware, NoStoreMiddleware, RequestIdMiddleware
 from services.api.routes import (
+    accounts,
     assignments,
     audit,
     auth,
-    health,
     notifications,
-    org_units,
+    org,
     reports,
     residents,
     roster,
     signing,
+    system,
     teams,
-    users,
 )
 from services.api.routing import guard_shadowed
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
+from services.core.metrics import watch_pool
 from services.core.system.service import migration_head
 
 ROUTERS = (
-    health.router,
+    system.router,
     auth.router,
-    org_units.router,
-    users.router,
+    org.router,
+    accounts.router,
     teams.router,
     assignments.router,
     roster.router,
@@ -91,8 +93,11 @@ def create_app(
         own_engine = engine is None
         own_redis = redis is None
         db_engine = engine or make_engine(
-            _require(settings.database_url, "GRIDCARE_DATABASE_URL"), pool_size=settings.db_pool_size
+            _require(settings.database_url, "GRIDCARE_DATABASE_URL"),
+            pool_size=settings.db_pool_size,
+            application_name="gridcare-api",
         )
+        watch_pool(db_engine, "api")
         app.state.session_factory = make_session_factory(db_engine)
         app.state.redis = redis or await create_pool(
             RedisSettings.from_dsn(_require(settings.redis_url, "GRIDCARE_REDIS_URL"))
@@ -157,6 +162,7 @@ def create_app(
     app.state.migration_head = migration_head()
     if engine is not None:
         app.state.session_factory = make_session_factory(engine)
+        watch_pool(engine, "api")
     if redis is not None:
         app.state.redis = redis
     problems.install(app)
@@ -168,6 +174,8 @@ def create_app(
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(NoStoreMiddleware, paths=problems.NO_STORE_PATHS)
+    app.add_middleware(MetricsMiddleware)  # outermost: times everything, 413s and 500s included
+    app.add_route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _serve_docs(app)
     return app

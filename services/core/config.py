@@ -8,6 +8,7 @@ run can still read what the first one encrypted and signed.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,7 +51,8 @@ class Settings(BaseSettings):
     # SLA clocks: how often the sweeper looks for due steps, and per-kind policy overrides,
     # e.g. {"report.follow_up": {"due_after_hours": 24}, "report.follow_up:urgent_risk": {...}}.
     deadline_sweep_seconds: int = Field(default=30, ge=1, le=3600)
-    deadline_sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    # Small batches, each its own short transaction: a backlog never holds the locks the API needs.
+    deadline_sweep_batch: int = Field(default=200, ge=1, le=10_000)
     deadline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Notifications: the outbox sweeper and the optional SMS gateway (no URL: inbox only).
@@ -58,9 +60,25 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: int = Field(default=30, ge=1)
     outbox_backoff_max_seconds: int = Field(default=3600, ge=1)
     sms_gateway_url: str | None = None
+    # The worker: how often it looks for Redis while Redis is away (the sweepers never wait for it).
+    redis_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+
+    # /metrics (API and worker): open in dev and test; in production only for the bearer token or
+    # the networks named here (neither set: closed). The worker serves it on its own small listener.
+    metrics_token: SecretStr | None = None
+    metrics_networks: list[str] = Field(default_factory=list)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: no listener
     sms_gateway_username: str | None = None
     sms_gateway_password: SecretStr | None = None
     sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks_parse(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the bad one at start-up
+        return value
 
     @model_validator(mode="after")
     def _secrets_present_in_production(self) -> Settings:
@@ -106,6 +124,10 @@ class Settings(BaseSettings):
                 for name in ("token_signing_key", "pii_keys", "pii_blind_index_key")
             }
         )
+
+    def metrics_open(self) -> bool:
+        """Whether anyone may scrape /metrics (dev and test; production asks for a token or a network)."""
+        return self.env != "production"
 
     def signing_key(self) -> str:
         """The key that signs access tokens."""

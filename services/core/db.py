@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from services.core import clock
 from services.core.jobs import drop_job_intents
+from services.core.metrics import MeasuredPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,13 +62,26 @@ def async_url(url: str) -> str:
     raise ValueError("database URL must be a postgresql:// URL")
 
 
-def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
-    """An asyncpg engine; ``null_pool`` for code that hops between event loops."""
+def make_engine(
+    url: str, *, pool_size: int = 10, null_pool: bool = False, application_name: str | None = None
+) -> AsyncEngine:
+    """An asyncpg engine; ``null_pool`` for code that hops between event loops.
+
+    ``application_name`` shows in ``pg_stat_activity``, so an operator (or a test) can count
+    one process kind's connections.
+    """
+    connect_args = {"server_settings": {"application_name": application_name}} if application_name else {}
     if null_pool:
-        return create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True)
+        return create_async_engine(async_url(url), poolclass=NullPool, hide_parameters=True, connect_args=connect_args)
     # hide_parameters: a failed statement's values (names, addresses, ciphertext) never reach a log.
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+        async_url(url),
+        poolclass=MeasuredPool,  # the asyncio queue pool, timed for /metrics
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args=connect_args,
     )
 
 

@@ -56,9 +56,10 @@ def drop_job_intents(session: AsyncSession) -> None:
 async def enqueue_intents(queue: JobQueue | None, intents: Iterable[JobIntent]) -> int:
     """Enqueue each intent; a failure is logged, never raised (the sweepers catch up). Returns how many."""
     done = 0
-    for intent in intents:
+    intents = list(intents)
+    for index, intent in enumerate(intents):
         if queue is None:
-            continue
+            break
         # Deferred by the time left on *our* clock (the queue reads the wall clock); past times run now.
         defer_by = intent.defer_until - clock.now() if intent.defer_until is not None else None
         if defer_by is not None and defer_by <= timedelta(0):
@@ -67,5 +68,12 @@ async def enqueue_intents(queue: JobQueue | None, intents: Iterable[JobIntent]) 
             await queue.enqueue_job(intent.name, *intent.args, _job_id=intent.job_id, _defer_by=defer_by)
             done += 1
         except Exception:  # Redis down: the work is in Postgres, the sweeper will find it
-            log.warning("enqueue failed; the sweeper will catch up", extra={"job_id": intent.job_id}, exc_info=True)
+            # One warning and no more tries: the rest would fail the same way, each after a timeout,
+            # and a sweeper catching up on thousands of steps must not wait on a dead Redis.
+            log.warning(
+                "enqueue failed; the sweeper will catch up",
+                extra={"job_id": intent.job_id, "skipped": len(intents) - index - 1},
+                exc_info=True,
+            )
+            break
     return done

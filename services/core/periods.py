@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.errors import PeriodOverlap, field_error
+from services.core.replay import Created, Same, insert_once
 from services.core.versioning import check_version
 
 
@@ -116,6 +117,32 @@ async def check_exclusive(
         )
         if clash is not None:
             raise rule.error(f"{rule.message} ({clash})", **{rule.names: str(clash)})
+
+
+async def create_exclusive(
+    db: AsyncSession,
+    record: P,
+    *,
+    same: Same[P],
+    rules: Sequence[Exclusive],
+    lock: Callable[[], Awaitable[object]] | None = None,
+    audit: Callable[[P], Awaitable[object]] | None = None,
+) -> Created[P]:
+    """Create a period record: the one way every period is born.
+
+    Under ``lock`` (the parent row; omit it when the caller already holds that row
+    ``FOR UPDATE``), 409 ``period_overlap`` against ``rules`` excluding the record's own
+    id (a concurrent twin is a replay, not an overlap), then ``replay.insert_once`` with
+    ``same``; ``audit`` runs on the persistent row only when this call created it.
+    ``record`` carries the resolved period (``resolve``) and is never added to the session.
+    """
+    if lock is not None:
+        await lock()
+    await check_exclusive(db, rules, starts_at=record.starts_at, ends_at=record.ends_at, exclude_id=record.id)
+    result = await insert_once(db, record, same=same)
+    if result.created and audit is not None:
+        await audit(result.record)
+    return result
 
 
 async def change_end(

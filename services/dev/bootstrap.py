@@ -29,7 +29,7 @@ from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.security.roles import Role
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import Institution, Person
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster
 
@@ -112,7 +112,7 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
         if mobile is not None:
             person = await db.scalar(
                 select(Person).where(
-                    Person.district_id == district.id, Person.mobile_bidx == teams_service.mobile_index(pii, mobile)
+                    Person.district_id == district.id, Person.mobile_bidx == people_service.mobile_index(pii, mobile)
                 )
             )
             if person is not None:

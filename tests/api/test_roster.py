@@ -17,7 +17,7 @@ from services.core.org.models import OrgUnit
 from services.core.roster import workbook
 from services.core.roster.workbook import XLSX_MEDIA_TYPE
 from services.core.security.roles import Role
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import Institution, Person, Team, TeamMember
 from services.dev.bootstrap import bootstrap_demo
 from services.dev.demo_roster import DEMO_TOWNS
@@ -87,7 +87,7 @@ async def test_the_roster_round_trips_export_then_import_changes_nothing(
     people = (await db.scalars(select(Person))).all()
     members = load_workbook(io.BytesIO(exported.content), read_only=True)["团队成员"]
     written = {str(v) for row in members.iter_rows(values_only=True) for v in row if v}
-    assert any(teams_service.open_mobile(p, TEST_PII) in written for p in people)  # full numbers, not masks
+    assert any(people_service.open_mobile(p, TEST_PII) in written for p in people)  # full numbers, not masks
     assert not any("****" in v for v in written)
     events = (await db.scalars(select(AuditEvent).where(AuditEvent.action == "roster.exported"))).all()
     assert [(e.subject_id, e.details["mobiles_revealed"] > 200) for e in events] == [(district.id, True)]
@@ -258,7 +258,7 @@ async def test_the_public_directory_lists_teams_and_nothing_personal(
     assert team["leader_name"]
     assert team["whole_village"]
     assert len(team["grids"]) == 3
-    mobiles = [teams_service.open_mobile(p, TEST_PII) for p in (await db.scalars(select(Person))).all()]
+    mobiles = [people_service.open_mobile(p, TEST_PII) for p in (await db.scalars(select(Person))).all()]
     names = set((await db.scalars(select(Person.name))).all()) - {team["leader_name"]}
     assert not any(m in response.text for m in mobiles)
     assert not any(f'"{n}"' in response.text for n in names)
@@ -307,7 +307,7 @@ async def test_errors_never_name_people_outside_the_callers_scope(client: httpx.
         .limit(1)
     )
     assert other is not None
-    name, phone = other.name, teams_service.open_mobile(other, TEST_PII)
+    name, phone = other.name, people_service.open_mobile(other, TEST_PII)
     headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, town_a))
     roster = workbook.Roster(
         community=[workbook.CommunityRow(0, DEMO_TOWNS[0] + "001001", CommunityRoleKind.SENTINEL, "冒名", phone, None)]

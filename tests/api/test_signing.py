@@ -19,7 +19,7 @@ from services.core.audit.models import AuditEvent
 from services.core.org.models import OrgUnit
 from services.core.residents.models import KeyPopulation
 from services.core.security.roles import Role
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import Person
 from tests.api.test_auth import assert_problem
 from tests.factories import (
@@ -68,7 +68,7 @@ async def _member_user(db: AsyncSession, role: Role, unit: Any, team: Any, insti
         user_id=user.id,
         district_id=unit.district_id,
     )
-    teams_service.seal_mobile(person, TEST_PII, mobile())
+    people_service.seal_mobile(person, TEST_PII, mobile())
     db.add(person)
     await db.flush()
     await make_member(db, team, person, role="leader" if role is Role.TEAM_LEADER else "member")

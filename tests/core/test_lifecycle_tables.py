@@ -43,7 +43,7 @@ from services.core.signing import service as signings
 from services.core.signing.lifecycle import SIGNING, SigningStage
 from services.core.signing.models import Signing
 from services.core.signing.schemas import SigningRenew, SigningTerminate
-from services.core.teams import service as teams
+from services.core.teams import teams as team_service
 from services.core.teams.lifecycle import TEAM
 from services.core.teams.models import Team, TeamStatus
 from services.core.teams.schemas import TeamUpdate
@@ -247,7 +247,7 @@ async def test_every_team_pair_in_the_table_succeeds_and_every_other_answers_409
                 lifecycle.check(TEAM, team, action, actor=admin, path="", expected_version=team.version)
             raise IllegalTransition("asking for the status it has changes nothing")
         data = TeamUpdate(status=wanted[action])
-        changed = await teams.update_team(
+        changed = await team_service.update_team(
             db, principal=admin, team_id=team.id, data=data, expected_version=team.version
         )
         return TeamStatus(changed.status)

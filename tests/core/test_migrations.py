@@ -24,7 +24,7 @@ from services.core.reports.schemas import ReportCreate
 from services.core.security.pii import mask_phone
 from services.core.security.roles import Role
 from services.core.system.service import alembic_config
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
 from tests.factories import TEST_PII, make_child, make_district, make_resident, make_user, make_worker
@@ -70,7 +70,7 @@ async def test_person_mobiles_survive_0007_both_ways(servers: Servers, monkeypat
             district = await make_district(db)
             worker = await make_worker(db, district)
             await db.commit()
-        phone = teams_service.open_mobile(worker, TEST_PII)
+        phone = people_service.open_mobile(worker, TEST_PII)
         cfg = alembic_config(url)
         await asyncio.to_thread(command.downgrade, cfg, "0006")
         async with engine.connect() as conn:
@@ -85,7 +85,7 @@ async def test_person_mobiles_survive_0007_both_ways(servers: Servers, monkeypat
             ).one()
         assert phone.encode() not in bytes(enc)
         assert TEST_PII.decrypt(bytes(enc), context=f"person.mobile:{worker.id}") == phone
-        assert bytes(bidx) == teams_service.mobile_index(TEST_PII, phone)
+        assert bytes(bidx) == people_service.mobile_index(TEST_PII, phone)
         assert masked == mask_phone(phone)
     finally:
         get_settings.cache_clear()
@@ -127,7 +127,7 @@ async def test_0009_gives_existing_audit_events_their_subjects_path_and_keeps_th
                 )
             await db.commit()
         cfg = alembic_config(url)
-        await asyncio.to_thread(command.downgrade, cfg, "-1")
+        await asyncio.to_thread(command.downgrade, cfg, "0008")  # below 0009, whatever came after it
         await asyncio.to_thread(command.upgrade, cfg, "head")
         async with engine.connect() as conn:
             paths = (

@@ -34,7 +34,7 @@ from services.core.residents.models import Resident
 from services.core.residents.schemas import ResidentCreate
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
-from services.core.teams import service as teams
+from services.core.teams import members as member_service
 from services.core.teams.models import TeamMember
 from services.core.teams.schemas import MemberCreate
 from services.dev.embedded import drop_database
@@ -133,7 +133,7 @@ async def test_ten_concurrent_identical_memberships_make_one_record_one_created_
     body = MemberCreate(id=uuid.uuid4(), person_id=world.staff_id, role="leader", starts_at=T0)
 
     async def create(db: AsyncSession) -> bool:
-        return (await teams.add_member(db, principal=world.admin, team_id=world.team_id, data=body))[1]
+        return (await member_service.add_member(db, principal=world.admin, team_id=world.team_id, data=body))[1]
 
     assert _outcomes(await _race(world, create)) == ONE_CREATED
     assert await _count(world, TeamMember, body.id) == 1  # type: ignore[arg-type]
@@ -187,7 +187,7 @@ async def test_concurrent_creates_with_one_id_and_different_bodies_make_one_reco
 
     async def create(db: AsyncSession, role: str) -> bool:
         body = MemberCreate(id=ident, person_id=world.staff_id, role=role, starts_at=T0)
-        return (await teams.add_member(db, principal=world.admin, team_id=world.team_id, data=body)).created
+        return (await member_service.add_member(db, principal=world.admin, team_id=world.team_id, data=body)).created
 
     start = asyncio.Event()
 

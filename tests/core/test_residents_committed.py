@@ -30,7 +30,7 @@ from services.core.security.pii import PiiCipher, cipher_for, key_version
 from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.security.rotation import rotate, versions_in_use
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import Person
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database, make_settings
@@ -245,7 +245,7 @@ async def test_key_rotation_re_encrypts_in_batches_and_old_keys_still_read(
 async def test_key_rotation_re_encrypts_people_mobiles_too(committed: Committed, servers: Servers) -> None:
     async with session_scope(committed.factory) as db:
         workers = [await make_worker(db, committed.grid) for _ in range(5)]
-    phones = {w.id: teams_service.open_mobile(w, TEST_PII) for w in workers}
+    phones = {w.id: people_service.open_mobile(w, TEST_PII) for w in workers}
     new_key = base64.b64encode(b"m" * 32).decode()
     old = json.loads(make_settings(committed.url, servers.redis_url).pii_keys.get_secret_value())  # type: ignore[union-attr]
     rotated = cipher_for(make_settings(committed.url, servers.redis_url, pii_keys=json.dumps({**old, "2": new_key})))
@@ -255,6 +255,6 @@ async def test_key_rotation_re_encrypts_people_mobiles_too(committed: Committed,
     async with session_scope(committed.factory) as db:
         for person in (await db.scalars(select(Person).where(Person.id.in_(list(phones))))).all():
             assert key_version(person.mobile_enc) == 2
-            assert teams_service.open_mobile(person, rotated) == phones[person.id]
-            assert person.mobile_bidx == teams_service.mobile_index(rotated, phones[person.id])
+            assert people_service.open_mobile(person, rotated) == phones[person.id]
+            assert person.mobile_bidx == people_service.mobile_index(rotated, phones[person.id])
             assert person.version == 1

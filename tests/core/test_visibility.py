@@ -18,7 +18,7 @@ from services.core.residents.errors import IdentityNotPermitted
 from services.core.residents.schemas import ResidentView
 from services.core.security.principal import Grant, Principal, scope_clause
 from services.core.security.roles import ROLE_PERMISSIONS, Permission, Role
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.errors import MobileNotPermitted
 from tests.factories import TEST_PII, make_child, make_district, make_resident, make_worker
 
@@ -120,7 +120,7 @@ async def test_changing_the_table_alone_changes_what_a_role_sees(
     with pytest.raises(IdentityNotPermitted):
         await residents_service.read_identity(db, supervisor, resident.id, pii=TEST_PII)
     with pytest.raises(MobileNotPermitted):
-        await teams_service.read_mobile(db, principal=member, person_id=worker.id, pii=TEST_PII)
+        await people_service.read_mobile(db, principal=member, person_id=worker.id, pii=TEST_PII)
 
     table = dict(ROLE_PERMISSIONS)
     monkeypatch.setitem(
@@ -129,8 +129,8 @@ async def test_changing_the_table_alone_changes_what_a_role_sees(
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.TEAM_MEMBER, table[Role.TEAM_MEMBER] | {Permission.PEOPLE_READ_MOBILE})
     assert residents_service.to_read(supervisor, resident, grid.path).birth_on == date(1961, 7, 9)
     assert (await residents_service.read_identity(db, supervisor, resident.id, pii=TEST_PII)).phone == "13812345678"
-    revealed = await teams_service.read_mobile(db, principal=member, person_id=worker.id, pii=TEST_PII)
-    assert revealed.mobile == teams_service.open_mobile(worker, TEST_PII)
+    revealed = await people_service.read_mobile(db, principal=member, person_id=worker.id, pii=TEST_PII)
+    assert revealed.mobile == people_service.open_mobile(worker, TEST_PII)
 
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.TEAM_MEMBER, table[Role.TEAM_MEMBER] - {Permission.RESIDENTS_READ_CARE})
     assert residents_service.to_read(member, resident, grid.path).view is ResidentView.SENTINEL

@@ -15,17 +15,24 @@ from services.core.system.models import WorkerHeartbeat
 from services.worker.settings import worker_settings
 
 
-def _worker(settings: Settings, **overrides: Any) -> Worker:
-    cls = worker_settings(settings, burst=True, handle_signals=False, poll_delay=0.05, **overrides)
+def _queue() -> str:
+    """A queue of the test's own: a burst worker on the suite's shared queue would wait for every job
+    other tests deferred hours ahead (a report's ``team_if_waiting`` step, say)."""
+    return f"arq:test-queue:{uuid.uuid4().hex}"
+
+
+def _worker(settings: Settings, queue: str, **overrides: Any) -> Worker:
+    cls = worker_settings(settings, burst=True, handle_signals=False, poll_delay=0.05, queue_name=queue, **overrides)
     options = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     return Worker(**options)
 
 
 async def test_a_job_goes_through_redis_to_a_real_worker(settings: Settings, redis: ArqRedis) -> None:
     marker = uuid.uuid4().hex
-    job = await redis.enqueue_job("system.ping", marker, _job_id=f"test-ping:{marker}")
+    queue = _queue()
+    job = await redis.enqueue_job("system.ping", marker, _job_id=f"test-ping:{marker}", _queue_name=queue)
     assert job is not None
-    worker = _worker(settings)
+    worker = _worker(settings, queue)
     try:
         await worker.main()
     finally:
@@ -44,8 +51,9 @@ async def test_a_running_worker_is_visible_in_the_database_and_forgotten_on_shut
         async with session_scope(ctx["session_factory"]) as db:
             seen.extend(await db.scalars(select(WorkerHeartbeat.worker_id)))
 
-    await redis.enqueue_job("system.ping", "beat", _job_id=f"test-beat:{uuid.uuid4().hex}")
-    worker = _worker(settings, on_job_start=on_job_start)
+    queue = _queue()
+    await redis.enqueue_job("system.ping", "beat", _job_id=f"test-beat:{uuid.uuid4().hex}", _queue_name=queue)
+    worker = _worker(settings, queue, on_job_start=on_job_start)
     try:
         await worker.main()
     finally:

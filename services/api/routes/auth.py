@@ -1,4 +1,7 @@
-"""OAuth2 tokens (password, refresh_token, client_credentials), logout and the caller's own account."""
+"""OAuth2 tokens (password, refresh_token, client_credentials), logout and the caller's own account.
+
+The protocol every client speaks before any domain, so not ``accounts.py`` (whose routes administer accounts);
+it calls ``core/accounts`` to log in (``NOT_A_CORE_PACKAGE`` in ``tests/core/test_architecture.py``)."""
 
 from __future__ import annotations
 

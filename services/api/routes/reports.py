@@ -110,7 +110,11 @@ async def submit_report(
     responses=problem_responses(401, 403, 422),
 )
 async def submit_report_batch(db: DbSession, principal: ReportsSubmit, pii: Pii, body: ReportBatch) -> BatchResult:
-    """Up to 100 reports, each stored (201), replayed (200) or refused (its problem) on its own; always 200."""
+    """Up to 100 reports, each validated and stored (201), replayed (200) or refused (its problem) on its own.
+
+    Always 200 for a list of objects: one bad item (an unknown category, a missing field, an id that is not a
+    UUID) is refused with its index and a 422 problem naming `body.reports.<index>.<field>`; the others are
+    stored. Only a body that is not a list of 1-100 objects is a 422 for the whole batch."""
     items = await service.create_batch(db, principal, body.reports, pii=pii)
     return BatchResult(
         stored=sum(1 for i in items if i.status == 201),
@@ -145,11 +149,7 @@ async def list_reports(
         cursor=cursor,
         limit=limit,
     )
-    teams = await service.teams_by_id(db, {r.team_id for r in rows if r.team_id})
-    return Page[ReportStatusRead](
-        items=[service.to_status(r, teams.get(r.team_id) if r.team_id else None) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return Page[ReportStatusRead](items=await service.status_views(db, viewer, rows), next_cursor=next_cursor)
 
 
 @router.get("/metrics", summary="Loop metrics per grid, team or town", responses=problem_responses(401, 403, 404, 422))
@@ -175,7 +175,9 @@ async def report_metrics(
 
 @router.get("/{report_id}", summary="Read one sentinel report", responses=problem_responses(401, 403, 404, 422))
 async def read_report(db: DbSession, scoped: ReadableReport, response: Response) -> ReportView:
-    """The care view (`view: care`) for the team and supervisors; the status view for the sentinel."""
+    """The care view (`view: care`) for the team and supervisors; for the village's community steward, an
+    urgent risk's urgent view (`view: urgent`: the status view plus what to act on; each read audited);
+    else the status view (`view: status`)."""
     view = await service.to_view(db, scoped.viewer, scoped.report, scoped.path)
     return answer(response, scoped.report, view)
 

@@ -22,7 +22,7 @@ from services.api.deps import (
 from services.api.problems import problem_responses
 from services.core.errors import PeriodOverlap
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from services.core.teams import repository, service
+from services.core.teams import backings, institutions, members, people, repository, teams
 from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
 from services.core.teams.schemas import (
     BackingCreate,
@@ -52,7 +52,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 async def _teams(db: AsyncSession, rows: list[Team]) -> list[TeamRead]:
-    leaders = await service.current_leaders(db, team_ids=[t.id for t in rows])
+    leaders = await members.current_leaders(db, team_ids=[t.id for t in rows])
     return [TeamRead.model_validate(t).model_copy(update={"leader_person_id": leaders.get(t.id)}) for t in rows]
 
 
@@ -73,7 +73,7 @@ async def create_institution(
     db: DbSession, principal: InstitutionsWrite, body: InstitutionCreate, response: Response
 ) -> InstitutionRead:
     """The credit code is checked (GB 32100); the level follows from the kind."""
-    row, was_created = await service.create_institution(db, principal=principal, data=body)
+    row, was_created = await institutions.create_institution(db, principal=principal, data=body)
     return answer(
         response, row, InstitutionRead.model_validate(row), location=f"/institutions/{row.id}", created=was_created
     )
@@ -89,7 +89,7 @@ async def list_institutions(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[InstitutionRead]:
     """Institutions in the caller's area, and the district-level ones above it."""
-    rows, next_cursor = await service.list_institutions(
+    rows, next_cursor = await institutions.list_institutions(
         db, principal=principal, org_unit_id=org_unit_id, kind=kind, cursor=cursor, limit=limit
     )
     return Page[InstitutionRead](items=[InstitutionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
@@ -120,7 +120,7 @@ async def update_institution(
     response: Response,
 ) -> InstitutionRead:
     """Send If-Match with the version you read."""
-    row = await service.update_institution(
+    row = await institutions.update_institution(
         db, principal=principal, institution_id=institution_id, data=body, expected_version=version
     )
     return answer(response, row, InstitutionRead.model_validate(row))
@@ -136,7 +136,9 @@ async def appoint_institution_steward(
     db: DbSession, principal: InstitutionsWrite, institution_id: uuid.UUID, body: StewardCreate, response: Response
 ) -> StewardRead:
     """One steward at a time: an overlapping period is 409 `period_overlap` naming `conflicting_steward_id`."""
-    row, was_created = await service.appoint_steward(db, principal=principal, institution_id=institution_id, data=body)
+    row, was_created = await institutions.appoint_steward(
+        db, principal=principal, institution_id=institution_id, data=body
+    )
     return answer(
         response, row, StewardRead.model_validate(row), location=f"/institution-stewards/{row.id}", created=was_created
     )
@@ -151,7 +153,7 @@ async def list_institution_stewards(
     db: DbSession, principal: TeamsRead, institution_id: uuid.UUID
 ) -> list[StewardRead]:
     """Oldest first; the one in force has no `ends_at` or one in the future."""
-    rows = await service.list_stewards(db, principal=principal, institution_id=institution_id)
+    rows = await institutions.list_stewards(db, principal=principal, institution_id=institution_id)
     return [StewardRead.model_validate(r) for r in rows]
 
 
@@ -169,7 +171,7 @@ async def end_institution_steward(
     response: Response,
 ) -> StewardRead:
     """Records are never deleted, so past questions keep their answers."""
-    row = await service.set_steward_end(
+    row = await institutions.set_steward_end(
         db, principal=principal, steward_id=steward_id, data=body, expected_version=version
     )
     return answer(response, row, StewardRead.model_validate(row))
@@ -188,7 +190,7 @@ async def create_person(
     db: DbSession, principal: PeopleWrite, pii: Pii, body: PersonCreate, response: Response
 ) -> PersonRead:
     """The mobile number is checked, sealed and answered masked; roles are added as period records."""
-    row, was_created = await service.create_person(db, principal=principal, data=body, pii=pii)
+    row, was_created = await people.create_person(db, principal=principal, data=body, pii=pii)
     return answer(response, row, PersonRead.model_validate(row), location=f"/people/{row.id}", created=was_created)
 
 
@@ -203,7 +205,7 @@ async def list_people(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[PersonRead]:
     """People whose home unit lies in the caller's area."""
-    rows, next_cursor = await service.list_people(
+    rows, next_cursor = await people.list_people(
         db,
         principal=principal,
         org_unit_id=org_unit_id,
@@ -233,7 +235,7 @@ async def read_person_mobile(
     """District administrators, institution stewards and team leaders covering the person's unit only
     (else 403 `mobile_not_permitted`); every call is audited."""
     response.headers["Cache-Control"] = "no-store"
-    return await service.read_mobile(db, principal=principal, person_id=person_id, pii=pii)
+    return await people.read_mobile(db, principal=principal, person_id=person_id, pii=pii)
 
 
 @router.patch(
@@ -251,7 +253,7 @@ async def update_person(
     response: Response,
 ) -> PersonRead:
     """Send If-Match with the version you read."""
-    row = await service.update_person(
+    row = await people.update_person(
         db, principal=principal, person_id=person_id, data=body, expected_version=version, pii=pii
     )
     return answer(response, row, PersonRead.model_validate(row))
@@ -268,7 +270,7 @@ async def update_person(
 )
 async def create_team(db: DbSession, principal: TeamsWrite, body: TeamCreate, response: Response) -> TeamRead:
     """A primary team, or one of the district's four departments; add the leader and members next."""
-    row, was_created = await service.create_team(db, principal=principal, data=body)
+    row, was_created = await teams.create_team(db, principal=principal, data=body)
     return answer(response, row, (await _teams(db, [row]))[0], location=f"/teams/{row.id}", created=was_created)
 
 
@@ -283,7 +285,7 @@ async def list_teams(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[TeamRead]:
     """Teams based in, above, or serving the caller's area."""
-    rows, next_cursor = await service.list_teams(
+    rows, next_cursor = await teams.list_teams(
         db, principal=principal, institution_id=institution_id, status=status, kind=kind, cursor=cursor, limit=limit
     )
     return Page[TeamRead](items=await _teams(db, rows), next_cursor=next_cursor)
@@ -310,7 +312,7 @@ async def update_team(
     response: Response,
 ) -> TeamRead:
     """A dissolved team stays dissolved (409 `illegal_transition`)."""
-    row = await service.update_team(db, principal=principal, team_id=team_id, data=body, expected_version=version)
+    row = await teams.update_team(db, principal=principal, team_id=team_id, data=body, expected_version=version)
     return answer(response, row, (await _teams(db, [row]))[0])
 
 
@@ -324,7 +326,7 @@ async def add_team_member(
     db: DbSession, principal: TeamsWrite, team_id: uuid.UUID, body: MemberCreate, response: Response
 ) -> MemberRead:
     """role `leader` for the team leader (one at a time; 409 `period_overlap` naming `conflicting_member_id`)."""
-    row, was_created = await service.add_member(db, principal=principal, team_id=team_id, data=body)
+    row, was_created = await members.add_member(db, principal=principal, team_id=team_id, data=body)
     return answer(
         response, row, MemberRead.model_validate(row), location=f"/team-members/{row.id}", created=was_created
     )
@@ -338,7 +340,7 @@ async def list_team_members(
     at: Annotated[Instant | None, Query(description="Only memberships in force then")] = None,
 ) -> list[MemberRead]:
     """Every membership, or those in force at `at`; the leader first."""
-    rows = await service.list_members(db, principal=principal, team_id=team_id, at=at)
+    rows = await members.list_members(db, principal=principal, team_id=team_id, at=at)
     return [MemberRead.model_validate(r) for r in rows]
 
 
@@ -356,7 +358,7 @@ async def end_team_member(
     response: Response,
 ) -> MemberRead:
     """Send If-Match with the version you read."""
-    row = await service.set_member_end(
+    row = await members.set_member_end(
         db, principal=principal, member_id=member_id, data=body, expected_version=version
     )
     return answer(response, row, MemberRead.model_validate(row))
@@ -372,7 +374,7 @@ async def create_team_backing(
     db: DbSession, principal: TeamsWrite, body: BackingCreate, response: Response
 ) -> BackingRead:
     """The backing team must sit at a higher level (district > town > village)."""
-    row, was_created = await service.add_backing(db, principal=principal, data=body)
+    row, was_created = await backings.add_backing(db, principal=principal, data=body)
     return answer(
         response, row, BackingRead.model_validate(row), location=f"/team-backings/{row.id}", created=was_created
     )
@@ -385,7 +387,7 @@ async def create_team_backing(
 )
 async def list_team_backings(db: DbSession, principal: TeamsRead, team_id: uuid.UUID) -> list[BackingRead]:
     """All periods, oldest first."""
-    rows = await service.list_backings(db, principal=principal, team_id=team_id)
+    rows = await backings.list_backings(db, principal=principal, team_id=team_id)
     return [BackingRead.model_validate(r) for r in rows]
 
 
@@ -403,7 +405,7 @@ async def end_team_backing(
     response: Response,
 ) -> BackingRead:
     """Send If-Match with the version you read."""
-    row = await service.set_backing_end(
+    row = await backings.set_backing_end(
         db, principal=principal, backing_id=backing_id, data=body, expected_version=version
     )
     return answer(response, row, BackingRead.model_validate(row))

@@ -18,7 +18,10 @@ from services.core.db import Base, TimestampMixin, new_id
 
 class User(TimestampMixin, Base):
     __tablename__ = "app_user"
-    __table_args__ = (CheckConstraint("kind in ('person','system')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind in ('person','system')", name="kind"),
+        CheckConstraint("locale in ('zh-CN','en')", name="locale"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -27,6 +30,8 @@ class User(TimestampMixin, Base):
     secret_hash: Mapped[str] = mapped_column(String(200))
     org_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_unit.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The language of the messages this account receives (notifications): Chinese unless it asks for English.
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN", server_default="zh-CN")
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.security.roles import Role
 from services.core.text import DateTime, RequestModel
+
+# The languages notifications are written in (core/notifications/templates.py).
+Locale = Literal["zh-CN", "en"]
 
 
 class TokenResponse(BaseModel):
@@ -49,6 +53,7 @@ class UserCreate(RequestModel):
     secret: str = Field(min_length=12, max_length=200, description="Password, or client secret for a system.")
     org_unit_id: uuid.UUID = Field(description="The unit the account belongs to; who may manage it follows from this.")
     grants: list[GrantCreate] = Field(default_factory=list, max_length=20)
+    locale: Locale = Field(default="zh-CN", description="The language of the account's notifications.")
 
 
 class UserRead(BaseModel):
@@ -60,6 +65,7 @@ class UserRead(BaseModel):
     kind: str
     org_unit_id: uuid.UUID
     is_active: bool
+    locale: Locale
     version: int
     grants: list[GrantRead] = Field(default_factory=list)
 
@@ -67,6 +73,7 @@ class UserRead(BaseModel):
 class UserUpdate(RequestModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     is_active: bool | None = None
+    locale: Locale | None = Field(default=None, description="`zh-CN` (the default) or `en`.")
     secret: str | None = Field(default=None, min_length=12, max_length=200)
 
 

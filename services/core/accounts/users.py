@@ -6,18 +6,19 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import clock
+from services.core import clock, periods
 from services.core.accounts import service as auth_service
 from services.core.accounts.models import RoleGrant, User
 from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, NotFound, field_error
+from services.core.errors import AlreadyExists, Conflict, NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import Institution, OrgUnit
 from services.core.pagination import paginate
+from services.core.periods import active_at
 from services.core.security.passwords import hash_secret_async
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import SYSTEM_ROLES, Permission, Role
@@ -48,10 +49,7 @@ async def get_in_scope(
 
 async def create_user(db: AsyncSession, principal: Principal | None, data: UserCreate) -> User:
     """Create an account with its first grants; ``principal`` None means the CLI (trusted)."""
-    if principal is not None:
-        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
-    elif await db.get(OrgUnit, data.org_unit_id) is None:
-        raise field_error("org_unit_id", "no such org unit")
+    await _unit_writable(db, principal, data.org_unit_id, field="org_unit_id")
     username = data.username.lower()
     if await db.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"username {username} is taken")
@@ -61,21 +59,37 @@ async def create_user(db: AsyncSession, principal: Principal | None, data: UserC
         kind=data.kind,
         secret_hash=await hash_secret_async(data.secret),
         org_unit_id=data.org_unit_id,
+        locale=data.locale,
     )
     db.add(user)
     await db.flush()
     for i, grant in enumerate(data.grants):
         await add_grant(db, principal, user, grant, field=f"body.grants.{i}")
+    await _audit_user(db, principal, "user.created", user, username=username, kind=user.kind)
+    return user
+
+
+async def _unit_writable(db: AsyncSession, principal: Principal | None, unit_id: uuid.UUID, *, field: str) -> None:
+    """404 for a unit outside the principal's scope; for the CLI (None), 422 on ``field`` for a missing unit."""
+    if principal is not None:
+        await org_repository.get_in_scope(db, principal, unit_id, Permission.USERS_WRITE)
+    elif await db.get(OrgUnit, unit_id) is None:
+        raise field_error(field, "no such org unit")
+
+
+async def _audit_user(
+    db: AsyncSession, principal: Principal | None, action: str, user: User, **details: object
+) -> None:
+    """An audit event about an account, scoped by its home unit (``principal`` None: the CLI)."""
     await audit.record(
         db,
         actor_id=principal.user_id if principal else None,
-        action="user.created",
+        action=action,
         subject_type="user",
         subject_id=user.id,
         org_path=await org_repository.path_of(db, user.org_unit_id),
-        details={"username": username, "kind": user.kind},
+        details=details,
     )
-    return user
 
 
 async def add_grant(
@@ -87,10 +101,7 @@ async def add_grant(
     field: str = "body",
 ) -> RoleGrant:
     """Give ``user`` a role over an org unit for a period."""
-    if principal is not None:
-        await org_repository.get_in_scope(db, principal, data.org_unit_id, Permission.USERS_WRITE)
-    elif await db.get(OrgUnit, data.org_unit_id) is None:
-        raise field_error(f"{field}.org_unit_id", "no such org unit")
+    await _unit_writable(db, principal, data.org_unit_id, field=f"{field}.org_unit_id")
     is_system_role = data.role in SYSTEM_ROLES
     if is_system_role != (user.kind == "system"):
         raise field_error(f"{field}.role", f"role {data.role.value} is not for a {user.kind} account")
@@ -100,31 +111,78 @@ async def add_grant(
         institution = await db.get(Institution, data.institution_id)
         if institution is None or institution.org_unit_id != data.org_unit_id:
             raise field_error(f"{field}.institution_id", "no such institution in that org unit")
-    starts_at = data.starts_at or clock.now()
-    if data.ends_at is not None and data.ends_at <= starts_at:
-        raise field_error(f"{field}.ends_at", "must be after starts_at")
+    starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at, field=field)
     grant = RoleGrant(
         user_id=user.id,
         role=data.role.value,
         org_unit_id=data.org_unit_id,
         institution_id=data.institution_id,
         starts_at=starts_at,
-        ends_at=data.ends_at,
+        ends_at=ends_at,
         granted_by=principal.user_id if principal else None,
     )
     db.add(grant)
     await db.flush()
     if principal is not None:
-        await audit.record(
-            db,
-            actor_id=principal.user_id,
-            action="role_grant.created",
-            subject_type="user",
-            subject_id=user.id,
-            org_path=await org_repository.path_of(db, user.org_unit_id),
-            details={"role": data.role.value, "org_unit_id": str(data.org_unit_id)},
+        await _audit_user(
+            db, principal, "role_grant.created", user, role=data.role.value, org_unit_id=str(data.org_unit_id)
         )
     return grant
+
+
+class LastAdministrator(Conflict):
+    """The change would leave a district without an active administrator."""
+
+    code, title = "last_administrator", "The district's last administrator"
+
+
+async def _district_admin_units(db: AsyncSession, grants: list[RoleGrant]) -> list[uuid.UUID]:
+    """The district units among ``grants`` held as ``district_admin`` (a grant on the district itself)."""
+    unit_ids = {g.org_unit_id for g in grants if g.role == Role.DISTRICT_ADMIN.value}
+    if not unit_ids:
+        return []
+    rows = await db.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(unit_ids), OrgUnit.kind == "district"))
+    return sorted(rows)
+
+
+async def keep_an_administrator(
+    db: AsyncSession,
+    grants: list[RoleGrant],
+    *,
+    removing_user: uuid.UUID | None = None,
+    removing_grants: frozenset[uuid.UUID] = frozenset(),
+) -> None:
+    """409 ``last_administrator`` when ending ``removing_grants`` (or disabling ``removing_user``)
+    would leave a district among ``grants`` with no active ``district_admin`` grant on an active account.
+
+    Race-safe: every ``district_admin`` grant of the district is locked (``FOR UPDATE``, in id order)
+    before counting, so two administrators ending each other's grants at once are serialised and the
+    second counts after the first committed (READ COMMITTED: a new statement sees the commit).
+    """
+    now = clock.now()
+    for district_id in await _district_admin_units(db, grants):
+        await db.execute(
+            select(RoleGrant.id)
+            .where(RoleGrant.org_unit_id == district_id, RoleGrant.role == Role.DISTRICT_ADMIN.value)
+            .order_by(RoleGrant.id)
+            .with_for_update()
+        )
+        others = select(func.count()).select_from(RoleGrant).join(User, User.id == RoleGrant.user_id)
+        others = others.where(
+            RoleGrant.org_unit_id == district_id,
+            RoleGrant.role == Role.DISTRICT_ADMIN.value,
+            active_at(RoleGrant, now),
+            User.is_active.is_(True),
+        )
+        if removing_grants:
+            others = others.where(RoleGrant.id.not_in(removing_grants))
+        if removing_user is not None:
+            others = others.where(RoleGrant.user_id != removing_user)
+        if not await db.scalar(others.execution_options(populate_existing=True)):
+            raise LastAdministrator(
+                "this is the district's last active administrator: grant district_admin to another account first",
+                org_unit_id=str(district_id),
+            )
 
 
 async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, grant_id: uuid.UUID) -> RoleGrant:
@@ -136,17 +194,11 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
     await org_repository.get_in_scope(db, principal, grant.org_unit_id, Permission.USERS_WRITE)
     now = clock.now()
     if grant.ends_at is None or grant.ends_at > now:
+        if grant.starts_at <= now:
+            await keep_an_administrator(db, [grant], removing_grants=frozenset({grant.id}))
         grant.ends_at = max(now, grant.starts_at)
         await db.flush()
-        await audit.record(
-            db,
-            actor_id=principal.user_id,
-            action="role_grant.ended",
-            subject_type="user",
-            subject_id=user.id,
-            org_path=await org_repository.path_of(db, user.org_unit_id),
-            details={"grant_id": str(grant.id)},
-        )
+        await _audit_user(db, principal, "role_grant.ended", user, grant_id=str(grant.id))
     return grant
 
 
@@ -163,8 +215,15 @@ async def update_user(
     check_version(user.version, expected_version)
     if data.display_name is not None:
         user.display_name = data.display_name.strip()
+    if data.is_active is False and user.is_active:
+        active = [g for g in (await grants_of(db, [user.id]))[user.id] if g.starts_at <= clock.now()]
+        await keep_an_administrator(
+            db, [g for g in active if g.ends_at is None or g.ends_at > clock.now()], removing_user=user.id
+        )
     if data.is_active is not None:
         user.is_active = data.is_active
+    if data.locale is not None:
+        user.locale = data.locale
     if data.secret is not None:
         user.secret_hash = await hash_secret_async(data.secret)
         # A new secret ends every login made with the old one (a leaked password stops working now).
@@ -172,15 +231,7 @@ async def update_user(
     if data.is_active is False:
         await auth_service.revoke_all_sessions(db, user_id=user.id, reason="account_disabled")
     await db.flush()
-    await audit.record(
-        db,
-        actor_id=principal.user_id,
-        action="user.updated",
-        subject_type="user",
-        subject_id=user.id,
-        org_path=await org_repository.path_of(db, user.org_unit_id),
-        details={"fields": sorted(data.model_dump(exclude_none=True))},
-    )
+    await _audit_user(db, principal, "user.updated", user, fields=sorted(data.model_dump(exclude_none=True)))
     return user
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,66 +17,67 @@ from services.core.periods import active_at
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 
+_Dated = TypeVar("_Dated", Responsibility, CommunityRole, Pairing)
+
+
+def _in_units_in_scope(model: type[_Dated], principal: Principal, permission: Permission) -> Select[_Dated]:
+    """Rows of ``model`` whose org unit (village or grid) lies in the principal's scope."""
+    return (
+        select(model)
+        .join(OrgUnit, OrgUnit.id == model.org_unit_id)
+        .where(scope_clause(principal, permission, OrgUnit.path))
+    )
+
+
+async def _one(db: AsyncSession, stmt: Select[_Dated], noun: str, ident: uuid.UUID) -> _Dated:
+    """The row ``stmt`` finds; 404 naming the ``noun`` and ``ident`` otherwise."""
+    found = await db.scalar(stmt)
+    if found is None:
+        raise NotFound(f"{noun} {ident} not found")
+    return found
+
 
 def readable_responsibilities(
     principal: Principal, permission: Permission = Permission.ASSIGNMENTS_READ
 ) -> Select[Responsibility]:
     """Responsibility records for villages and grids in scope."""
-    return (
-        select(Responsibility)
-        .join(OrgUnit, OrgUnit.id == Responsibility.org_unit_id)
-        .where(scope_clause(principal, permission, OrgUnit.path))
-    )
+    return _in_units_in_scope(Responsibility, principal, permission)
 
 
 def readable_community_roles(
     principal: Principal, permission: Permission = Permission.ASSIGNMENTS_READ
 ) -> Select[CommunityRole]:
     """Community roles on villages and grids in scope."""
-    return (
-        select(CommunityRole)
-        .join(OrgUnit, OrgUnit.id == CommunityRole.org_unit_id)
-        .where(scope_clause(principal, permission, OrgUnit.path))
-    )
+    return _in_units_in_scope(CommunityRole, principal, permission)
 
 
 def readable_pairings(principal: Principal, permission: Permission = Permission.ASSIGNMENTS_READ) -> Select[Pairing]:
     """Pairings whose community side lies in scope."""
-    return (
-        select(Pairing)
-        .join(OrgUnit, OrgUnit.id == Pairing.org_unit_id)
-        .where(scope_clause(principal, permission, OrgUnit.path))
-    )
+    return _in_units_in_scope(Pairing, principal, permission)
 
 
 async def get_responsibility(
     db: AsyncSession, principal: Principal, ident: uuid.UUID, permission: Permission = Permission.ASSIGNMENTS_READ
 ) -> Responsibility:
     """One responsibility record in scope; 404 otherwise."""
-    found = await db.scalar(readable_responsibilities(principal, permission).where(Responsibility.id == ident))
-    if found is None:
-        raise NotFound(f"assignment {ident} not found")
-    return found
+    stmt = readable_responsibilities(principal, permission).where(Responsibility.id == ident)
+    return await _one(db, stmt, "assignment", ident)
 
 
 async def get_community_role(
     db: AsyncSession, principal: Principal, ident: uuid.UUID, permission: Permission = Permission.ASSIGNMENTS_READ
 ) -> CommunityRole:
     """One community role in scope; 404 otherwise."""
-    found = await db.scalar(readable_community_roles(principal, permission).where(CommunityRole.id == ident))
-    if found is None:
-        raise NotFound(f"community role {ident} not found")
-    return found
+    stmt = readable_community_roles(principal, permission).where(CommunityRole.id == ident)
+    return await _one(db, stmt, "community role", ident)
 
 
 async def get_pairing(
     db: AsyncSession, principal: Principal, ident: uuid.UUID, permission: Permission = Permission.ASSIGNMENTS_READ
 ) -> Pairing:
     """One pairing in scope; 404 otherwise."""
-    found = await db.scalar(readable_pairings(principal, permission).where(Pairing.id == ident))
-    if found is None:
-        raise NotFound(f"pairing {ident} not found")
-    return found
+    stmt = readable_pairings(principal, permission).where(Pairing.id == ident)
+    return await _one(db, stmt, "pairing", ident)
 
 
 async def responsibility_at(db: AsyncSession, *, grid_id: uuid.UUID, at: datetime) -> Responsibility | None:

@@ -8,7 +8,9 @@ concurrent assignments for one grid from both succeeding.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +25,7 @@ from services.core.errors import NotFound, field_error
 from services.core.org import repository as org_repository
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.pagination import paginate
-from services.core.replay import Created, insert_once, replayed
+from services.core.replay import Created, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import repository as teams_repository
@@ -47,6 +49,34 @@ _COMMUNITY_SIDE = {
     PairingKind.LEADERS: CommunityRoleKind.GRID_LEADER,
     PairingKind.MEMBER_SENTINEL: CommunityRoleKind.SENTINEL,
 }
+
+
+_Dated = TypeVar("_Dated", Responsibility, CommunityRole, Pairing)
+
+
+async def _change_end(
+    db: AsyncSession,
+    principal: Principal,
+    row: _Dated,
+    data: PeriodUpdate,
+    expected_version: int,
+    *,
+    rules: list[periods.Exclusive],
+    action: str,
+    on_end: Callable[[datetime], Awaitable[Sequence[uuid.UUID]]] | None = None,
+) -> _Dated:
+    """``periods.change_end`` under the lock of the row's unit, then the audit event ``action`` scoped by that unit."""
+    await periods.change_end(
+        db,
+        row,
+        ends_at=data.ends_at,
+        expected_version=expected_version,
+        rules=rules,
+        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        on_end=on_end,
+    )
+    await audit.record_change(db, principal, action, row, org_path=await org_repository.path_of(db, row.org_unit_id))
+    return row
 
 
 # --- responsibility -----------------------------------------------------------------------
@@ -80,11 +110,7 @@ async def assign_team(db: AsyncSession, *, principal: Principal, data: Responsib
     if team.status == TeamStatus.DISSOLVED:
         raise field_error("body.team_id", "a dissolved team cannot take on an area")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await repository.lock_unit(db, unit.id)
-    await periods.check_exclusive(
-        db, _assignment_rules(unit.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    return await periods.create_exclusive(
         db,
         Responsibility(
             id=data.id or uuid.uuid4(),
@@ -96,18 +122,12 @@ async def assign_team(db: AsyncSession, *, principal: Principal, data: Responsib
             district_id=unit.district_id,
         ),
         same=expected,
+        rules=_assignment_rules(unit.id),
+        lock=lambda: repository.lock_unit(db, unit.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "responsibility.assigned", row, org_path=unit.path, team_id=team.id, org_unit_id=unit.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "responsibility.assigned",
-            result.record,
-            org_path=unit.path,
-            team_id=team.id,
-            org_unit_id=unit.id,
-        )
-    return result
 
 
 def _assignment_rules(unit_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -133,18 +153,15 @@ async def set_assignment_end(
 ) -> Responsibility:
     """End an assignment (or move its end); history is kept, so past questions still answer."""
     row = await repository.get_responsibility(db, principal, assignment_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_assignment_rules(row.org_unit_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="responsibility.period_changed",
     )
-    await audit.record_change(
-        db, principal, "responsibility.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_assignments(
@@ -198,11 +215,7 @@ async def add_community_role(
     if person.kind != PersonKind.COMMUNITY_WORKER:
         raise field_error("body.person_id", "community roles are held by community workers")
     starts_at, ends_at = periods.resolve(data.starts_at, data.ends_at)
-    await repository.lock_unit(db, unit.id)
-    await periods.check_exclusive(
-        db, _role_rules(data.role, unit.id, person.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id
-    )
-    result = await insert_once(
+    return await periods.create_exclusive(
         db,
         CommunityRole(
             id=data.id or uuid.uuid4(),
@@ -214,18 +227,12 @@ async def add_community_role(
             district_id=unit.district_id,
         ),
         same=expected,
+        rules=_role_rules(data.role, unit.id, person.id),
+        lock=lambda: repository.lock_unit(db, unit.id),
+        audit=lambda row: audit.record_change(
+            db, principal, "community_role.added", row, org_path=unit.path, role=data.role, org_unit_id=unit.id
+        ),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "community_role.added",
-            result.record,
-            org_path=unit.path,
-            role=data.role,
-            org_unit_id=unit.id,
-        )
-    return result
 
 
 def _role_rules(role: str, unit_id: uuid.UUID, person_id: uuid.UUID) -> list[periods.Exclusive]:
@@ -260,19 +267,16 @@ async def set_community_role_end(
 ) -> CommunityRole:
     """End a community role (or move its end)."""
     row = await repository.get_community_role(db, principal, role_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_role_rules(row.role, row.org_unit_id, row.person_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="community_role.period_changed",
         on_end=lambda at: repository.close_pairings(db, Pairing.community_role_id == row.id, at=at),
     )
-    await audit.record_change(
-        db, principal, "community_role.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_community_roles(
@@ -339,8 +343,8 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
         steward_id = await _check_stewards(db, principal, data.medical_side_id, role, starts_at)
     else:
         member_id = await _check_member(db, principal, data, role, starts_at)
-    await periods.check_exclusive(db, _pairing_rules(role.id), starts_at=starts_at, ends_at=ends_at, exclude_id=data.id)
-    result = await insert_once(
+    path = await org_repository.path_of(db, role.org_unit_id)
+    return await periods.create_exclusive(  # the unit is locked above: the checks of both sides read under it
         db,
         Pairing(
             id=data.id or uuid.uuid4(),
@@ -354,17 +358,9 @@ async def create_pairing(db: AsyncSession, *, principal: Principal, data: Pairin
             district_id=role.district_id,
         ),
         same=expected,
+        rules=_pairing_rules(role.id),
+        audit=lambda row: audit.record_change(db, principal, "pairing.created", row, org_path=path, kind=data.kind),
     )
-    if result.created:
-        await audit.record_change(
-            db,
-            principal,
-            "pairing.created",
-            result.record,
-            org_path=await org_repository.path_of(db, result.record.org_unit_id),
-            kind=data.kind,
-        )
-    return result
 
 
 async def _community_side(db: AsyncSession, principal: Principal, data: PairingCreate) -> CommunityRole:
@@ -458,18 +454,15 @@ async def set_pairing_end(
 ) -> Pairing:
     """End a pairing (or move its end)."""
     row = await repository.get_pairing(db, principal, pairing_id, Permission.ASSIGNMENTS_WRITE)
-    await periods.change_end(
+    return await _change_end(
         db,
+        principal,
         row,
-        ends_at=data.ends_at,
-        expected_version=expected_version,
+        data,
+        expected_version,
         rules=_pairing_rules(row.community_role_id),
-        lock=lambda: repository.lock_unit(db, row.org_unit_id),
+        action="pairing.period_changed",
     )
-    await audit.record_change(
-        db, principal, "pairing.period_changed", row, org_path=await org_repository.path_of(db, row.org_unit_id)
-    )
-    return row
 
 
 async def list_pairings(

@@ -13,27 +13,55 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import Policy, Step, register_defaults
+from services.core.notifications.templates import Message, china_time
+from services.core.notifications.templates import register as register_template
 
 RecipientsFn = Callable[[AsyncSession, Deadline, Step], Awaitable[Sequence[uuid.UUID]]]
-MessageFn = Callable[[Deadline, Step], tuple[str, str]]
+# What a step says: a ``Message`` rendered per recipient in their language (``notifications.templates``).
+MessageFn = Callable[[AsyncSession, Deadline, Step, Sequence[uuid.UUID]], Awaitable[Message]]
+
+DEFAULT_TEMPLATE = "deadline"
 
 
-def default_message(deadline: Deadline, step: Step) -> tuple[str, str]:
-    """A plain title and body naming the subject, the step and the due time."""
-    due = deadline.due_at.isoformat(timespec="minutes")
+def _stage(step: Step) -> Literal["reminder", "start", "overdue"]:
     if step.anchor == "due" and step.offset_hours < 0:
-        title = f"Reminder: {deadline.kind} due {due}"
-    elif step.anchor == "start":
-        title = f"New: {deadline.kind}"
-    else:
-        title = f"Overdue: {deadline.kind} (was due {due})"
-    body = f"{deadline.subject_type} {deadline.subject_id}: step {step.name}, due {due}."
-    return title, body
+        return "reminder"
+    return "start" if step.anchor == "start" else "overdue"
+
+
+def _default_zh(p: Mapping[str, Any]) -> tuple[str, str]:
+    due = china_time(p["due_at"])
+    title = {"reminder": f"提醒：{p['what']}将于{due}到期", "start": f"新任务：{p['what']}"}.get(
+        p["stage"], f"已超时：{p['what']}（应于{due}完成）"
+    )
+    return title, f"{p['what']}应于{due}（北京时间）前完成。请打开应用查看详情。"
+
+
+def _default_en(p: Mapping[str, Any]) -> tuple[str, str]:
+    due = china_time(p["due_at"], "en")
+    title = {"reminder": f"Reminder: {p['what']} due {due}", "start": f"New: {p['what']}"}.get(
+        p["stage"], f"Overdue: {p['what']} (was due {due})"
+    )
+    return title, f"{p['what']} is due {due}. Open the app for details."
+
+
+register_template(DEFAULT_TEMPLATE, zh=_default_zh, en=_default_en)
+
+
+async def default_message(
+    db: AsyncSession,  # noqa: ARG001 - the MessageFn signature
+    deadline: Deadline,
+    step: Step,
+    recipients: Sequence[uuid.UUID],  # noqa: ARG001 - the MessageFn signature
+) -> Message:
+    """For a kind without its own messages: the duty (its kind), the stage and the due time in China time."""
+    return Message(DEFAULT_TEMPLATE, {"what": deadline.kind, "stage": _stage(step), "due_at": deadline.due_at})
 
 
 @dataclass(frozen=True)
@@ -82,3 +110,34 @@ def handler_for(kind: str) -> KindHandler:
 def registered_kinds() -> list[str]:
     """The kinds this process can run."""
     return sorted(_KINDS)
+
+
+# --- optional: recipients for a whole sweep batch at once -----------------------------------------
+
+ManyRecipientsFn = Callable[[AsyncSession, Sequence[tuple[Deadline, Step]]], Awaitable[Sequence[Sequence[uuid.UUID]]]]
+
+_MANY: dict[str, ManyRecipientsFn] = {}
+
+
+def deadline_kind_many(kind: str) -> Callable[[ManyRecipientsFn], ManyRecipientsFn]:
+    """Register a set-based ``recipients`` for ``kind``: ``(db, [(deadline, step), ...]) -> [user ids, ...]``.
+
+    Optional, beside the per-step handler: the sweeper calls it once per batch instead of once
+    per step, which is most of a step's cost when the handler reads the database. It must
+    answer exactly what the per-step handler would (each deadline shows its state after the
+    batch's steps).
+    """
+
+    def register(fn: ManyRecipientsFn) -> ManyRecipientsFn:
+        existing = _MANY.get(kind)
+        if existing is not None and existing is not fn:
+            raise ValueError(f"set-based recipients for {kind} registered twice")
+        _MANY[kind] = fn
+        return fn
+
+    return register
+
+
+def many_recipients_for(kind: str) -> ManyRecipientsFn | None:
+    """The set-based recipients of ``kind``, if it registered one."""
+    return _MANY.get(kind)

@@ -23,13 +23,21 @@ Rule = Callable[[Any, Any, str], bool]
 class Deadlines:
     """Deadlines a transition opens, meets or cancels, in the same transaction as the move.
 
-    ``category`` picks a per-category policy when opening (e.g. a report's category).
+    ``category`` picks a per-category policy when opening (e.g. a report's category); ``open_if``
+    names the kinds opened only when their predicate holds of the record (e.g. a report-in clock
+    only for an urgent risk happening now). Meeting or cancelling a clock never opened does nothing.
     """
 
     open: tuple[str, ...] = ()
     meet: tuple[str, ...] = ()
     cancel: tuple[str, ...] = ()
     category: Callable[[Any], str | None] | None = None
+    open_if: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.open_if) - set(self.open)
+        if unknown:
+            raise ValueError(f"open_if names kinds this transition does not open: {sorted(unknown)}")
 
 
 @dataclass(frozen=True)

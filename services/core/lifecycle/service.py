@@ -137,6 +137,9 @@ async def move(
     await db.flush()
     opened: list[Deadline] = []
     for kind in effects.open:
+        condition = effects.open_if.get(kind)
+        if condition is not None and not condition(record):
+            continue
         category = effects.category(record) if effects.category is not None else None
         opened.append(
             await deadlines.open_deadline(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import column, func, select, table, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,13 +23,18 @@ from services.core.config import Settings, get_settings
 from services.core.db import new_id
 from services.core.errors import NotFound
 from services.core.jobs import JobIntent, enqueue_after_commit
+from services.core.metrics import DELIVERY_FAILURES
+from services.core.notifications import templates
 from services.core.notifications.channels import Channel, ChannelError, Envelope, enabled_channels
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage, OutboxState
+from services.core.notifications.templates import DEFAULT_LOCALE
 from services.core.pagination import Keyset, SortKey, paginate
 
 log = logging.getLogger("gridcare.notifications")
 
 SEND_JOB = "notifications.send"
+# How many due messages one outbox sweep takes; a full batch means the sweeper goes again at once.
+SWEEP_BATCH = 500
 
 
 def outbox_job_id(message_id: int) -> str:
@@ -36,13 +42,26 @@ def outbox_job_id(message_id: int) -> str:
     return f"outbox:{message_id}"
 
 
+# Accounts live above this package; their language is all it needs of them (a column, not a model).
+_ACCOUNT = table("app_user", column("id"), column("locale"))
+
+
+async def locales(db: AsyncSession, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each account's ``locale`` (``zh-CN`` unless it asked for another), in one query."""
+    if not user_ids:
+        return {}
+    rows = await db.execute(select(_ACCOUNT.c.id, _ACCOUNT.c.locale).where(_ACCOUNT.c.id.in_(list(user_ids))))
+    return {u: loc or DEFAULT_LOCALE for u, loc in rows.all()}
+
+
 async def notify(
     db: AsyncSession,
     *,
     user_ids: Iterable[uuid.UUID],
     kind: str,
-    title: str,
-    body: str,
+    message: templates.Message | None = None,
+    title: str | None = None,
+    body: str | None = None,
     subject_type: str | None = None,
     subject_id: uuid.UUID | None = None,
     dedupe_key: str,
@@ -50,13 +69,22 @@ async def notify(
 ) -> list[uuid.UUID]:
     """Put a message in each user's inbox and queue it for the external channels; returns new item ids.
 
+    ``message`` is rendered per user in the user's language (``templates.py``); a plain ``title`` and
+    ``body`` (the same for everyone) remain for callers that have not moved to templates.
     ``dedupe_key`` names the event (``deadline:<id>:breach``); per user it is unique, so
     notifying twice for the same event writes nothing the second time.
     """
+    if message is None and (title is None or body is None):
+        raise ValueError("notify needs a message, or a title and a body")
     channels = enabled_channels(get_settings()) if channels is None else channels
     now = clock.now()
     created: list[uuid.UUID] = []
-    for user_id in sorted(set(user_ids)):  # one lock order for every writer: no deadlocks among notifies
+    recipients = sorted(set(user_ids))  # one lock order for every writer: no deadlocks among notifies
+    languages = await locales(db, recipients) if message is not None else {}
+    for user_id in recipients:
+        if message is not None:
+            title, body = message.render(languages.get(user_id, DEFAULT_LOCALE), user_id)
+        title, body = title or "", body or ""
         seq = await _next_change(db, user_id)
         stmt = (
             insert(Notification)
@@ -106,6 +134,121 @@ async def notify(
             if message_id is not None:
                 enqueue_after_commit(db, JobIntent(SEND_JOB, (message_id,), outbox_job_id(message_id)))
     return created
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event's message to some users (what ``notify`` takes), for ``notify_many``."""
+
+    user_ids: Sequence[uuid.UUID]
+    kind: str
+    title: str
+    body: str
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    dedupe_key: str
+
+
+# Inbox items and the users' counters in one statement. Per user, the counter is bumped once by
+# the number of new items (rows taken in user order, the order ``notify`` locks them in, so the
+# two never deadlock) and the items get the numbers below the new value. Items already there
+# (dedupe_key) are left out before counting; ON CONFLICT stays as the last guard.
+_NOTIFY_MANY = text(
+    """
+    with item as (
+        select t.*
+        from unnest(cast(:ids as uuid[]), cast(:user_ids as uuid[]), cast(:kinds as text[]),
+                    cast(:titles as text[]), cast(:bodies as text[]), cast(:subject_types as text[]),
+                    cast(:subject_ids as uuid[]), cast(:dedupe_keys as text[]))
+             as t(id, user_id, kind, title, body, subject_type, subject_id, dedupe_key)
+        where not exists (select 1 from notification n where n.dedupe_key = t.dedupe_key)
+    ), numbered as (
+        select item.*, row_number() over (partition by user_id order by dedupe_key) as n,
+               count(*) over (partition by user_id) as total
+        from item
+    ), bumped as (
+        insert into inbox_counter as c (user_id, seq)
+        select user_id, count(*) from item group by user_id order by user_id
+        on conflict (user_id) do update set seq = c.seq + excluded.seq
+        returning c.user_id, c.seq
+    )
+    insert into notification (id, user_id, kind, title, body, subject_type, subject_id, dedupe_key,
+                              created_at, change_seq)
+    select nb.id, nb.user_id, nb.kind, nb.title, nb.body, nb.subject_type, nb.subject_id, nb.dedupe_key,
+           :now, b.seq - nb.total + nb.n
+    from numbered nb join bumped b on b.user_id = nb.user_id
+    on conflict (dedupe_key) do nothing
+    returning id
+    """
+)
+
+
+async def notify_many(db: AsyncSession, messages: Sequence[Message], *, channels: Sequence[str] | None = None) -> int:
+    """``notify`` for many events at once, set-based: one statement for the inbox, one for the outbox.
+
+    Same rows and guarantees as calling ``notify`` per message (``dedupe_key`` per user, change
+    numbers per user in commit order, outbox rows per channel, send jobs after commit); the
+    per-user counter rows are taken once each, in user order. Returns the inbox items written.
+    """
+    channels = enabled_channels(get_settings()) if channels is None else channels
+    now = clock.now()
+    items: dict[uuid.UUID, tuple[uuid.UUID, Message]] = {}
+    for message in messages:
+        for user_id in sorted(set(message.user_ids)):
+            items[new_id()] = (user_id, message)
+    if not items:
+        return 0
+    values = list(items.items())
+    created = list(
+        await db.scalars(
+            _NOTIFY_MANY,
+            {
+                "ids": [item_id for item_id, _ in values],
+                "user_ids": [user_id for _, (user_id, _) in values],
+                "kinds": [m.kind for _, (_, m) in values],
+                "titles": [m.title[:200] for _, (_, m) in values],
+                "bodies": [m.body[:2000] for _, (_, m) in values],
+                "subject_types": [m.subject_type for _, (_, m) in values],
+                "subject_ids": [m.subject_id for _, (_, m) in values],
+                "dedupe_keys": [f"{m.dedupe_key}:{user_id}"[:200] for _, (user_id, m) in values],
+                "now": now,
+            },
+        )
+    )
+    if channels and created:
+        rows = []
+        for notification_id in created:
+            user_id, m = items[notification_id]
+            for channel in channels:
+                envelope = {
+                    "message_id": f"{notification_id}:{channel}",
+                    "user_id": str(user_id),
+                    "kind": m.kind,
+                    "title": m.title,
+                    "body": m.body,
+                    "subject_type": m.subject_type,
+                    "subject_id": str(m.subject_id) if m.subject_id else None,
+                }
+                rows.append(
+                    {
+                        "notification_id": notification_id,
+                        "channel": channel,
+                        "payload": envelope,
+                        "state": OutboxState.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+        stmt = (
+            insert(OutboxMessage)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["notification_id", "channel"])
+            .returning(OutboxMessage.id)
+        )
+        for message_id in await db.scalars(stmt):
+            enqueue_after_commit(db, JobIntent(SEND_JOB, (message_id,), outbox_job_id(message_id)))
+    return len(created)
 
 
 # --- the inbox -------------------------------------------------------------------------------
@@ -208,7 +351,7 @@ def backoff(attempts: int, *, base_seconds: int, max_seconds: int) -> timedelta:
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
-async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+async def due_messages(db: AsyncSession, *, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
     """Ids of pending messages whose next attempt is due (reads the partial index only)."""
     stmt = (
         select(OutboxMessage.id)
@@ -266,6 +409,7 @@ async def deliver_one(
             )
             message.next_attempt_at = now + wait
             outcome = "retry"
+        DELIVERY_FAILURES.labels(message.channel, outcome).inc()
         log.warning("delivery failed", extra={"outbox_id": message.id, "outcome": outcome, "error": str(exc)})
     else:
         message.state = OutboxState.SENT.value

@@ -11,7 +11,11 @@ is its grid), by the permissions its role has in ``security/roles.py`` — never
   care view in the unit — only its institution's teams' reports (and unrouted ones) when the
   grant names an institution.
 
-A report is shown in the care view when any grant gives it; else in the status view.
+* ``reports:read_urgent`` (community stewards, beside ``reports:read_area``): an urgent-risk report
+  in the unit in the urgent view — what the village committee needs to act, never the team's notes.
+
+A report is shown in the care view when any grant gives it; else in the urgent view when one
+gives that; else in the status view.
 """
 
 from __future__ import annotations
@@ -125,3 +129,11 @@ def may_handle(viewer: Viewer, report: SentinelReport, grid_path: str) -> bool:
     if report.team_id is None:
         return bool(viewer.team_ids)
     return report.team_id in viewer.team_ids
+
+
+def urgent_view(viewer: Viewer, report: SentinelReport, grid_path: str) -> bool:
+    """Whether the caller sees an urgent-risk report's urgent view: a ``reports:read_urgent`` grant
+    covering the report's grid (the same scope rule as every other read)."""
+    if report.category != "urgent_risk":
+        return False
+    return any(grid_path.startswith(g.org_path) for g in _grants(viewer, Permission.REPORTS_READ_URGENT))

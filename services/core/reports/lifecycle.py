@@ -5,8 +5,9 @@
         +--cancel (the sentinel)--> cancelled                +--close--> closed <-----close------+
 
 Submission opens the 48-hour follow-up clock, the first follow-up meets it, a cancellation
-stops it. Every change of state is a ``record_transition`` row (subject ``report``) carrying
-the team the report was with.
+stops it. An urgent risk happening now also opens a 2-hour report-in clock, met by reporting in.
+Every change of state is a ``record_transition`` row (subject ``report``) carrying the team the
+report was with.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from services.core.lifecycle import Action, Deadlines, Lifecycle, Transition
 from services.core.reports import access
 from services.core.reports.models import ReportStatus, SentinelReport
-from services.core.reports.routing import KIND, SUBJECT
+from services.core.reports.routing import KIND, REPORT_IN_KIND, SUBJECT, happening_now
 from services.core.security.roles import Permission
 
 HANDLE = Permission.REPORTS_HANDLE
@@ -49,13 +50,21 @@ REPORT: Lifecycle[SentinelReport] = Lifecycle(
         Action("cancel", SUBMIT, _submitted_it, "only the sentinel who submitted a report may cancel it"),
     ],
     transitions=[
-        Transition("submit", (None,), S.SUBMITTED, SUBMIT, Deadlines(open=(KIND,), category=lambda r: r.category)),
-        Transition("report_in", (S.SUBMITTED,), S.REPORTED_IN, HANDLE),
+        Transition(
+            "submit",
+            (None,),
+            S.SUBMITTED,
+            SUBMIT,
+            Deadlines(
+                open=(KIND, REPORT_IN_KIND), category=lambda r: r.category, open_if={REPORT_IN_KIND: happening_now}
+            ),
+        ),
+        Transition("report_in", (S.SUBMITTED,), S.REPORTED_IN, HANDLE, Deadlines(meet=(REPORT_IN_KIND,))),
         Transition("follow_up", (S.REPORTED_IN,), S.FOLLOWED_UP, HANDLE, Deadlines(meet=(KIND,))),
         Transition("follow_up", (S.FOLLOWED_UP, S.INTERVENING), None, HANDLE),
         Transition("start_intervention", (S.FOLLOWED_UP,), S.INTERVENING, HANDLE),
         Transition("close", (S.FOLLOWED_UP, S.INTERVENING), S.CLOSED, HANDLE),
-        Transition("cancel", (S.SUBMITTED,), S.CANCELLED, SUBMIT, Deadlines(cancel=(KIND,))),
+        Transition("cancel", (S.SUBMITTED,), S.CANCELLED, SUBMIT, Deadlines(cancel=(KIND, REPORT_IN_KIND))),
     ],
     snapshot=_snapshot,
 )

@@ -24,17 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
-from services.core.deadlines.kinds import deadline_kind
+from services.core.deadlines.kinds import deadline_kind, deadline_kind_many, default_message
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
+from services.core.notifications.templates import Message
 from services.core.org.models import OrgUnit
 from services.core.periods import active_at
+from services.core.reports import messages
 from services.core.reports.models import ReportStatus, SentinelReport
 from services.core.security.roles import Role
 from services.core.teams.models import Institution, InstitutionLevel, InstitutionSteward, Person, Team, TeamMember
 
 KIND = "report.follow_up"
+# An urgent risk happening now must be reported in on within 2 hours (its own clock, met by the
+# report-in transition); the 48-hour follow-up clock runs beside it as for every report.
+REPORT_IN_KIND = "report.report_in"
 SUBJECT = "report"
 
 # The follow-up clock's built-in policy (configuration may override it, per category too):
@@ -45,6 +50,17 @@ TEAM_IF_WAITING = Step(name="team_if_waiting", offset_hours=2, anchor="start", a
 AT_START = Step(name="at_start", offset_hours=0, anchor="start", audience=("community_steward", "team"))
 FOLLOW_UP_POLICY = Policy(steps=(TEAM_IF_WAITING, *DEFAULT_STEPS))
 URGENT_POLICY = Policy(steps=(AT_START, *DEFAULT_STEPS))
+# The report-in clock of an urgent risk happening now: due 2 h after submission; half an hour
+# before, the whole team is reminded; at breach the team leader and the institution steward (who
+# can send someone) are told; 2 h later the district commission.
+REPORT_IN_POLICY = Policy(
+    due_after_hours=2,
+    steps=(
+        Step(name="reminder", offset_hours=-0.5, audience=("team",)),
+        Step(name="breach", offset_hours=0, audience=("team_leader", "institution_steward")),
+        Step(name="escalation_1", offset_hours=2, audience=("district_commission",)),
+    ),
+)
 
 
 async def team_users(
@@ -151,24 +167,23 @@ async def audience(db: AsyncSession, report: SentinelReport, name: str, at: date
     return []
 
 
-_TITLES = {
-    "at_start": "Urgent risk reported: act now",
-    "team_if_waiting": "Sentinel report waiting to be reported in",
-    "reminder": "Sentinel report: follow-up due soon",
-    "breach": "Sentinel report: follow-up overdue",
-}
+async def message(db: AsyncSession, deadline: Deadline, step: Step, recipients: Sequence[uuid.UUID]) -> Message:
+    """A step's message (``reports/messages.py``): the report's category, place, people and due time."""
+    report = await db.get(SentinelReport, deadline.subject_id)
+    if report is None:
+        return await default_message(db, deadline, step, recipients)
+    return await messages.report_message(db, deadline.kind, report, recipients, step=step.name, due_at=deadline.due_at)
 
 
-def message(deadline: Deadline, step: Step) -> tuple[str, str]:
-    """Title and body of a step's notification; never the report's contents (they stay in the app)."""
-    due = deadline.due_at.isoformat(timespec="minutes")
-    title = _TITLES.get(step.name, f"Sentinel report escalated: follow-up was due {due}")
-    return title, f"Report {deadline.subject_id}: the follow-up is due {due}. Open the report for details."
+def happening_now(report: SentinelReport) -> bool:
+    """An urgent risk whose danger is present right now: it gets the 2-hour report-in clock."""
+    return report.category == "urgent_risk" and bool(report.details.get("happening_now"))
 
 
+@deadline_kind(REPORT_IN_KIND, message=message, default_policy=REPORT_IN_POLICY)
 @deadline_kind(KIND, message=message, default_policy=FOLLOW_UP_POLICY, category_policies={"urgent_risk": URGENT_POLICY})
 async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> Sequence[uuid.UUID]:
-    """The accounts to tell at ``step`` of a report's follow-up clock."""
+    """The accounts to tell at ``step`` of a report's follow-up or report-in clock."""
     report = await db.get(SentinelReport, deadline.subject_id)
     if report is None:
         return []
@@ -177,3 +192,52 @@ async def report_follow_up(db: AsyncSession, deadline: Deadline, step: Step) -> 
     for name in step.audience:
         found += await audience(db, report, name, now)
     return list(dict.fromkeys(found))
+
+
+def _shared_key(report: SentinelReport, name: str) -> tuple[object, ...] | None:
+    """All that ``audience(report, name)`` reads, when reports sharing it get the same answer; None: per report.
+
+    Kept beside ``audience``: a change there that reads another field of the report changes this too.
+    """
+    team_names = ("responsible", "team", "team_leader")
+    if name == "team_if_waiting":
+        return None  # depends on the report's own status and who was told about it
+    if name in (*team_names, "institution_steward") and report.team_id is None:
+        return ("town", report.town_id, report.grid_id)
+    if name in ("responsible", "team"):
+        return ("team", report.team_id)
+    if name == "team_leader":
+        return ("leader", report.team_id)
+    if name == "institution_steward":
+        return ("steward", report.team_id)
+    if name == "community_steward":
+        return ("community", report.village_id)
+    if name == "district_commission":
+        return ("commission", report.grid_id)
+    return ("nobody",)
+
+
+@deadline_kind_many(KIND)
+async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline, Step]]) -> list[list[uuid.UUID]]:
+    """``report_follow_up`` for a sweep batch: the reports in one query, each audience once per team, village, grid."""
+    ids = {deadline.subject_id for deadline, _ in pairs}
+    reports = {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(ids)))}
+    now = clock.now()
+    memo: dict[tuple[object, ...], list[uuid.UUID]] = {}
+    answers: list[list[uuid.UUID]] = []
+    for deadline, step in pairs:
+        report = reports.get(deadline.subject_id)
+        found: list[uuid.UUID] = []
+        if report is None:
+            answers.append(found)
+            continue
+        for name in step.audience:
+            key = _shared_key(report, name)
+            if key is None:
+                found += await audience(db, report, name, now)
+                continue
+            if key not in memo:
+                memo[key] = await audience(db, report, name, now)
+            found += memo[key]
+        answers.append(list(dict.fromkeys(found)))
+    return answers

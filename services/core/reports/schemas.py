@@ -1,9 +1,12 @@
 """Report request and response models.
 
-Two response models on purpose: ``ReportRead`` (the care view: details, follow-ups with
-their notes, the outcome) for the responsible team and supervisors; ``ReportStatusRead``
-(the status view: reported in? when? by which team?) for the sentinel who reported it and
-the village's community side. The status view has no field that could carry clinical text.
+Three response models on purpose, told apart by ``view``: ``ReportRead`` (the care view:
+details, follow-ups with their notes, the outcome) for the responsible team and supervisors;
+``ReportStatusRead`` (the status view: reported in? when? by whom, which team?) for the sentinel
+who reported it and the village's community side; ``ReportUrgentRead`` (the urgent view: every
+status-view field plus what the village committee needs to act on an urgent risk) for the
+community steward of the report's village. Neither of the last two has a field that could carry
+the team's clinical text; a client that does not know ``urgent`` may read it as a status view.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -173,8 +176,25 @@ class ReportCreate(RequestModel):
     details: ReportDetails
 
 
+# An item of a phone's queue: judged on its own (``service.create_batch``), so one bad item never
+# blocks the others. The schema says both truths: an item should be a ``ReportCreate``, and any
+# object is accepted into the batch (a bad one is answered as refused, with its problem and index).
+BatchEntry = Annotated[
+    ReportCreate | dict[str, Any],
+    Field(
+        union_mode="left_to_right",
+        description="A `ReportCreate`. An object that is not a valid one is refused on its own "
+        "(its item answers 422 with `errors` naming `body.reports.<index>.<field>`); the others are stored.",
+    ),
+]
+
+
 class ReportBatch(RequestModel):
-    reports: list[ReportCreate] = Field(min_length=1, max_length=MAX_BATCH)
+    reports: list[BatchEntry] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Up to 100 reports, in the order the phone queued them; each is stored or refused on its own.",
+    )
 
 
 class ReportIn(RequestModel):
@@ -212,10 +232,27 @@ class TeamRef(BaseModel):
     name: str
 
 
-class ReportStatusRead(BaseModel):
+class ResponderRef(BaseModel):
+    """Who reported in: the team member's name and the team's service phone (never their own mobile)."""
+
+    name: str
+    team_service_phone: str | None = Field(description="The team's public service phone; null when it has none.")
+
+
+class DraftRead(BaseModel):
+    name: str
+    sex: Sex | None
+    birth_on: date | None
+    id_type: IdType | None
+    id_number_masked: str | None
+    phone_masked: str | None
+    address: str | None
+    household_code: str | None
+
+
+class ReportStatusFields(BaseModel):
     """What a sentinel sees of a report: where it stands, never what the doctors wrote."""
 
-    view: Literal["status"] = "status"
     id: uuid.UUID
     category: ReportCategory
     grid_id: uuid.UUID
@@ -226,11 +263,58 @@ class ReportStatusRead(BaseModel):
     submitted_at: datetime
     reported_in: bool
     reported_in_at: datetime | None
+    reported_in_by: ResponderRef | None = Field(
+        description="The team member who reported in, with the team's service phone; null until someone has."
+    )
     followed_up: bool
     first_follow_up_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    new_resident: DraftRead | None = Field(
+        description="The new resident as the caller typed it (identity and phone masked): only in the "
+        "entry of the sentinel who submitted the report; null for everyone else."
+    )
     version: int
+
+
+class ReportStatusRead(ReportStatusFields):
+    """What a sentinel sees of a report: where it stands, never what the doctors wrote."""
+
+    view: Literal["status"] = "status"
+
+
+class PlaceRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class UrgentResident(BaseModel):
+    """Whom to look for: the resident's name and address (a registered resident's, or the draft's)."""
+
+    id: uuid.UUID | None = Field(description="The registered resident; null for a new-resident draft.")
+    name: str
+    address: str | None
+
+
+class UrgentRiskBrief(BaseModel):
+    """What the village committee needs to act on an urgent risk, as the sentinel reported it."""
+
+    signs: list[RiskSign]
+    happening_now: bool
+    police_called: bool
+    description: str = Field(description="What the sentinel saw, in their words.")
+    observed_at: datetime | None
+    village: PlaceRef
+    grid: PlaceRef
+    resident: UrgentResident | None
+
+
+class ReportUrgentRead(ReportStatusFields):
+    """The urgent view: the status view plus ``urgent``, for the community steward of the report's
+    village (``reports:read_urgent``); each read is audited. No follow-up notes, plan or outcome."""
+
+    view: Literal["urgent"] = "urgent"
+    urgent: UrgentRiskBrief
 
 
 class FollowUpRead(BaseModel):
@@ -253,17 +337,6 @@ class TransitionRead(BaseModel):
     actor_id: uuid.UUID
     at: datetime
     team_id: uuid.UUID | None
-
-
-class DraftRead(BaseModel):
-    name: str
-    sex: Sex | None
-    birth_on: date | None
-    id_type: IdType | None
-    id_number_masked: str | None
-    phone_masked: str | None
-    address: str | None
-    household_code: str | None
 
 
 class DeadlineBrief(BaseModel):
@@ -302,12 +375,15 @@ class ReportRead(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     follow_up_deadline: DeadlineBrief | None
+    report_in_deadline: DeadlineBrief | None = Field(
+        description="The 2-hour report-in clock of an urgent risk happening now; null for other reports."
+    )
     follow_ups: list[FollowUpRead]
     history: list[TransitionRead]
     version: int
 
 
-ReportView = Annotated[ReportRead | ReportStatusRead, Field(discriminator="view")]
+ReportView = Annotated[ReportRead | ReportStatusRead | ReportUrgentRead, Field(discriminator="view")]
 
 
 class BatchItemResult(BaseModel):

@@ -8,16 +8,18 @@ the follow-up clock opened, met and cancelled by the transitions themselves.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
+from services.core.accounts.models import User
 from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.deadlines import service as deadlines
@@ -33,7 +35,8 @@ from services.core.errors import (
 from services.core.notifications import service as notifications
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
-from services.core.reports import access, routing
+from services.core.replay import insert_once, replayed
+from services.core.reports import access, messages, routing
 from services.core.reports.access import Viewer
 from services.core.reports.lifecycle import REPORT
 from services.core.reports.models import (
@@ -54,14 +57,19 @@ from services.core.reports.schemas import (
     NewKeyPopulationDetails,
     NewResidentDraft,
     OtherDetails,
+    PlaceRef,
     ReportCancel,
     ReportClose,
     ReportCreate,
     ReportIn,
     ReportRead,
     ReportStatusRead,
+    ReportUrgentRead,
+    ResponderRef,
     TeamRef,
     TransitionRead,
+    UrgentResident,
+    UrgentRiskBrief,
 )
 from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
@@ -181,9 +189,10 @@ def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
     """Store a report, route it, start its clock; a replay of the same id and body answers the original."""
     body_digest = digest(pii, data)
-    existing = await db.get(SentinelReport, data.id)
-    if existing is not None:
-        return await _replay(db, principal, existing, body_digest)
+    same = _same_submission(principal, body_digest)
+    replay = await replayed(db, SentinelReport, data.id, same=same)
+    if replay is not None:
+        return await _replayed(db, replay.record)
     _check_rules(data)
     grid = await _grid_for_submit(db, principal, data.grid_id)
     if data.resident_id is not None:
@@ -205,9 +214,9 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     if _only_as_sentinel(principal, grid.path) and reporter_person not in {s.person_id for s in responsible.sentinels}:
         raise Forbidden("you are not an active sentinel of this grid (no current sentinel role here)")
     team_id = responsible.team.id if responsible.team else None
-    report = await db.scalar(
-        insert(SentinelReport)
-        .values(
+    result = await insert_once(
+        db,
+        SentinelReport(
             id=data.id,
             district_id=grid.district_id,
             town_id=village.parent_id,
@@ -230,15 +239,12 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
             version=1,
             created_at=now,
             updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(SentinelReport),
-        execution_options={"populate_existing": True},
+        ),
+        same=same,
     )
-    if report is None:  # a concurrent replay committed first
-        raced = await db.get(SentinelReport, data.id, populate_existing=True)
-        assert raced is not None  # noqa: S101 - the conflict says it exists
-        return await _replay(db, principal, raced, body_digest)
+    if not result.created:  # a concurrent replay committed first
+        return await _replayed(db, result.record)
+    report = result.record
     opened = await lifecycle.move(db, lifecycle.creating(REPORT, report, "submit"), actor_id=principal.user_id, at=now)
     await audit.record(
         db,
@@ -254,15 +260,29 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     return CreateResult(report, grid.path, 201)
 
 
-async def _replay(db: AsyncSession, principal: Principal, existing: SentinelReport, body_digest: str) -> CreateResult:
-    if existing.reporter_id != principal.user_id:
-        raise Conflict("this report id is taken", existing_id=str(existing.id))
-    if existing.body_digest != body_digest:
-        raise Conflict(
-            f"report {existing.id} was already submitted with a different body",
-            existing_id=str(existing.id),
-            existing=f"/reports/{existing.id}",
-        )
+def _same_submission(principal: Principal, body_digest: str) -> Callable[[SentinelReport], bool]:
+    """How ``core.replay`` recognises a retry: the same reporter and the same body (by its keyed digest).
+
+    It answers its own 409s, so they say more than replay's generic one: another reporter's id is
+    simply taken (nothing about that report is revealed); the reporter's own id with another body
+    names the report already submitted (``existing``)."""
+
+    def same(existing: SentinelReport) -> bool:
+        if existing.reporter_id != principal.user_id:
+            raise Conflict("this report id is taken", existing_id=str(existing.id))
+        if existing.body_digest != body_digest:
+            raise Conflict(
+                f"report {existing.id} was already submitted with a different body",
+                existing_id=str(existing.id),
+                existing=f"/reports/{existing.id}",
+            )
+        return True
+
+    return same
+
+
+async def _replayed(db: AsyncSession, existing: SentinelReport) -> CreateResult:
+    """The answer to a retry (200): the report first stored, with its grid's path."""
     path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == existing.grid_id))
     return CreateResult(existing, path or "", 200)
 
@@ -283,7 +303,7 @@ async def _route(
         await deadlines.fire_due(db, deadline.id, now=now)  # an at-start step (urgent risk): now, not later
     if report.team_id is None:
         users = await routing.town_fallback(db, report.town_id, grid_path, now)
-        title = "Sentinel report with no responsible team"
+        template = "report.unrouted"
     else:
         paired_records = {m for s in sentinels if s.person_id == reporter_person for m in s.paired_member_ids}
         persons = [m.person_id for m in members if m.record_id in paired_records]
@@ -293,13 +313,12 @@ async def _route(
             users = []
         if not users:
             users = await routing.team_users(db, report.team_id, now)
-        title = "New sentinel report: please report in"
+        template = "report.submitted"
     await notifications.notify(
         db,
         user_ids=users,
         kind="report.submitted",
-        title=title,
-        body=f"Report {report.id} ({report.category}). Open it to report in.",
+        message=await messages.report_message(db, template, report, users),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:submitted",
@@ -318,24 +337,71 @@ class BatchItem:
     result: CreateResult | None = None
 
 
+def _item_id(raw: dict[str, Any]) -> uuid.UUID | None:
+    """The id an item carries, when it is a UUID (the phone keys its queue by it)."""
+    try:
+        return uuid.UUID(str(raw.get("id")))
+    except ValueError:
+        return None
+
+
+def _validated(index: int, entry: ReportCreate | dict[str, Any]) -> ReportCreate | BatchItem:
+    """The item as a ``ReportCreate``, or its refusal: a 422 naming ``body.reports.<index>.<field>``."""
+    if isinstance(entry, ReportCreate):
+        return entry
+    try:
+        return ReportCreate.model_validate(entry)
+    except PydanticValidationError as exc:
+        errors = [
+            {"field": ".".join(["body", "reports", str(index), *(str(p) for p in e["loc"])]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        problem = {
+            "type": "urn:gridcare:problem:validation_error",
+            "code": "validation_error",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            "errors": errors,
+        }
+        return BatchItem(index, _item_id(entry), 422, problem)
+
+
 async def create_batch(
-    db: AsyncSession, principal: Principal, items: list[ReportCreate], *, pii: PiiCipher
+    db: AsyncSession, principal: Principal, items: list[ReportCreate | dict[str, Any]], *, pii: PiiCipher
 ) -> list[BatchItem]:
-    """Each item in its own savepoint: stored, replayed or refused on its own."""
+    """Each item validated and stored in its own savepoint: stored, replayed or refused on its own."""
     results: list[BatchItem] = []
-    for index, item in enumerate(items):
+    for index, entry in enumerate(items):
+        item = _validated(index, entry)
+        if isinstance(item, BatchItem):
+            results.append(item)
+            continue
         try:
             async with db.begin_nested():
                 result = await create(db, principal, item, pii=pii)
         except DomainError as exc:
-            problem = {"code": exc.code, "title": exc.title, "status": exc.status, "detail": exc.detail, **exc.extra}
+            problem = {
+                "type": f"urn:gridcare:problem:{exc.code}",
+                "code": exc.code,
+                "title": exc.title,
+                "status": exc.status,
+                "detail": exc.detail,
+                **exc.extra,
+            }
             if "errors" in problem:
                 problem["errors"] = [
                     {**e, "field": e["field"].replace("body.", f"body.reports.{index}.", 1)} for e in problem["errors"]
                 ]
             results.append(BatchItem(index, item.id, exc.status, problem))
         except IntegrityError:  # a row it names vanished meanwhile: this item only
-            problem = {"code": "conflict", "title": "Conflict", "status": 409, "detail": "conflicts with existing data"}
+            problem = {
+                "type": "urn:gridcare:problem:conflict",
+                "code": "conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "conflicts with existing data",
+            }
             results.append(BatchItem(index, item.id, 409, problem))
         else:
             results.append(BatchItem(index, item.id, result.status_code, None, result))
@@ -402,35 +468,133 @@ async def teams_by_id(db: AsyncSession, team_ids: set[uuid.UUID]) -> dict[uuid.U
     return {i: TeamRef(id=i, name=n) for i, n in rows.all()}
 
 
-def to_status(report: SentinelReport, team: TeamRef | None) -> ReportStatusRead:
+async def responders(db: AsyncSession, reports: Sequence[SentinelReport]) -> dict[uuid.UUID, ResponderRef]:
+    """Who reported in on each report (name, the team's service phone), for a page in two queries."""
+    answered = [r for r in reports if r.reported_in_by is not None]
+    if not answered:
+        return {}
+    user_ids = {r.reported_in_by for r in answered}
+    named = await db.execute(
+        select(User.id, func.coalesce(Person.name, User.display_name))
+        .outerjoin(Person, Person.user_id == User.id)
+        .where(User.id.in_(user_ids))
+    )
+    names: dict[uuid.UUID, str] = {u: n for u, n in named.all()}  # noqa: C416 - typed rows
+    team_ids = {r.team_id for r in answered if r.team_id is not None}
+    phones: dict[uuid.UUID, str | None] = {}
+    if team_ids:
+        rows = await db.execute(select(Team.id, Team.service_phone).where(Team.id.in_(team_ids)))
+        phones = {t: p for t, p in rows.all()}  # noqa: C416 - typed rows
+    return {
+        r.id: ResponderRef(
+            name=names.get(r.reported_in_by, "") if r.reported_in_by else "",
+            team_service_phone=phones.get(r.team_id) if r.team_id else None,
+        )
+        for r in answered
+    }
+
+
+async def status_views(db: AsyncSession, viewer: Viewer, reports: Sequence[SentinelReport]) -> list[ReportStatusRead]:
+    """The status view of a page of reports (team names and responders in one query each)."""
+    teams = await teams_by_id(db, {r.team_id for r in reports if r.team_id})
+    who = await responders(db, reports)
+    return [to_status(viewer, r, teams.get(r.team_id) if r.team_id else None, who.get(r.id)) for r in reports]
+
+
+def _status_fields(
+    viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None
+) -> dict[str, Any]:
+    own = report.reporter_id == viewer.user_id
+    return {
+        "id": report.id,
+        "category": ReportCategory(report.category),
+        "grid_id": report.grid_id,
+        "resident_id": report.resident_id,
+        "status": ReportStatus(report.status),
+        "unrouted": report.unrouted,
+        "team": team,
+        "submitted_at": report.submitted_at,
+        "reported_in": report.reported_in_at is not None,
+        "reported_in_at": report.reported_in_at,
+        "reported_in_by": responder,
+        "followed_up": report.first_follow_up_at is not None,
+        "first_follow_up_at": report.first_follow_up_at,
+        "closed_at": report.closed_at,
+        "cancelled_at": report.cancelled_at,
+        # What the sentinel typed comes back to them (identity masked as stored); to nobody else here.
+        "new_resident": DraftRead.model_validate(report.resident_draft) if own and report.resident_draft else None,
+        "version": report.version,
+    }
+
+
+def to_status(
+    viewer: Viewer, report: SentinelReport, team: TeamRef | None, responder: ResponderRef | None = None
+) -> ReportStatusRead:
     """The status view."""
-    return ReportStatusRead(
-        id=report.id,
-        category=ReportCategory(report.category),
-        grid_id=report.grid_id,
-        resident_id=report.resident_id,
-        status=ReportStatus(report.status),
-        unrouted=report.unrouted,
-        team=team,
-        submitted_at=report.submitted_at,
-        reported_in=report.reported_in_at is not None,
-        reported_in_at=report.reported_in_at,
-        followed_up=report.first_follow_up_at is not None,
-        first_follow_up_at=report.first_follow_up_at,
-        closed_at=report.closed_at,
-        cancelled_at=report.cancelled_at,
-        version=report.version,
+    return ReportStatusRead.model_validate(_status_fields(viewer, report, team, responder))
+
+
+async def _to_urgent(
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    grid_path: str,
+    team: TeamRef | None,
+    responder: ResponderRef | None,
+) -> ReportUrgentRead:
+    """The urgent view, and its audit event (who read which report's urgent details)."""
+    places = {
+        i: PlaceRef(id=i, name=n)
+        for i, n in await db.execute(
+            select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_([report.village_id, report.grid_id]))
+        )
+    }
+    person: UrgentResident | None = None
+    if report.resident_id is not None:
+        resident = await db.get(Resident, report.resident_id)
+        if resident is not None:
+            person = UrgentResident(id=resident.id, name=resident.name, address=resident.address)
+    elif report.resident_draft:
+        draft = report.resident_draft
+        person = UrgentResident(id=None, name=str(draft.get("name", "")), address=draft.get("address"))
+    details = report.details
+    await audit.record(
+        db,
+        actor_id=viewer.user_id,
+        action="report.urgent_read",
+        subject_type=SUBJECT,
+        subject_id=report.id,
+        org_path=grid_path,
+        details={"village_id": str(report.village_id)},
+    )
+    return ReportUrgentRead.model_validate(
+        {
+            **_status_fields(viewer, report, team, responder),
+            "urgent": UrgentRiskBrief(
+                signs=details.get("signs", []),
+                happening_now=bool(details.get("happening_now")),
+                police_called=bool(details.get("police_called")),
+                description=str(details.get("description", "")),
+                observed_at=report.observed_at,
+                village=places[report.village_id],
+                grid=places[report.grid_id],
+                resident=person,
+            ),
+        }
     )
 
 
 async def to_view(
     db: AsyncSession, viewer: Viewer, report: SentinelReport, grid_path: str
-) -> ReportRead | ReportStatusRead:
-    """The view this caller gets of one report."""
+) -> ReportRead | ReportStatusRead | ReportUrgentRead:
+    """The view this caller gets of one report: care, else urgent (audited), else status."""
     teams = await teams_by_id(db, {report.team_id} if report.team_id else set())
     team = teams.get(report.team_id) if report.team_id else None
     if not access.care_view(viewer, report, grid_path):
-        return to_status(report, team)
+        responder = (await responders(db, [report])).get(report.id)
+        if access.urgent_view(viewer, report, grid_path):
+            return await _to_urgent(db, viewer, report, grid_path, team, responder)
+        return to_status(viewer, report, team, responder)
     follow_ups = await db.scalars(
         select(ReportFollowUp)
         .where(ReportFollowUp.report_id == report.id)
@@ -438,6 +602,9 @@ async def to_view(
     )
     history = await lifecycle.history(db, subject_type=SUBJECT, subject_id=report.id)
     deadline = await deadlines.get(db, subject_type=SUBJECT, subject_id=report.id, kind=KIND)
+    report_in_deadline = await deadlines.get(
+        db, subject_type=SUBJECT, subject_id=report.id, kind=routing.REPORT_IN_KIND
+    )
     return ReportRead.model_validate(
         {
             "id": report.id,
@@ -466,6 +633,7 @@ async def to_view(
             "cancelled_at": report.cancelled_at,
             "cancel_reason": report.cancel_reason,
             "follow_up_deadline": _deadline_brief(deadline),
+            "report_in_deadline": _deadline_brief(report_in_deadline),
             "follow_ups": [FollowUpRead.model_validate(f) for f in follow_ups],
             "history": [
                 TransitionRead(
@@ -521,8 +689,7 @@ async def report_in(
         db,
         user_ids=[report.reporter_id],
         kind="report.reported_in",
-        title="The family doctor team has reported in",
-        body=f"Your report {report.id} was taken up by the responsible team.",
+        message=await messages.report_message(db, "report.reported_in", report, [report.reporter_id]),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:reported_in",
@@ -604,8 +771,7 @@ async def close(
         db,
         user_ids=[report.reporter_id],
         kind="report.closed",
-        title="Your report was closed",
-        body=f"Report {report.id} was followed up and closed by the family doctor team.",
+        message=await messages.report_message(db, "report.closed", report, [report.reporter_id]),
         subject_type=SUBJECT,
         subject_id=report.id,
         dedupe_key=f"report:{report.id}:closed",

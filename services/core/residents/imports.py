@@ -417,21 +417,15 @@ async def _open_tags(db: AsyncSession, resident_ids: list[uuid.UUID]) -> dict[uu
 def _sealed(c: _Checked, resident_id: uuid.UUID, pii: PiiCipher, current: Resident | None = None) -> dict[str, Any]:
     """Column values; an unchanged number or phone keeps its ciphertext (no churn on re-runs)."""
     v = dict(c.values)
-    number, phone = v.pop("id_number"), v.pop("phone")
-    if number is None:
-        v.update(id_number_enc=None, id_number_masked=None)
-    elif current is not None and current.id_number_bidx == v["id_number_bidx"]:
-        v.update(id_number_enc=current.id_number_enc, id_number_masked=current.id_number_masked)
-    else:
-        sealed = seal_id_number(pii, resident_id, number)
-        v.update(id_number_enc=sealed.enc, id_number_masked=sealed.masked)
-    if phone is None:
-        v.update(phone_enc=None, phone_masked=None)
-    elif current is not None and current.phone_bidx == v["phone_bidx"]:
-        v.update(phone_enc=current.phone_enc, phone_masked=current.phone_masked)
-    else:
-        sealed = seal_phone(pii, resident_id, phone)
-        v.update(phone_enc=sealed.enc, phone_masked=sealed.masked)
+    for name, seal in (("id_number", seal_id_number), ("phone", seal_phone)):
+        text, enc, masked = v.pop(name), f"{name}_enc", f"{name}_masked"
+        if text is None:
+            v.update({enc: None, masked: None})
+        elif current is not None and getattr(current, f"{name}_bidx") == v[f"{name}_bidx"]:
+            v.update({enc: getattr(current, enc), masked: getattr(current, masked)})
+        else:
+            sealed = seal(pii, resident_id, text)
+            v.update({enc: sealed.enc, masked: sealed.masked})
     return v
 
 

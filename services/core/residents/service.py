@@ -295,27 +295,14 @@ async def _refuse_duplicates(
 ) -> None:
     """409 when the resident seems registered already; ``but`` (the client's id) is this resident, not another."""
     if values["id_number_bidx"] is not None:
-        holder = await repository.id_holder(db, grid.district_id, values["id_number_bidx"])
-        if holder is not None and holder == but:
-            return
-        if holder is not None and not await repository.is_readable(db, principal, holder):
-            # Someone else's resident: say only that the number is taken, and keep a trace of the attempt.
-            await audit.record(
-                db,
-                actor_id=principal.user_id,
-                action="resident.identity_conflict",
-                subject_type="resident",
-                subject_id=holder,
-                org_path=await repository.grid_path(db, holder),
-                details={},
-            )
-            raise IdentityHeldElsewhere("this identity number is already registered in the district, outside your area")
-        if holder is not None:
-            raise AlreadyExists(
-                "a resident with this identity number already exists in the district",
-                existing_id=str(holder),
-                existing=f"/residents/{holder}",
-            )
+        await _refuse_held_number(
+            db,
+            principal,
+            grid.district_id,
+            values["id_number_bidx"],
+            this=but,
+            taken="a resident with this identity number already exists in the district",
+        )
     elif not confirmed:
         candidates = [
             c for c in await repository.possible_duplicates(db, grid.id, values["name"], values["birth_on"]) if c != but
@@ -327,6 +314,38 @@ async def _refuse_duplicates(
                 candidates=[f"/residents/{c}" for c in candidates],
                 existing_id=str(candidates[0]),
             )
+
+
+async def _refuse_held_number(
+    db: AsyncSession,
+    principal: Principal,
+    district_id: uuid.UUID,
+    bidx: bytes,
+    *,
+    this: uuid.UUID | None,
+    taken: str,
+) -> None:
+    """409 when a resident other than ``this`` holds the identity number (blind index ``bidx``) in the district.
+
+    Outside the caller's area only ``identity_held_elsewhere``, with an audit trace of the
+    attempt; inside it ``already_exists`` naming the holder (``taken`` is its message).
+    """
+    holder = await repository.id_holder(db, district_id, bidx)
+    if holder is None or holder == this:
+        return
+    if not await repository.is_readable(db, principal, holder):
+        # Someone else's resident: say only that the number is taken, and keep a trace of the attempt.
+        await audit.record(
+            db,
+            actor_id=principal.user_id,
+            action="resident.identity_conflict",
+            subject_type="resident",
+            subject_id=holder,
+            org_path=await repository.grid_path(db, holder),
+            details={},
+        )
+        raise IdentityHeldElsewhere("this identity number is already registered in the district, outside your area")
+    raise AlreadyExists(taken, existing_id=str(holder), existing=f"/residents/{holder}")
 
 
 async def _reload(db: AsyncSession, resident_id: uuid.UUID) -> Resident:
@@ -385,26 +404,14 @@ async def update(
         id_sex, id_birth = given.sex, given.birth_on
         sealed = seal_id_number(pii, resident.id, given.id_number)
         if sealed.bidx != resident.id_number_bidx:
-            holder = await repository.id_holder(db, resident.district_id, sealed.bidx)
-            if holder is not None and holder != resident.id and not await repository.is_readable(db, principal, holder):
-                await audit.record(
-                    db,
-                    actor_id=principal.user_id,
-                    action="resident.identity_conflict",
-                    subject_type="resident",
-                    subject_id=holder,
-                    org_path=await repository.grid_path(db, holder),
-                    details={},
-                )
-                raise IdentityHeldElsewhere(
-                    "this identity number is already registered in the district, outside your area"
-                )
-            if holder is not None and holder != resident.id:
-                raise AlreadyExists(
-                    "another resident holds this identity number",
-                    existing_id=str(holder),
-                    existing=f"/residents/{holder}",
-                )
+            await _refuse_held_number(
+                db,
+                principal,
+                resident.district_id,
+                sealed.bidx,
+                this=resident.id,
+                taken="another resident holds this identity number",
+            )
         values.update(
             id_type=id_type.value, id_number_enc=sealed.enc, id_number_bidx=sealed.bidx, id_number_masked=sealed.masked
         )

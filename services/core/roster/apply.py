@@ -21,7 +21,10 @@ from services.core.roster import workbook as wb
 from services.core.roster.export import _mobiles
 from services.core.roster.plan import Planner, _col, _Ref
 from services.core.roster.workbook import Roster
-from services.core.teams import service as teams_service
+from services.core.teams import institutions as institution_service
+from services.core.teams import members as member_service
+from services.core.teams import people as people_service
+from services.core.teams import teams as team_service
 from services.core.teams.models import (
     Institution,
     InstitutionLevel,
@@ -78,7 +81,7 @@ class Importer(Planner):
             home = self.units[i.unit_code]
             made_inst = await self.guarded(
                 ref,
-                teams_service.create_institution(
+                institution_service.create_institution(
                     db,
                     principal=principal,
                     data=InstitutionCreate(name=i.name, kind=i.kind, credit_code=i.credit_code, org_unit_id=home.id),
@@ -97,7 +100,7 @@ class Importer(Planner):
                 continue
             made_person = await self.guarded(
                 p.ref,
-                teams_service.create_person(
+                people_service.create_person(
                     db,
                     principal=principal,
                     pii=self.pii,
@@ -193,7 +196,7 @@ class Importer(Planner):
                 continue
             made = await self.guarded(
                 ref,
-                teams_service.appoint_steward(
+                institution_service.appoint_steward(
                     self.db,
                     principal=self.principal,
                     institution_id=institution.id,
@@ -215,7 +218,7 @@ class Importer(Planner):
                 continue
             made = await self.guarded(
                 _Ref(wb.TEAMS, t.row, _col(wb.TEAMS, "团队名称")),
-                teams_service.create_team(
+                team_service.create_team(
                     self.db,
                     principal=self.principal,
                     data=TeamCreate(
@@ -249,7 +252,7 @@ class Importer(Planner):
                 continue
             made = await self.guarded(
                 ref,
-                teams_service.add_member(
+                member_service.add_member(
                     self.db,
                     principal=self.principal,
                     team_id=team.id,

@@ -17,7 +17,7 @@ from services.core.assignments.models import Responsibility
 from services.core.errors import NotFound
 from services.core.org.models import OrgUnit, OrgUnitKind
 from services.core.roster.schemas import DirectoryGrid, DirectoryTeam, DirectoryVillage
-from services.core.teams import service as teams_service
+from services.core.teams import members as member_service
 from services.core.teams.models import Institution, Person, Team, TeamStatus
 
 
@@ -58,7 +58,7 @@ async def village_teams(db: AsyncSession, *, village_id: uuid.UUID) -> Directory
             await db.scalars(select(Institution).where(Institution.id.in_({t.institution_id for t in teams.values()})))
         ).all()
     }
-    leaders = await teams_service.current_leaders(db, team_ids=list(teams))
+    leaders = await member_service.current_leaders(db, team_ids=list(teams))
     names = {
         p.id: p.name for p in (await db.scalars(select(Person).where(Person.id.in_(list(leaders.values()))))).all()
     }

@@ -16,7 +16,7 @@ from services.core.org.models import OrgUnit, OrgUnitCategory, OrgUnitKind
 from services.core.roster import workbook as wb
 from services.core.roster.workbook import Roster
 from services.core.security.pii import PiiCipher
-from services.core.teams import service as teams_service
+from services.core.teams import people as people_service
 from services.core.teams.models import (
     Discipline,
     Institution,
@@ -158,7 +158,7 @@ async def gather(db: AsyncSession, unit: OrgUnit, at: datetime, *, pii: PiiCiphe
         | {m.person_id for m in member_rows.values()}
     )
     people = {p.id: p for p in (await db.scalars(select(Person).where(Person.id.in_(person_ids)))).all()}
-    phones = {pid: teams_service.open_mobile(p, pii) for pid, p in people.items()}
+    phones = {pid: people_service.open_mobile(p, pii) for pid, p in people.items()}
 
     for i in sorted(
         institutions, key=lambda i: (i.level != InstitutionLevel.DISTRICT, inst_units[i.org_unit_id], i.name)

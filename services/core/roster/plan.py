@@ -17,8 +17,8 @@ from services.core.roster import workbook as wb
 from services.core.roster.workbook import CellError, Roster
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
+from services.core.teams import people as people_service
 from services.core.teams import repository as teams_repository
-from services.core.teams import service as teams_service
 from services.core.teams.models import Discipline, Institution, MemberRole, Person, PersonKind, Team
 
 
@@ -88,7 +88,7 @@ class Planner:
         mobiles = {m.mobile for m in roster.members} | {c.mobile for c in roster.community}
         mobiles |= {i.steward_mobile for i in roster.institutions if i.steward_mobile}
         mobiles |= {c.paired_mobile for c in roster.community if c.paired_mobile}
-        by_index = {teams_service.mobile_index(self.pii, m): m for m in mobiles}
+        by_index = {people_service.mobile_index(self.pii, m): m for m in mobiles}
         for p in (
             await self.db.scalars(
                 select(Person).where(Person.district_id == district_id, Person.mobile_bidx.in_(list(by_index)))

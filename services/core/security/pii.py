@@ -127,3 +127,9 @@ def mask_phone(value: str) -> str:
         area, number = value.split("-", 1)
         return area + "-" + "*" * max(len(number) - 2, 0) + number[-2:]
     return "*" * max(len(value) - 2, 0) + value[-2:]
+
+
+def mask_name(value: str) -> str:
+    """``张三丰`` -> ``张**``, ``Li Lei`` -> ``L*****``: the family name (first character) only."""
+    value = value.strip()
+    return value[:1] + "*" * max(len(value) - 1, 1) if value else value

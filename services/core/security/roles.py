@@ -59,6 +59,9 @@ class Permission(StrEnum):
     # submitter must be an active sentinel of the grid (the grant alone is not enough).
     REPORTS_SUBMIT_ANY_GRID = "reports:submit_any_grid"
     REPORTS_HANDLE = "reports:handle"
+    # The urgent view of an urgent-risk report (signs, happening now?, police?, where): the village
+    # committee acts on it (seed 003 §二(二)2(3)②); never the team's clinical notes. Audited per read.
+    REPORTS_READ_URGENT = "reports:read_urgent"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -103,7 +106,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _HANDLE
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
     Role.TEAM_MEMBER: _EVERYONE | _IDENTITY | _HANDLE | {Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS,
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | {Permission.REPORTS_READ_URGENT},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,

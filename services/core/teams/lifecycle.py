@@ -5,8 +5,8 @@
        +-------------dissolve------------+--> dissolved (final)
 
 Status changes arrive through ``PATCH /teams/{id}`` (``status``); the kit turns the requested
-status into its action. Dissolving also needs the team to be responsible for no area any more
-(``service.update_team``'s own rule).
+status into its action. Dissolving also asks the dissolve guards later domains register
+(``hooks.guard_dissolve``: assignments refuses while the team is responsible for an area).
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.assignments.models import Responsibility
 from services.core.errors import NotFound, field_error
 from services.core.org.models import OrgUnit
 from services.core.security.principal import (
@@ -23,6 +22,7 @@ from services.core.security.principal import (
     scope_or_ancestor_clause,
 )
 from services.core.security.roles import Permission
+from services.core.teams import hooks
 from services.core.teams.models import Institution, Person, Team
 
 T = TypeVar("T")
@@ -58,17 +58,13 @@ def readable_people(principal: Principal, permission: Permission = Permission.TE
 
 
 def readable_teams(principal: Principal, permission: Permission = Permission.TEAMS_READ) -> Select[Team]:
-    """Teams based in scope; for reads also teams above it and teams ever responsible for an area in it."""
+    """Teams based in scope; for reads also teams above it and those a later domain's hook widens to
+    (``hooks.widen_team_reads``: assignments adds teams ever responsible for an area in scope)."""
     stmt = select(Team).join(OrgUnit, OrgUnit.id == Team.org_unit_id)
     if permission not in _READS:
         return stmt.where(institution_scope_clause(principal, permission, OrgUnit.path, Team.institution_id))
-    served = OrgUnit.__table__.alias("served")
-    serves_in_scope = exists(
-        select(Responsibility.id)
-        .join(served, served.c.id == Responsibility.org_unit_id)
-        .where(Responsibility.team_id == Team.id, scope_clause(principal, permission, served.c.path))
-    )
-    return stmt.where(or_(scope_or_ancestor_clause(principal, permission, OrgUnit.path), serves_in_scope))
+    widened = hooks.team_read_scopes(principal, permission)
+    return stmt.where(or_(scope_or_ancestor_clause(principal, permission, OrgUnit.path), *widened))
 
 
 async def get_institution(

@@ -6,7 +6,6 @@ import logging
 import uuid
 
 from services.core.deadlines import service
-from services.core.reports import routing as _report_kinds  # noqa: F401 - registers report.follow_up
 from services.worker.registry import WorkerContext, task, unit
 
 log = logging.getLogger("gridcare.worker.deadlines")
@@ -28,13 +27,14 @@ async def fire(ctx: WorkerContext, deadline_id: str, step: str) -> list[str]:
 async def sweep(ctx: WorkerContext) -> dict[str, int]:
     """Advance every due clock no other worker holds, batch by batch, each batch one transaction."""
     limit = ctx["settings"].deadline_sweep_batch
-    totals = {"selected": 0, "fired": 0, "failed": 0}
+    totals = {"selected": 0, "fired": 0, "failed": 0, "more": 0}
     for _ in range(MAX_BATCHES):
         async with unit(ctx) as db:
             result = await service.sweep(db, limit=limit)
         totals["selected"] += result.selected
         totals["fired"] += result.fired
         totals["failed"] += len(result.failed)
+        totals["more"] = int(result.selected >= limit)  # stopped at the cap: the loop runs again at once
         if result.selected < limit:
             break
     if totals["selected"]:

@@ -28,7 +28,7 @@ async def sweep(ctx: WorkerContext) -> dict[str, int]:
     channels = channels_from_settings(settings)
     async with unit(ctx) as db:
         ids = await service.due_messages(db)
-    outcomes: dict[str, int] = {}
+    outcomes: dict[str, int] = {"more": int(len(ids) >= service.SWEEP_BATCH)}
     for message_id in ids:
         try:
             async with unit(ctx) as db:

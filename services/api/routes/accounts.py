@@ -68,7 +68,7 @@ async def read_user(db: DbSession, principal: UsersRead, user_id: uuid.UUID, res
 @router.patch(
     "/{user_id}",
     summary="Change an account's name, active flag or secret",
-    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(service.LastAdministrator,)),
 )
 async def update_user(
     db: DbSession,
@@ -78,7 +78,8 @@ async def update_user(
     version: IfMatch,
     response: Response,
 ) -> UserRead:
-    """Disabling an account ends its logins at the next request."""
+    """Disabling an account ends its logins at the next request; the district's last administrator
+    cannot be disabled (409 `last_administrator`)."""
     user = await service.update_user(db, principal, user_id, body, expected_version=version)
     return answer(response, user, await _read(db, user))
 
@@ -98,8 +99,9 @@ async def add_grant(db: DbSession, principal: UsersWrite, user_id: uuid.UUID, bo
 @router.post(
     "/{user_id}/grants/{grant_id}/end",
     summary="End a role grant now (grants are kept for history)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, errors=(service.LastAdministrator,)),
 )
 async def end_grant(db: DbSession, principal: UsersWrite, user_id: uuid.UUID, grant_id: uuid.UUID) -> GrantRead:
-    """Idempotent: ending an ended grant changes nothing."""
+    """Idempotent: ending an ended grant changes nothing. The last active `district_admin` grant of a
+    district cannot be ended (409 `last_administrator`): grant another administrator first."""
     return GrantRead.model_validate(await service.end_grant(db, principal, user_id, grant_id))
