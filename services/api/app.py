@@ -16,9 +16,9 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.api import problems
+from services.api import contract, problems
 from services.api.metrics import METRICS_PATH, MetricsMiddleware, metrics_endpoint
-from services.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from services.api.middleware import BodySizeLimitMiddleware, NoStoreMiddleware, RequestIdMiddleware
 from services.api.routes import (
     accounts,
     assignments,
@@ -35,6 +35,7 @@ from services.api.routes import (
     system,
     teams,
 )
+from services.api.routing import guard_shadowed
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.metrics import watch_pool
@@ -184,12 +185,14 @@ def create_app(
     if redis is not None:
         app.state.redis = redis
     problems.install(app)
+    guard_shadowed(app, [route for router in ROUTERS for route in router.routes])
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(NoStoreMiddleware, paths=problems.NO_STORE_PATHS)
     app.add_middleware(MetricsMiddleware)  # outermost: times everything, 413s and 500s included
     app.add_route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -231,7 +234,7 @@ def _require(value: str | None, name: str) -> str:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the Problem schema and the OAuth2 flows declared."""
+    """FastAPI's schema, plus the Problem schema, the OAuth2 flows and what ``contract.augment`` adds."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
@@ -262,5 +265,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for operation in item.values():
             if {"HTTPBearer": []} in operation.get("security", []):
                 operation["security"].append({"OAuth2": []})
+    contract.augment(schema, app.routes, public_paths=PUBLIC_PATHS)
     app.openapi_schema = schema
     return schema

@@ -106,6 +106,8 @@ def get_pii(settings: SettingsDep) -> PiiCipher:
 Pii = Annotated[PiiCipher, Depends(get_pii)]
 
 T = TypeVar("T")
+# What If-Match may hold: an ETag as sent ("3"), weak (W/"3") or bare (3).
+IF_MATCH_PATTERN = r'^(?:W/)?"?\d{1,9}"?$'
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 
@@ -150,10 +152,13 @@ def answer(
     response: Response, record: Versioned, body: T, *, location: str | None = None, created: bool | None = None
 ) -> T:
     """Answer ``body`` for ``record``: its ETag always; ``Location`` when given; with ``created``
-    201 for a new record, 200 for a safe retry of one that exists. Every route answers a record so."""
+    201 for a new record, 200 and ``Idempotent-Replayed: true`` for a safe retry of one that exists.
+    Every route answers a record so, and the contract declares these headers wherever it is called."""
     response.headers["ETag"] = etag(record.version)
     if location is not None:
         response.headers["Location"] = location
     if created is not None:
         response.status_code = 201 if created else 200
+        if not created:
+            response.headers["Idempotent-Replayed"] = "true"
     return body

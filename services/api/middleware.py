@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and the body-size limit.
+"""Pure ASGI middleware: request ids, the body-size limit, no-store answers.
 
 Pure ASGI (not BaseHTTPMiddleware) so that the request id context reaches the
 handlers and bodies are counted as they stream rather than after being buffered.
@@ -125,3 +125,28 @@ class _LimitedRequest:
             instance=scope["path"],
         )
         await response(scope, receive, send)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` and ``Pragma: no-cache`` on every answer of ``paths`` (RFC 6749 §5.1
+    for the token endpoint), errors included: it wraps the whole app, so a 413 or a 422 carries them too."""
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NO_STORE]
+                message["headers"] = [*headers, (b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+            await send(message)
+
+        await self.app(scope, receive, no_store)
+
+
+_NO_STORE = frozenset({b"cache-control", b"pragma"})

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.routing import allowed_methods
 from services.core.errors import DomainError
 from services.core.logging import current_request_id
 from services.core.referrals import fhir
@@ -64,6 +65,9 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = Field(default=None, description="Each field that is wrong, for 422.")
 
 
+# Paths whose every answer carries Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1: tokens).
+NO_STORE_PATHS = frozenset({"/oauth/token"})
+
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, bad grant)",
     401: "Missing, expired, tampered or revoked credentials",
@@ -75,7 +79,8 @@ _DESCRIPTIONS = {
     422: "The input is invalid; `errors` names each field",
     428: "If-Match is required for this change",
     429: "Too many attempts; see Retry-After",
-    503: "Not ready",
+    503: "Unavailable just now (the database cannot be reached, or a change collided with another); "
+    "nothing was changed, retry after `Retry-After`",
 }
 
 
@@ -182,12 +187,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(
-            exc.status_code,
-            detail=str(exc.detail),
-            instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
-        )
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # Starlette names only the first route of the path it tried; list every route's methods.
+            headers["Allow"] = ", ".join(allowed_methods(request.app.routes, request.url.path))
+        return problem(exc.status_code, detail=str(exc.detail), instance=request.url.path, headers=headers or None)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, _exc: StaleDataError) -> JSONResponse:

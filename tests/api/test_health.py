@@ -16,6 +16,7 @@ async def test_healthz_answers(client: httpx.AsyncClient) -> None:
 async def test_readyz_wants_a_recent_worker_heartbeat(client: httpx.AsyncClient, db: AsyncSession) -> None:
     not_ready = await client.get("/readyz")
     assert not_ready.status_code == 503
+    assert not_ready.headers["retry-after"] == "5"  # as the contract declares for every 503
     assert not_ready.json()["checks"]["worker"] == "no recent heartbeat"
     assert not_ready.json()["checks"]["database"] == "ok"
     assert not_ready.json()["checks"]["migrations"] == "ok"

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.api.deps import AssignmentsRead, AssignmentsWrite, DbSession, IfMatch, answer
 from services.api.problems import problem_responses
@@ -33,12 +32,13 @@ from services.core.security.roles import Permission
 from services.core.teams import repository as teams_repository
 from services.core.teams.models import TeamMember
 from services.core.teams.schemas import PeriodUpdate
+from services.core.text import Instant
 
 router = APIRouter(tags=["assignments"])
 
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-At = Annotated[AwareDatetime | None, Query(description="An instant with its offset; defaults to now.")]
+At = Annotated[Instant | None, Query(description="An instant with its offset; defaults to now.")]
 
 
 def _retry(model: Any) -> dict[int | str, dict[str, Any]]:
@@ -73,7 +73,7 @@ async def list_assignments(
     principal: AssignmentsRead,
     team_id: uuid.UUID | None = None,
     org_unit_id: uuid.UUID | None = None,
-    at: Annotated[AwareDatetime | None, Query(description="Only those in force then")] = None,
+    at: Annotated[Instant | None, Query(description="Only those in force then")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ResponsibilityRead]:
@@ -141,7 +141,7 @@ async def list_community_roles(
     org_unit_id: uuid.UUID | None = None,
     person_id: uuid.UUID | None = None,
     role: CommunityRoleKind | None = None,
-    at: Annotated[AwareDatetime | None, Query(description="Only those in force then")] = None,
+    at: Annotated[Instant | None, Query(description="Only those in force then")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CommunityRoleRead]:
@@ -214,7 +214,7 @@ async def list_pairings(
     kind: PairingKind | None = None,
     org_unit_id: uuid.UUID | None = None,
     team_member_id: uuid.UUID | None = None,
-    at: Annotated[AwareDatetime | None, Query(description="Only those in force then")] = None,
+    at: Annotated[Instant | None, Query(description="Only those in force then")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[PairingRead]:

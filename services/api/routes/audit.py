@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,6 +12,7 @@ from services.api.problems import problem_responses
 from services.core.audit import queries
 from services.core.audit.schemas import AuditEventRead
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.text import DateTime
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -23,8 +23,8 @@ async def list_audit_events(
     principal: AuditRead,
     actor_id: Annotated[uuid.UUID | None, Query(description="Who acted.")] = None,
     subject_id: Annotated[uuid.UUID | None, Query(description="What it was about, e.g. a resident id.")] = None,
-    occurred_from: Annotated[datetime | None, Query(description="Inclusive start.")] = None,
-    occurred_before: Annotated[datetime | None, Query(description="Exclusive end.")] = None,
+    occurred_from: Annotated[DateTime | None, Query(description="Inclusive start.")] = None,
+    occurred_before: Annotated[DateTime | None, Query(description="Exclusive end.")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[AuditEventRead]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.api.deps import DbSession, IfMatchLater, Pii, answer, require
 from services.api.problems import problem_responses
@@ -35,6 +34,7 @@ from services.core.referrals.schemas import (
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
+from services.core.text import Instant
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
@@ -155,8 +155,8 @@ async def referral_metrics(
     db: DbSession,
     principal: ReferralsRead,
     org_unit_id: Annotated[uuid.UUID, Query(description="The district or town whose residents' referrals count.")],
-    from_: Annotated[AwareDatetime, Query(alias="from", description="Referrals requested from (inclusive).")],
-    to: Annotated[AwareDatetime, Query(description="… until (exclusive); at most 400 days after `from`.")],
+    from_: Annotated[Instant, Query(alias="from", description="Referrals requested from (inclusive).")],
+    to: Annotated[Instant, Query(description="… until (exclusive); at most 400 days after `from`.")],
     group_by: Literal["institution", "team", "town"] = "town",
 ) -> ReferralMetrics:
     """Upward and downward counts, acceptance rate, median hours to decision, no-shows, downward taken over

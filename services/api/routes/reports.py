@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.api.deps import DbSession, IfMatchLater, Pii, ReportsRead, ReportsSubmit, answer, require
 from services.api.problems import problem_responses
@@ -32,8 +31,13 @@ from services.core.reports.schemas import (
 )
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
+from services.core.text import Instant
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+# Metrics periods lie in 2000-2099 (``metrics.EARLIEST_YEAR``..): said as a pattern, as JSON Schema has no
+# minimum for a date-time.
+_IN_RANGE: dict[str, Any] = {"pattern": "^20[0-9]{2}-"}
 
 CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
@@ -153,8 +157,13 @@ async def report_metrics(
     db: DbSession,
     principal: ReportsRead,
     org_unit_id: Annotated[uuid.UUID, Query(description="The district, town, village or grid to report on.")],
-    from_: Annotated[AwareDatetime, Query(alias="from", description="Reports submitted from (inclusive).")],
-    to: Annotated[AwareDatetime, Query(description="… until (exclusive); at most 400 days after `from`.")],
+    from_: Annotated[
+        Instant, Query(alias="from", description="Reports submitted from (inclusive).", json_schema_extra=_IN_RANGE)
+    ],
+    to: Annotated[
+        Instant,
+        Query(description="… until (exclusive); after `from`, at most 400 days later.", json_schema_extra=_IN_RANGE),
+    ],
     group_by: Literal["grid", "team", "town"] = "grid",
 ) -> ReportMetrics:
     """Reports by category, median hours to report-in and to first follow-up, share followed up within

@@ -36,9 +36,9 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        description="Any unique string per intended create. The same key with the same body answers as the "
-        "first time (with `Idempotent-Replayed: true`); with a different body it is 422 "
-        "`idempotency_key_reused`. Keys are per account.",
+        description="Any unique string per intended create. The same key with the same body is a replay: 200 "
+        "with the record and `Idempotent-Replayed: true`, like any repeated create; with a different body it "
+        "is 422 `idempotency_key_reused`. Keys are per account.",
     ),
 ]
 
@@ -48,7 +48,7 @@ IdempotencyKeyHeader = Annotated[
     status_code=status.HTTP_201_CREATED,
     summary="Register a resident",
     responses={
-        200: {"model": ResidentRead, "description": "Already created with this id or Idempotency-Key (a safe retry)"},
+        200: {"model": ResidentRead, "description": "Already created with this id or Idempotency-Key (a replay)"},
         **problem_responses(401, 403, 404, 409, 422),
     },
 )
@@ -62,11 +62,10 @@ async def create_resident(
 ) -> ResidentRead:
     """409 `already_exists` (`existing` links it) for a known ID; 409 `possible_duplicate` for same name+birth+grid."""
     registered, created = await service.create(db, principal, body, pii=pii, idempotency_key=idempotency_key)
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
     body_ = service.to_read(principal, registered.resident, registered.grid_path)
-    location = f"/residents/{registered.resident.id}"
-    return answer(response, registered.resident, body_, location=location, created=registered.status_code == 201)
+    return answer(
+        response, registered.resident, body_, location=f"/residents/{registered.resident.id}", created=created
+    )
 
 
 @router.get("", summary="List residents in scope", responses=problem_responses(401, 403, 422))

@@ -62,5 +62,10 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
     if all(v == "ok" for v in checks.values()) and len(checks) == 4:
         return Readiness(status="ready", checks=checks)
     return problem(
-        503, code="not_ready", title="Not ready", detail="a dependency is not ready", extra={"checks": checks}
+        503,
+        code="not_ready",
+        title="Not ready",
+        detail="a dependency is not ready",
+        extra={"checks": checks},
+        headers={"Retry-After": "5"},
     )

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import (
@@ -44,6 +43,7 @@ from services.core.teams.schemas import (
     TeamRead,
     TeamUpdate,
 )
+from services.core.text import Instant
 
 router = APIRouter(tags=["teams"])
 
@@ -337,7 +337,7 @@ async def list_team_members(
     db: DbSession,
     principal: TeamsRead,
     team_id: uuid.UUID,
-    at: Annotated[AwareDatetime | None, Query(description="Only memberships in force then")] = None,
+    at: Annotated[Instant | None, Query(description="Only memberships in force then")] = None,
 ) -> list[MemberRead]:
     """Every membership, or those in force at `at`; the leader first."""
     rows = await members.list_members(db, principal=principal, team_id=team_id, at=at)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.security.roles import Role
-from services.core.text import RequestModel
+from services.core.text import DateTime, RequestModel
 
 # The languages notifications are written in (core/notifications/templates.py).
 Locale = Literal["zh-CN", "en"]
@@ -34,8 +34,8 @@ class GrantCreate(RequestModel):
             "it, a referral desk's must, and a HIS client is bound to the one its grant names."
         ),
     )
-    starts_at: datetime | None = Field(default=None, description="Defaults to now.")
-    ends_at: datetime | None = None
+    starts_at: DateTime | None = Field(default=None, description="Defaults to now.")
+    ends_at: DateTime | None = None
 
 
 class GrantRead(BaseModel):

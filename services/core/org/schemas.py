@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.core.org.models import OrgUnitCategory, OrgUnitKind
 from services.core.text import RequestModel
 
+CODE_PATTERN = r"^[0-9]{12}(?:[0-9]{3})?$"  # 12 digits (town, village), 15 (grid)
+
 
 class OrgUnitCreate(RequestModel):
     id: uuid.UUID | None = Field(
@@ -17,7 +19,12 @@ class OrgUnitCreate(RequestModel):
         description="Client-chosen id; repeating a create with the same id and body is safe.",
     )
     parent_id: uuid.UUID = Field(description="The town, village or district this unit sits under.")
-    code: str = Field(min_length=6, max_length=15, description="12 digits for towns and villages, 15 for grids.")
+    code: str = Field(
+        min_length=6,
+        max_length=15,
+        description="12 digits for towns and villages, 15 for grids.",
+        json_schema_extra={"pattern": CODE_PATTERN},
+    )
     name: str = Field(min_length=1, max_length=100)
     category: OrgUnitCategory | None = Field(
         default=None,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.core.referrals.models import (
     ConsentBy,
@@ -19,7 +19,7 @@ from services.core.referrals.models import (
     ReferralStatus,
     Urgency,
 )
-from services.core.text import RequestModel
+from services.core.text import Instant, RequestModel
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Text500 = Annotated[str, Field(min_length=1, max_length=500)]
@@ -69,7 +69,7 @@ class Consent(RequestModel):
 
     given_by: ConsentBy
     method: ConsentMethod
-    given_at: AwareDatetime = Field(description="When it was given; not in the future.")
+    given_at: Instant = Field(description="When it was given; not in the future.")
 
 
 class Patient(RequestModel):
@@ -83,7 +83,7 @@ class DownwardCare(RequestModel):
 
     reason: ClinicalText = Field(description="Why care continues below (sealed).")
     clinical_summary: ClinicalText | None = Field(default=None, description="Discharge instructions (sealed).")
-    discharged_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    discharged_at: Instant | None = Field(default=None, description="Defaults to now.")
     to_team_id: uuid.UUID | None = Field(
         default=None, description="Default: the team responsible for the resident now."
     )
@@ -116,13 +116,13 @@ class ReferralCreate(RequestModel):
     urgency: Urgency = Urgency.ROUTINE
     reason: ClinicalText = Field(description="Why (sealed: read by the two sides only).")
     clinical_summary: ClinicalText | None = Field(default=None, description="Sealed like the reason.")
-    discharged_at: AwareDatetime | None = Field(default=None, description="Downward: when the patient left hospital.")
+    discharged_at: Instant | None = Field(default=None, description="Downward: when the patient left hospital.")
     parent_id: uuid.UUID | None = Field(default=None, description="The referral this one continues or reopens.")
     consent: Consent
 
 
 class Appointment(RequestModel):
-    at: AwareDatetime
+    at: Instant
     department: Name
     doctor: Name | None = None
     bed: Annotated[str, Field(min_length=1, max_length=50)] | None = None
@@ -164,7 +164,7 @@ class ReferralFollowUp(RequestModel):
     channel: FollowUpChannel
     outcome: FollowUpOutcome
     notes: ClinicalText | None = None
-    contacted_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    contacted_at: Instant | None = Field(default=None, description="Defaults to now.")
 
 
 class Ref(BaseModel):
@@ -180,7 +180,7 @@ class DeadlineRead(BaseModel):
     met_at: datetime | None
 
 
-class TransitionRead(BaseModel):
+class ReferralTransitionRead(BaseModel):
     action: str
     from_status: ReferralStatus | None
     to_status: ReferralStatus
@@ -249,7 +249,7 @@ class ReferralRead(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     deadlines: list[DeadlineRead]
-    history: list[TransitionRead]
+    history: list[ReferralTransitionRead]
     version: int
 
 

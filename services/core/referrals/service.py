@@ -66,7 +66,7 @@ from services.core.referrals.schemas import (
     ReferralHold,
     ReferralNote,
     ReferralRead,
-    TransitionRead,
+    ReferralTransitionRead,
 )
 from services.core.reports.routing import institution_stewards, team_users
 from services.core.residents.identity import normalise_id_number
@@ -580,7 +580,7 @@ async def to_view(
                 for d in clocks
             ],
             "history": [
-                TransitionRead(
+                ReferralTransitionRead(
                     action=t.action,
                     from_status=ReferralStatus(t.from_state) if t.from_state else None,
                     to_status=ReferralStatus(t.to_state),

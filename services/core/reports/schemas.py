@@ -16,7 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.reports.models import (
     CloseOutcome,
@@ -25,9 +25,16 @@ from services.core.reports.models import (
     ReportCategory,
     ReportStatus,
 )
-from services.core.residents.identity import IdType, Sex
+from services.core.residents.identity import (
+    ID_NUMBER_DESCRIPTION,
+    ID_NUMBER_PATTERN,
+    PHONE_DESCRIPTION,
+    PHONE_PATTERN,
+    IdType,
+    Sex,
+)
 from services.core.residents.models import KeyPopulation
-from services.core.text import RequestModel
+from services.core.text import Date, Instant, RequestModel
 
 MAX_BATCH = 100
 
@@ -135,10 +142,22 @@ class NewResidentDraft(RequestModel):
 
     name: str = Field(min_length=1, max_length=50)
     sex: Sex | None = None
-    birth_on: date | None = None
+    birth_on: Date | None = None
     id_type: IdType | None = None
-    id_number: str | None = Field(default=None, min_length=1, max_length=40)
-    phone: str | None = Field(default=None, min_length=1, max_length=30)
+    id_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+        description=ID_NUMBER_DESCRIPTION,
+    )
+    phone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        json_schema_extra={"pattern": PHONE_PATTERN},
+        description=PHONE_DESCRIPTION,
+    )
     address: str | None = Field(default=None, max_length=200)
     household_code: str | None = Field(default=None, max_length=64)
 
@@ -151,7 +170,7 @@ class ReportCreate(RequestModel):
     grid_id: uuid.UUID = Field(description="A grid the sentinel serves.")
     resident_id: uuid.UUID | None = Field(default=None, description="A registered resident of the grid.")
     new_resident: NewResidentDraft | None = Field(default=None, description="Instead of `resident_id`.")
-    observed_at: AwareDatetime | None = Field(
+    observed_at: Instant | None = Field(
         default=None, description="When the sentinel saw it (the phone's clock, with its offset)."
     )
     details: ReportDetails
@@ -189,7 +208,7 @@ class FollowUpCreate(RequestModel):
     channel: FollowUpChannel
     outcome: FollowUpOutcome
     notes: str | None = Field(default=None, max_length=2000)
-    contacted_at: AwareDatetime | None = Field(default=None, description="Defaults to now; never in the future.")
+    contacted_at: Instant | None = Field(default=None, description="Defaults to now; never in the future.")
 
 
 class InterventionStart(RequestModel):

@@ -53,6 +53,19 @@ _OTHER_DOCUMENT = re.compile(r"^[0-9A-Z()]{4,30}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 # Area codes: 010 and 02x have three digits, all others four.
 _FIXED = re.compile(r"^(010|02\d|0[3-9]\d{2})([2-9]\d{6,7})$")
+# The same rules as JSON Schema patterns, for the contract (the checks above stay the enforcement:
+# a pattern cannot say a check digit, a province or a real birth date). Separators are tolerated.
+_SEP = r"[ ()-]*"
+PHONE_PATTERN = (
+    rf"^{_SEP}(?:(?:\+|00)86{_SEP})?"
+    rf"(?:1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}"  # a mobile
+    rf"|0{_SEP}(?:1{_SEP}0|2{_SEP}[0-9]|[3-9]{_SEP}[0-9]{_SEP}[0-9]){_SEP}[2-9](?:{_SEP}[0-9]){{6,7}}){_SEP}$"  # fixed
+)
+ID_NUMBER_PATTERN = r"^(?:[0-9]{17}[0-9Xx]|[0-9A-Za-z()]{4,30})$"
+ID_NUMBER_DESCRIPTION = (
+    "A resident ID (`01`): 17 digits and a check character (0-9 or X); other documents: 4 to 30 letters and digits."
+)
+PHONE_DESCRIPTION = "A mainland mobile (1[3-9] and 9 digits) or an area code and number; +86, spaces, dashes allowed."
 # No one registered today was born before this (a typo like 0190 must not pass).
 EARLIEST_BIRTH = date(1900, 1, 1)
 

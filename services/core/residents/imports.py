@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
@@ -38,7 +38,7 @@ from services.core.residents.service import _check_tag, seal_id_number, seal_pho
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
-from services.core.text import RequestModel
+from services.core.text import Date, RequestModel
 
 MAX_ROWS = 200_000
 CHUNK = 2_000
@@ -81,7 +81,7 @@ class ImportRow(RequestModel):
     grid_code: str = Field(min_length=15, max_length=15)
     name: str = Field(min_length=1, max_length=50)
     sex: Sex | None = None
-    birth_on: date | None = None
+    birth_on: Date | None = None
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, max_length=40)
     phone: str | None = Field(default=None, max_length=30)

@@ -9,22 +9,29 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.residents.identity import EARLIEST_BIRTH, IdType, Sex
+from services.core.residents.identity import (
+    EARLIEST_BIRTH,
+    ID_NUMBER_DESCRIPTION,
+    ID_NUMBER_PATTERN,
+    PHONE_PATTERN,
+    IdType,
+    Sex,
+)
 from services.core.residents.models import KeyPopulation, TagSource
-from services.core.text import RequestModel
+from services.core.text import Date, RequestModel
 
 
 class TagCreate(RequestModel):
     id: uuid.UUID | None = Field(default=None, description="Client-chosen id; a repeat with the same body is safe.")
     population: KeyPopulation
-    since_on: date = Field(description="From when the resident belongs to the group.")
-    until_on: date | None = Field(default=None, description="Until when (inclusive); open when absent.")
+    since_on: Date = Field(description="From when the resident belongs to the group.")
+    until_on: Date | None = Field(default=None, description="Until when (inclusive); open when absent.")
     source: TagSource
 
 
 class TagUpdate(RequestModel):
-    since_on: date | None = None
-    until_on: date | None = Field(default=None, description="Set to end the membership; null reopens it.")
+    since_on: Date | None = None
+    until_on: Date | None = Field(default=None, description="Set to end the membership; null reopens it.")
 
 
 class TagRead(BaseModel):
@@ -46,14 +53,26 @@ class ResidentCreate(RequestModel):
     grid_id: uuid.UUID = Field(description="The grid the resident lives in.")
     name: str = Field(min_length=1, max_length=50)
     sex: Sex | None = Field(default=None, description="Taken from a resident ID when absent; must agree with it.")
-    birth_on: date | None = Field(
+    birth_on: Date | None = Field(
         default=None,
         ge=EARLIEST_BIRTH,
         description="Taken from a resident ID when absent; must agree with it. Required otherwise.",
     )
     id_type: IdType | None = Field(default=None, description="CV02.01.101; `01` when an id_number comes alone.")
-    id_number: str | None = Field(default=None, min_length=1, max_length=40, description="Stored encrypted.")
-    phone: str | None = Field(default=None, min_length=1, max_length=30, description="Stored encrypted.")
+    id_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="Stored encrypted.",
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+    )
+    phone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        description="Stored encrypted.",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
     address: str | None = Field(default=None, max_length=200)
     household_code: str | None = Field(default=None, max_length=64, description="The household (户) number.")
     tags: list[TagCreate] = Field(default_factory=list, max_length=9)
@@ -68,10 +87,18 @@ class ResidentUpdate(RequestModel):
     grid_id: uuid.UUID | None = None
     name: str | None = Field(default=None, min_length=1, max_length=50)
     sex: Sex | None = None
-    birth_on: date | None = Field(default=None, ge=EARLIEST_BIRTH)
+    birth_on: Date | None = Field(default=None, ge=EARLIEST_BIRTH)
     id_type: IdType | None = None
-    id_number: str | None = Field(default=None, min_length=1, max_length=40)
-    phone: str | None = Field(default=None, max_length=30, description="null clears it.")
+    id_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+        description=ID_NUMBER_DESCRIPTION,
+    )
+    phone: str | None = Field(
+        default=None, max_length=30, description="null clears it.", json_schema_extra={"pattern": PHONE_PATTERN}
+    )
     address: str | None = Field(default=None, max_length=200)
     household_code: str | None = Field(default=None, max_length=64)
 
@@ -116,7 +143,12 @@ class IdentityRead(BaseModel):
 
 class ResidentLookup(RequestModel):
     id_type: IdType = Field(default=IdType.RESIDENT_ID)
-    id_number: str = Field(min_length=1, max_length=40, description="Sent in the body so it never reaches a URL log.")
+    id_number: str = Field(
+        min_length=1,
+        max_length=40,
+        description="Sent in the body so it never reaches a URL log.",
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+    )
 
 
 class ImportRowError(BaseModel):

@@ -6,12 +6,12 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.assignments.schemas import UnitBrief
 from services.core.residents.models import KeyPopulation
 from services.core.signing.models import ContactChannel, ContactOutcome, ServicePackage, TerminationReason
-from services.core.text import RequestModel
+from services.core.text import Date, Instant, RequestModel
 
 
 class SigningStatus(StrEnum):
@@ -29,8 +29,8 @@ class SigningCreate(RequestModel):
     )
     team_id: uuid.UUID = Field(description="Must be responsible for the resident's grid on `starts_on`.")
     package: ServicePackage
-    starts_on: date = Field(description="First day covered (China time).")
-    ends_on: date | None = Field(
+    starts_on: Date = Field(description="First day covered (China time).")
+    ends_on: Date | None = Field(
         default=None,
         description="First day no longer covered; at least one year after `starts_on` (the default), at most five.",
     )
@@ -40,14 +40,14 @@ class SigningRenew(RequestModel):
     id: uuid.UUID | None = Field(default=None, description="Client-chosen id of the new signing; safe to repeat.")
     team_id: uuid.UUID | None = Field(default=None, description="Another team; the same one when absent.")
     package: ServicePackage | None = Field(default=None, description="Another package; the same one when absent.")
-    ends_on: date | None = Field(
+    ends_on: Date | None = Field(
         default=None, description="End of the new period; one year after the old contract's end when absent."
     )
 
 
 class SigningTerminate(RequestModel):
     reason: TerminationReason
-    ends_on: date = Field(
+    ends_on: Date = Field(
         description="First day no longer covered: not before `starts_on`, not after the contracted end."
     )
 
@@ -74,7 +74,7 @@ class ContactCreate(RequestModel):
     id: uuid.UUID | None = Field(default=None, description="Client-chosen id; a repeat with the same body is safe.")
     channel: ContactChannel
     outcome: ContactOutcome
-    contacted_at: AwareDatetime = Field(description="When; not in the future, within a signing of the resident.")
+    contacted_at: Instant = Field(description="When; not in the future, within a signing of the resident.")
     notes: str | None = Field(
         default=None, max_length=2000, description="Confidential: stored encrypted, never shown to sentinels."
     )

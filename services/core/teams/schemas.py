@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.teams.models import (
     Discipline,
@@ -17,21 +17,24 @@ from services.core.teams.models import (
     TeamLevel,
     TeamStatus,
 )
-from services.core.text import RequestModel
+from services.core.teams.validation import CREDIT_CODE_PATTERN, MOBILE_PATTERN
+from services.core.text import Instant, RequestModel
+
+CREDIT_CODE_DESCRIPTION = "Unified social credit code (GB 32100): 18 characters, the last a check character."
 
 _CLIENT_ID = Field(default=None, description="Client-chosen id; repeating a create with the same id and body is safe.")
 
 
 class PeriodCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
-    starts_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
-    ends_at: AwareDatetime | None = Field(default=None, description="Exclusive; absent means open-ended.")
+    starts_at: Instant | None = Field(default=None, description="Defaults to now.")
+    ends_at: Instant | None = Field(default=None, description="Exclusive; absent means open-ended.")
 
 
 class PeriodUpdate(RequestModel):
     """End a period (or move its end); send If-Match with the version you read."""
 
-    ends_at: AwareDatetime | None = Field(description="Exclusive end; null reopens the period.")
+    ends_at: Instant | None = Field(description="Exclusive end; null reopens the period.")
 
 
 class PeriodRead(BaseModel):
@@ -47,13 +50,24 @@ class InstitutionCreate(RequestModel):
     id: uuid.UUID | None = _CLIENT_ID
     name: str = Field(min_length=1, max_length=100)
     kind: InstitutionKind = Field(description="The level (district, primary, social) follows from the kind.")
-    credit_code: str = Field(min_length=1, max_length=40, description="Unified social credit code (GB 32100).")
+    credit_code: str = Field(
+        min_length=1,
+        max_length=40,
+        description="Unified social credit code (GB 32100).",
+        json_schema_extra={"pattern": CREDIT_CODE_PATTERN},
+    )
     org_unit_id: uuid.UUID = Field(description="The district or town the institution sits in.")
 
 
 class InstitutionUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    credit_code: str | None = Field(default=None, min_length=1, max_length=40)
+    credit_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        json_schema_extra={"pattern": CREDIT_CODE_PATTERN},
+        description=CREDIT_CODE_DESCRIPTION,
+    )
 
 
 class InstitutionRead(BaseModel):
@@ -85,7 +99,12 @@ class PersonCreate(RequestModel):
     name: str = Field(min_length=1, max_length=100)
     kind: PersonKind
     discipline: Discipline | None = Field(default=None, description="Required for staff, absent otherwise.")
-    mobile: str = Field(min_length=1, max_length=30, description="Mainland mobile; +86, spaces and dashes allowed.")
+    mobile: str = Field(
+        min_length=1,
+        max_length=30,
+        description="Mainland mobile; +86, spaces and dashes allowed.",
+        json_schema_extra={"pattern": MOBILE_PATTERN},
+    )
     institution_id: uuid.UUID | None = Field(default=None, description="Staff: the employing institution.")
     org_unit_id: uuid.UUID | None = Field(
         default=None, description="Home unit; defaults to the institution's for staff, required for community workers."
@@ -95,7 +114,13 @@ class PersonCreate(RequestModel):
 
 class PersonUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    mobile: str | None = Field(default=None, min_length=1, max_length=30)
+    mobile: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        json_schema_extra={"pattern": MOBILE_PATTERN},
+        description="Mainland mobile; +86, spaces and dashes allowed.",
+    )
     discipline: Discipline | None = None
     user_id: uuid.UUID | None = None
 

@@ -10,6 +10,10 @@ from stdnum.exceptions import ValidationError
 from services.core.errors import field_error
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# The rules as JSON Schema patterns, for the contract (a pattern cannot say the credit code's check character).
+_SEP = r"[ ()（）-]*"
+MOBILE_PATTERN = rf"^{_SEP}(?:(?:\+|00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}{_SEP}$"
+CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}$"
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 
 

@@ -1,0 +1,64 @@
+"""The route table, made honest: no path shadowed by an ``{id}`` sibling, and 405s that list every method.
+
+The router takes the first route whose path matches, so ``GET /reports/batch`` was taken by ``GET
+/reports/{report_id}`` (a 422 on ``path.report_id``) and ``PATCH /residents/imports`` by ``PATCH
+/residents/{resident_id}`` (a 428), where both should be 405 beside the literal path's own routes.
+:func:`guard_shadowed` puts a 405 route for the other methods of each such literal path ahead of the
+routers; :func:`allowed_methods` is what every 405's ``Allow`` lists: the methods of the path's routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, compile_path
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+class _Path:
+    def __init__(self, path: str, methods: Iterable[str]) -> None:
+        self.path = path
+        self.regex: re.Pattern[str] = compile_path(path)[0]
+        self.methods = set(methods)
+        # Literal segments: the more a path has, the more specific it is (/reports/batch over /reports/{id}).
+        self.literals = sum(1 for part in path.strip("/").split("/") if not part.startswith("{"))
+
+
+def _paths(routes: Sequence[BaseRoute | Any]) -> list[_Path]:
+    merged: dict[str, set[str]] = {}
+    for context in iter_route_contexts(routes):
+        path, methods = context.path_format, context.methods
+        if path and methods and getattr(context.original_route, "include_in_schema", True):
+            merged.setdefault(path, set()).update(methods)
+    return [_Path(path, methods) for path, methods in merged.items()]
+
+
+async def _method_not_allowed(_request: Request) -> Response:
+    raise HTTPException(405)
+
+
+def guard_shadowed(app: Any, routes: Sequence[BaseRoute | Any]) -> None:
+    """Before ``routes`` are included in ``app``: for every literal path that a parameter path also
+    matches, a 405 route for the methods the literal path does not answer (never in the schema)."""
+    paths = _paths(routes)
+    for literal in paths:
+        shadowed = any(other is not literal and other.regex.match(literal.path) for other in paths)
+        if shadowed:
+            others = sorted(METHODS - literal.methods - ({"HEAD"} if "GET" in literal.methods else set()))
+            app.add_route(literal.path, _method_not_allowed, methods=others, include_in_schema=False)
+
+
+def allowed_methods(routes: Sequence[BaseRoute | Any], path: str) -> list[str]:
+    """The methods answered at ``path`` by its most specific routes (for a 405's ``Allow``), sorted."""
+    matching = [p for p in _paths(routes) if p.regex.match(path)]
+    if not matching:
+        return []
+    best = max(p.literals for p in matching)
+    return sorted({m for p in matching if p.literals == best for m in p.methods})
