@@ -163,7 +163,16 @@ async def test_steps_fire_during_a_redis_outage_and_five_outages_leak_nothing(
             step = (await db.scalars(select(DeadlineStep).where(DeadlineStep.deadline_id == deadline.id))).one()
         late = (step.fired_at - step.scheduled_at).total_seconds()
         assert 0 <= late <= 2 * SWEEP_SECONDS, f"fired {late:.2f}s after it was due"
-        await asyncio.sleep(2 * SWEEP_SECONDS)  # the outage outlasts two sweep intervals in all
+        # The outage outlasts two more sweep intervals: wait for the worker's own heartbeat to show it
+        # alive that long after the step (a condition on the process, not a sleep).
+        alive_until = step.fired_at + timedelta(seconds=2 * SWEEP_SECONDS)
+
+        async def beats_past_the_outage_mark() -> bool:
+            async with session_scope(factory) as db:
+                seen = await db.scalar(select(func.max(WorkerHeartbeat.seen_at)))
+            return seen is not None and seen >= alive_until
+
+        await until(beats_past_the_outage_mark, within=4 * SWEEP_SECONDS + 5, what="alive through the outage")
         assert worker.poll() is None
 
         reconnects = []
