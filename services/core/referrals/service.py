@@ -27,7 +27,7 @@ from services.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.core.notifications import service as notifications
 from services.core.notifications.templates import Message
 from services.core.org.models import Institution, OrgUnit
-from services.core.pagination import decode_cursor, encode_cursor, paginate
+from services.core.pagination import Keyset, paginate
 from services.core.referrals import access, events, routing
 from services.core.referrals.access import Viewer
 from services.core.referrals.lifecycle import DOWNWARD, UPWARD, of
@@ -902,14 +902,9 @@ async def follow_up(
 # ---------------------------------------------------------------- the change feed
 
 
-def _feed_key(cursor: str | None) -> tuple[uuid.UUID, int] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        return uuid.UUID(str(key[0])), int(key[1])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise field_error("query.cursor", "not a cursor this API issued") from exc
+# The feed's cursor names the institution and the last change handed out: the shared keyset encoding
+# (typed, a forged cursor is a 422), like the inbox's; an empty page still answers where the caller stands.
+FEED = Keyset(ReferralChange.institution_id, ReferralChange.seq)
 
 
 async def changes(
@@ -919,7 +914,7 @@ async def changes(
     mine = viewer.institutions(Permission.REFERRALS_READ)
     if not mine:
         raise Forbidden("the change feed is an institution's: for its referral desk and HIS")
-    key = _feed_key(cursor)
+    key = FEED.decode(cursor)
     if institution_id is None:
         institution_id = key[0] if key else (next(iter(mine)) if len(mine) == 1 else None)
     if institution_id is None:
@@ -953,4 +948,4 @@ async def changes(
         for r in rows
     ]
     last = rows[-1].seq if rows else after
-    return ReferralChanges(items=items, cursor=encode_cursor([str(institution_id), last]), has_more=more)
+    return ReferralChanges(items=items, cursor=FEED.encode([institution_id, last]), has_more=more)
