@@ -24,6 +24,7 @@ from services.api.routes import (
     assignments,
     audit,
     auth,
+    duties,
     fhir,
     notifications,
     org,
@@ -56,6 +57,7 @@ ROUTERS = (
     reports.router,
     referrals.router,
     fhir.router,
+    duties.router,
     audit.router,
 )
 
@@ -173,6 +175,12 @@ def create_app(
                 "description": "The FHIR R4 face of referrals (`application/fhir+json`): ServiceRequest and Task, "
                 "read, search, conditional create (`If-None-Exist: identifier=system|value`), Task updates; "
                 "errors are OperationOutcome. `GET /fhir/metadata` is the CapabilityStatement.",
+            },
+            {
+                "name": "duties",
+                "description": "The plan's standing duties: family doctor work days (1-2 a month per team), the "
+                "district institutions' weekly health livestream (30 minutes or more), the member roster (by 10 July) "
+                "and the annual work summary (by 30 November). The worker tells whoever must act, once.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

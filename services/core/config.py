@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     # Notifications: the outbox sweeper and the optional SMS gateway (no URL: inbox only).
     outbox_sweep_seconds: int = Field(default=10, ge=1, le=3600)
+    # How often the duty checks (work days, livestreams, quarterly contacts, due dates) look: they tell once.
+    duty_check_seconds: int = Field(default=300, ge=1, le=3600)
     outbox_backoff_base_seconds: int = Field(default=30, ge=1)
     outbox_backoff_max_seconds: int = Field(default=3600, ge=1)
     sms_gateway_url: str | None = None

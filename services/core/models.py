@@ -5,6 +5,7 @@ from services.core.assignments.models import CommunityRole, Pairing, Responsibil
 from services.core.audit.models import AuditEvent
 from services.core.db import Base
 from services.core.deadlines.models import Deadline, DeadlineStep
+from services.core.duties.models import DutyNotice, DutySubmission, Livestream, WorkDay, WorkDayUnit
 from services.core.lifecycle.models import RecordTransition
 from services.core.notifications.models import InboxCounter, Notification, OutboxMessage
 from services.core.org.models import Institution, OrgUnit
@@ -24,6 +25,11 @@ __all__ = [
     "Contact",
     "Deadline",
     "DeadlineStep",
+    "DutyNotice",
+    "DutySubmission",
+    "Livestream",
+    "WorkDay",
+    "WorkDayUnit",
     "InboxCounter",
     "Institution",
     "InstitutionSteward",

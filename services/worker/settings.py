@@ -22,6 +22,7 @@ from services.core.db import make_engine, make_session_factory, session_scope
 from services.core.metrics import observe_job
 from services.core.system import service as system
 from services.worker.jobs import deadlines as _deadline_jobs  # noqa: F401 - registers the jobs
+from services.worker.jobs import duties as _duty_jobs  # noqa: F401 - the duty checks
 from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
@@ -47,6 +48,7 @@ class CronSpec:
 SWEEPS: list[CronSpec] = [
     CronSpec("deadlines.sweep", "deadline_sweep_seconds"),
     CronSpec("notifications.sweep", "outbox_sweep_seconds", timeout=300),
+    CronSpec("duties.check", "duty_check_seconds"),
 ]
 
 # arq crons: only work that may wait for Redis belongs here (none today).

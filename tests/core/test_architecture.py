@@ -71,6 +71,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"residents"}),
     frozenset({"signing", "reports"}),
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
+    frozenset({"duties"}),  # the plan's standing duties (over teams, signing contacts); supervision reads them
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -70,6 +70,12 @@ class Permission(StrEnum):
     REFERRALS_READ_AREA = "referrals:read_area"
     REFERRALS_READ_TEAM = "referrals:read_team"
     REFERRALS_WRITE = "referrals:write"
+    # The plan's standing duties (core/duties): read in scope; a team's own members record its work days,
+    # an institution's steward its livestreams; stewards hand in the town's yearly roster and summary.
+    DUTIES_READ = "duties:read"
+    DUTIES_WORK_DAYS = "duties:work_days"
+    DUTIES_LIVESTREAMS = "duties:livestreams"
+    DUTIES_SUBMIT = "duties:submit"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -104,37 +110,51 @@ _AREA_STATUS = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_AREA}
 _REFERRALS_READ = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_READ_AREA})
 _REFERRALS = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_WRITE})
 _TEAM_REFERRALS = _REFERRALS | {Permission.REFERRALS_READ_TEAM}
+# Duties: supervisors read; the team records its work days (membership checked in core/duties).
+_DUTIES_READ = frozenset({Permission.DUTIES_READ})
+_WORK_DAYS = frozenset({Permission.DUTIES_READ, Permission.DUTIES_WORK_DAYS})
+_STEWARD_DUTIES = frozenset({Permission.DUTIES_READ, Permission.DUTIES_LIVESTREAMS, Permission.DUTIES_SUBMIT})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
-    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | _REFERRALS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.AUDITOR: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | _DUTIES_READ
+    | {Permission.AUDIT_READ, Permission.USERS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _DUTIES_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _DUTIES_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _STEWARD_DUTIES
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _TEAM_REFERRALS
+    | _WORK_DAYS
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
     Role.TEAM_MEMBER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _REFERRALS
+    | _WORK_DAYS
     | {Permission.REFERRALS_READ_TEAM, Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | {Permission.REPORTS_READ_URGENT},
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | _DUTIES_READ | {Permission.REPORTS_READ_URGENT},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
