@@ -27,6 +27,7 @@ from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRoleKind, Pairing
 from services.core.audit import service as audit
 from services.core.config import Settings
+from services.core.duties.models import DutySubmission, Livestream, WorkDay, WorkDayUnit
 from services.core.jobs import drop_job_intents
 from services.core.referrals import service as referrals
 from services.core.referrals.access import Viewer as ReferralViewer
@@ -251,6 +252,37 @@ CASES: list[tuple[str, str, Body]] = [
     ("GET", "/fhir/Task/{referral_b}", None),
     ("PUT", "/fhir/Task/{referral_b}", lambda _: {"resourceType": "Task", "status": "received", "intent": "order"}),
     ("POST", "/fhir/ServiceRequest", lambda ids: _fhir_referral(ids)),
+    # the plan's standing duties: work days, livestreams, yearly submissions
+    (
+        "POST",
+        "/teams/{team_id}/work-days",
+        lambda ids: {
+            "held_on": ids["today"],
+            "unit_ids": [ids["grid_id"]],
+            "activities": ["consultation"],
+            "residents_served": 1,
+        },
+    ),
+    ("GET", "/teams/{team_id}/work-days", None),
+    ("GET", "/work-days/{work_day_b}", None),
+    (
+        "POST",
+        "/institutions/{institution_id}/livestreams",
+        lambda _: {
+            "started_at": "2026-01-01T20:00:00+08:00",
+            "duration_minutes": 30,
+            "topic": "越权",
+            "questions_answered": 0,
+        },
+    ),
+    ("GET", "/institutions/{institution_id}/livestreams", None),
+    ("GET", "/livestreams/{livestream_b}", None),
+    (
+        "POST",
+        "/duty-submissions",
+        lambda ids: {"duty": "roster", "year": 2026, "org_unit_id": ids["town_b"], "content": "越权"},
+    ),
+    ("GET", "/duty-submissions/{submission_b}", None),
 ]
 
 
@@ -358,6 +390,7 @@ LIST_CASES: list[Listing] = [
     Listing("/referrals?limit=500", ("referral_b",)),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
+    Listing("/duty-submissions?limit=500", ("submission_b",)),
 ]
 
 
@@ -435,6 +468,10 @@ async def build_world(db: AsyncSession) -> Ids:
         pii=TEST_PII,
     )
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
+    duty_rows = _duty_records(district.id, team.id, institution.id, town_b.id, grid_b.id, village_b.id, user_b.id)
+    db.add_all(duty_rows[:1])
+    await db.flush()
+    db.add_all(duty_rows[1:])
     await audit.record(
         db,
         actor_id=user_b.id,
@@ -469,6 +506,9 @@ async def build_world(db: AsyncSession) -> Ids:
         "report_b": report.report.id,
         "hospital_id": hospital.id,
         "referral_b": referral.referral.id,
+        "work_day_b": duty_rows[0].id,
+        "livestream_b": duty_rows[2].id,
+        "submission_b": duty_rows[3].id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -478,6 +518,45 @@ async def build_world(db: AsyncSession) -> Ids:
         "id_number_b": id_number_b,
         "today": today.isoformat(),
     }
+
+
+def _duty_records(*ids: uuid.UUID) -> list[Any]:
+    """Town B's team's work day (in its grid), its institution's livestream, the town's roster."""
+    district, team, institution, town, grid, village, user = ids
+    work_day = WorkDay(
+        id=uuid.uuid4(),
+        district_id=district,
+        team_id=team,
+        held_on=signing_service.today(),
+        activities=["consultation"],
+        residents_served=3,
+        resident_ids=[],
+        recorded_by=user,
+    )
+    return [
+        work_day,
+        WorkDayUnit(work_day_id=work_day.id, org_unit_id=grid, village_id=village, position=0),
+        Livestream(
+            id=uuid.uuid4(),
+            district_id=district,
+            institution_id=institution,
+            started_at=clock.now(),
+            duration_minutes=40,
+            topic="健康讲座",
+            questions_answered=2,
+            recorded_by=user,
+        ),
+        DutySubmission(
+            id=uuid.uuid4(),
+            district_id=district,
+            duty="roster",
+            year=2026,
+            org_unit_id=town,
+            attachment_name="成员明细表.xlsx",
+            submitted_by=user,
+            submitted_at=clock.now(),
+        ),
+    ]
 
 
 async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
@@ -506,6 +585,9 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "record_transition",
         "report_follow_up",
         "deadline",
+        "work_day",
+        "livestream",
+        "duty_submission",
     ):
         rows += (await db.execute(text(f"select * from {table} order by id"))).all()  # noqa: S608 - fixed names
     return rows
