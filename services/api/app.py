@@ -57,8 +57,8 @@ ROUTERS = (
     reports.router,
     referrals.router,
     fhir.router,
-    duties.router,
     audit.router,
+    duties.router,
 )
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.

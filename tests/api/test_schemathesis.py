@@ -94,6 +94,11 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/referrals"): frozenset({"body.resident_id", "body.patient", "body.consent.given_at"}),
     ("GET", "/referrals"): frozenset({"query.identifier"}),  # system|value
     ("GET", "/referrals/metrics"): frozenset({"query.from", "query.to"}),  # 2000-2100, after `from`, <= 400 days
+    # duties: places the team served that day, nothing in the future, ids in scope, a town, text or attachment
+    ("POST", "/teams/{team_id}/work-days"): frozenset({"body.unit_ids", "body.held_on", "body.resident_ids"}),
+    ("POST", "/institutions/{institution_id}/livestreams"): frozenset({"body.started_at"}),
+    ("POST", "/duty-submissions"): frozenset({"body.org_unit_id", "body.institution_id", "body.content", "body.year"}),
+    ("GET", "/duty-submissions"): frozenset({"query.org_unit_id"}),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in
