@@ -429,3 +429,40 @@ async def test_the_duty_figures_of_a_small_world_equal_the_hand_count(
     assert (duty[w.team_a.id].signed, duty[w.team_a.id].reached, duty[w.team_a.id].met) == (2, 1, False)
     assert (duty[w.team_b.id].signed, duty[w.team_b.id].reached, duty[w.team_b.id].met) == (1, 1, True)
     assert duty[w.team_a.id].rate == 0.5
+
+    # The same figures over the API, for the town's supervisor.
+    supervisor = await auth_headers(client, w.supervisor)
+    answered = await client.get(
+        f"/duties/metrics?org_unit_id={w.town.id}&from=2026-10-01&to=2026-11-01", headers=supervisor
+    )
+    assert answered.status_code == 200, answered.text
+    teams = {t["team_id"]: t for t in answered.json()["teams"]}
+    assert teams[str(w.team_a.id)]["work_days"] == {
+        "days_held": 2,
+        "months_held": 1,
+        "villages_covered": 1,
+        "units_covered": 2,
+        "residents_served": 65,
+    }
+    [quarter] = teams[str(w.team_b.id)]["contact_duty"]
+    assert (quarter["quarter_starts_on"], quarter["on"], quarter["signed"], quarter["met"]) == (
+        "2026-10-01",
+        "2026-11-20",
+        1,
+        True,
+    )
+    district = await client.get(
+        f"/duties/metrics?org_unit_id={w.district.id}&from=2026-10-01&to=2026-11-01",
+        headers=await auth_headers(client, w.admin),
+    )
+    streams = {i["institution_id"]: i["livestreams"] for i in district.json()["institutions"]}
+    assert streams[str(w.hospital.id)]["weeks_met"] == 1
+    backwards = await client.get(
+        f"/duties/metrics?org_unit_id={w.town.id}&from=2026-11-01&to=2026-10-01", headers=supervisor
+    )
+    assert [e["field"] for e in backwards.json()["errors"]] == ["query.to"]
+    elsewhere = await client.get(
+        f"/duties/metrics?org_unit_id={w.town.id}&from=2026-10-01&to=2026-11-01",
+        headers=await auth_headers(client, w.other_supervisor),
+    )
+    assert elsewhere.status_code == 404

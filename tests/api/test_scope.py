@@ -283,6 +283,7 @@ CASES: list[tuple[str, str, Body]] = [
         lambda ids: {"duty": "roster", "year": 2026, "org_unit_id": ids["town_b"], "content": "越权"},
     ),
     ("GET", "/duty-submissions/{submission_b}", None),
+    ("GET", "/duties/metrics?org_unit_id={town_b}&from=2026-01-01&to=2027-01-01", None),
 ]
 
 

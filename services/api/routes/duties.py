@@ -4,15 +4,16 @@ annual summary (the checks that tell people run in the worker: ``worker/jobs/dut
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.api.deps import DbSession, answer, require
 from services.api.problems import problem_responses
-from services.core.duties import service
+from services.core.duties import metrics, service
 from services.core.duties.models import YearlyDuty
 from services.core.duties.schemas import (
+    DutyMetrics,
     LivestreamCreate,
     LivestreamRead,
     SubmissionCreate,
@@ -20,6 +21,7 @@ from services.core.duties.schemas import (
     WorkDayCreate,
     WorkDayRead,
 )
+from services.core.errors import field_error
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
@@ -33,6 +35,9 @@ LivestreamsWrite = Annotated[Principal, Depends(require(Permission.DUTIES_LIVEST
 DutiesSubmit = Annotated[Principal, Depends(require(Permission.DUTIES_SUBMIT))]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+# Periods lie in 2020-2099, said as a pattern (JSON Schema has no date range); at most this many days long.
+_IN_RANGE: dict[str, Any] = {"pattern": "^20[2-9][0-9]-"}
+MAX_DAYS = 400
 
 
 # ---------------------------------------------------------------- work days
@@ -182,3 +187,34 @@ async def read_duty_submission(
     """404 unless the town is in your scope."""
     record, town = await service.get_submission(db, principal, submission_id)
     return answer(response, record, service.submission_view(record, town))
+
+
+# ---------------------------------------------------------------- the figures
+
+
+@router.get(
+    "/duties/metrics",
+    summary="Duty figures per team and institution of a unit",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def duty_metrics(
+    db: DbSession,
+    principal: DutiesRead,
+    org_unit_id: Annotated[uuid.UUID, Query(description="The district or town (teams based in it are counted).")],
+    since: Annotated[Date, Query(alias="from", description="First day (China time).", json_schema_extra=_IN_RANGE)],
+    until: Annotated[
+        Date,
+        Query(
+            alias="to",
+            description=f"First day after; after `from`, at most {MAX_DAYS} days later.",
+            json_schema_extra=_IN_RANGE,
+        ),
+    ],
+) -> DutyMetrics:
+    """Work days held and villages covered per team, the quarterly-contact duty per quarter, livestreams per
+    institution: the figures the supervision bulletins and the team assessment read."""
+    if until <= since:
+        raise field_error("query.to", "must be after `from`")
+    if (until - since).days > MAX_DAYS:
+        raise field_error("query.to", f"at most {MAX_DAYS} days after `from`")
+    return await metrics.figures(db, principal, org_unit_id=org_unit_id, period=(since, until))

@@ -9,18 +9,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Date, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core.duties.calendar import day_start
+from services.core import clock
+from services.core.assignments.schemas import UnitBrief
+from services.core.duties.calendar import add_months, china_date, day_start, quarter_start
 from services.core.duties.models import Livestream, WorkDay, WorkDayUnit
-from services.core.duties.schemas import LIVESTREAM_MINUTES
-from services.core.org.models import OrgUnit
+from services.core.duties.schemas import (
+    LIVESTREAM_MINUTES,
+    ContactDutyRead,
+    DutyMetrics,
+    InstitutionDutyFigures,
+    LivestreamFiguresRead,
+    TeamDutyFigures,
+    WorkDayFiguresRead,
+)
+from services.core.errors import NotFound
+from services.core.org.models import Institution, OrgUnit
 from services.core.residents.models import Resident
+from services.core.security.principal import Principal, scope_clause
+from services.core.security.roles import Permission
 from services.core.signing.models import DUTY_OUTCOMES, Contact, Signing
+from services.core.teams.models import Team
 
 Period = tuple[date, date]
 
@@ -173,3 +187,67 @@ async def contact_duty(
         stmt = stmt.where(Signing.team_id.in_(list(team_ids)))
     found = {t: ContactDuty(signed=s, reached=r) for t, s, r in await db.execute(stmt)}
     return {t: found.get(t, ContactDuty()) for t in team_ids} if team_ids is not None else found
+
+
+async def figures(db: AsyncSession, principal: Principal, *, org_unit_id: uuid.UUID, period: Period) -> DutyMetrics:
+    """Every duty figure of the teams based in a unit and the institutions sitting in it, for a period
+    (``[start, end)`` China dates); the contact duty per quarter the period touches, up to today."""
+    unit = await db.scalar(
+        select(OrgUnit).where(OrgUnit.id == org_unit_id, scope_clause(principal, Permission.DUTIES_READ, OrgUnit.path))
+    )
+    if unit is None:
+        raise NotFound(f"org unit {org_unit_id} not found")
+    under = OrgUnit.path.startswith(unit.path)
+    team_rows = (
+        await db.execute(
+            select(Team.id, Team.name).join(OrgUnit, OrgUnit.id == Team.org_unit_id).where(under).order_by(Team.name)
+        )
+    ).all()
+    institution_rows = (
+        await db.execute(
+            select(Institution.id, Institution.name)
+            .join(OrgUnit, OrgUnit.id == Institution.org_unit_id)
+            .where(under)
+            .order_by(Institution.name)
+        )
+    ).all()
+    team_ids = [t for t, _ in team_rows]
+    days = await work_days(db, period=period, team_ids=team_ids)
+    today = china_date(clock.now())
+    quarters: list[tuple[Period, date, dict[uuid.UUID, ContactDuty]]] = []
+    start = quarter_start(period[0])
+    while start < period[1] and start <= today:
+        end = add_months(start, 3)
+        on = min(end - timedelta(days=1), today)
+        quarters.append(((start, end), on, await contact_duty(db, quarter=(start, end), on=on, team_ids=team_ids)))
+        start = end
+    streams = await livestreams(db, period=period, institution_ids=[i for i, _ in institution_rows])
+    return DutyMetrics(
+        org_unit=UnitBrief(id=unit.id, code=unit.code, name=unit.name),
+        starts_on=period[0],
+        ends_on=period[1],
+        teams=[
+            TeamDutyFigures(
+                team_id=team_id,
+                name=name,
+                work_days=WorkDayFiguresRead(**asdict(days[team_id])),
+                contact_duty=[
+                    ContactDutyRead(
+                        quarter_starts_on=q[0],
+                        quarter_ends_on=q[1],
+                        on=on,
+                        signed=found[team_id].signed,
+                        reached=found[team_id].reached,
+                        rate=found[team_id].rate,
+                        met=found[team_id].met,
+                    )
+                    for q, on, found in quarters
+                ],
+            )
+            for team_id, name in team_rows
+        ],
+        institutions=[
+            InstitutionDutyFigures(institution_id=i, name=name, livestreams=LivestreamFiguresRead(**asdict(streams[i])))
+            for i, name in institution_rows
+        ],
+    )

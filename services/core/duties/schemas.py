@@ -90,3 +90,50 @@ class SubmissionRead(BaseModel):
     late: bool
     version: int
     created_at: datetime
+
+
+class WorkDayFiguresRead(BaseModel):
+    days_held: int
+    months_held: int
+    villages_covered: int
+    units_covered: int
+    residents_served: int
+
+
+class ContactDutyRead(BaseModel):
+    quarter_starts_on: date
+    quarter_ends_on: date = Field(description="The first day after the quarter.")
+    on: date = Field(description="Residents signed on this day are counted (the quarter's last day, or today).")
+    signed: int
+    reached: int
+    rate: float | None
+    met: bool = Field(description="Every resident signed with the team was reached this quarter.")
+
+
+class TeamDutyFigures(BaseModel):
+    team_id: uuid.UUID
+    name: str
+    work_days: WorkDayFiguresRead
+    contact_duty: list[ContactDutyRead]
+
+
+class LivestreamFiguresRead(BaseModel):
+    held: int
+    qualifying: int = Field(description=f"At least {LIVESTREAM_MINUTES} minutes long.")
+    minutes: int
+    questions_answered: int
+    weeks_met: int = Field(description="Weeks (Monday first, China time) with a qualifying livestream.")
+
+
+class InstitutionDutyFigures(BaseModel):
+    institution_id: uuid.UUID
+    name: str
+    livestreams: LivestreamFiguresRead
+
+
+class DutyMetrics(BaseModel):
+    org_unit: UnitBrief
+    starts_on: date
+    ends_on: date = Field(description="The first day after the period.")
+    teams: list[TeamDutyFigures] = Field(description="Teams based in the unit, by name.")
+    institutions: list[InstitutionDutyFigures] = Field(description="Institutions sitting in the unit, by name.")
