@@ -242,7 +242,15 @@ async def contacts(db: AsyncSession, *, now: datetime | None = None) -> tuple[in
     start, end = quarter(today)
     if today < add_months(start, 2):
         return 0, False
-    duty = await contact_duty(db, quarter=(start, end), on=today)
+    # Only teams with a member not yet told this quarter are counted (a team told whole is not scanned again).
+    untold = select(TeamMember.team_id).join(Person, Person.id == TeamMember.person_id)
+    untold = untold.where(
+        active_at(TeamMember, now), Person.user_id.is_not(None), _not_told(CONTACTS, REMINDER, start, TeamMember.id)
+    )
+    candidates = list(await db.scalars(untold.distinct()))
+    if not candidates:
+        return 0, False
+    duty = await contact_duty(db, quarter=(start, end), on=today, team_ids=candidates)
     behind = [team_id for team_id, figures in duty.items() if figures.unreached > 0]
     if not behind:
         return 0, False
