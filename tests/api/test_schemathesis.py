@@ -99,7 +99,7 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/institutions/{institution_id}/livestreams"): frozenset({"body.started_at"}),
     ("POST", "/duty-submissions"): frozenset({"body.org_unit_id", "body.institution_id", "body.content", "body.year"}),
     ("GET", "/duty-submissions"): frozenset({"query.org_unit_id"}),
-    ("GET", "/duties/metrics"): frozenset({"query.to"}),  # after `from`, at most 400 days
+    ("GET", "/duties/metrics"): frozenset({"query.from", "query.to"}),  # 2020-2099, after `from`, <= 400 days
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

@@ -4,7 +4,7 @@ annual summary (the checks that tell people run in the worker: ``worker/jobs/dut
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -35,9 +35,8 @@ LivestreamsWrite = Annotated[Principal, Depends(require(Permission.DUTIES_LIVEST
 DutiesSubmit = Annotated[Principal, Depends(require(Permission.DUTIES_SUBMIT))]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-# Periods lie in 2020-2099, said as a pattern (JSON Schema has no date range); at most this many days long.
-_IN_RANGE: dict[str, Any] = {"pattern": "^20[2-9][0-9]-"}
-MAX_DAYS = 400
+# Periods lie in 2020-2099 and are at most this many days long.
+FIRST_YEAR, LAST_YEAR, MAX_DAYS = 2020, 2099, 400
 
 
 # ---------------------------------------------------------------- work days
@@ -201,18 +200,15 @@ async def duty_metrics(
     db: DbSession,
     principal: DutiesRead,
     org_unit_id: Annotated[uuid.UUID, Query(description="The district or town (teams based in it are counted).")],
-    since: Annotated[Date, Query(alias="from", description="First day (China time).", json_schema_extra=_IN_RANGE)],
+    since: Annotated[Date, Query(alias="from", description="First day (China time), 2020-2099.")],
     until: Annotated[
-        Date,
-        Query(
-            alias="to",
-            description=f"First day after; after `from`, at most {MAX_DAYS} days later.",
-            json_schema_extra=_IN_RANGE,
-        ),
+        Date, Query(alias="to", description=f"First day after; after `from`, at most {MAX_DAYS} days later.")
     ],
 ) -> DutyMetrics:
     """Work days held and villages covered per team, the quarterly-contact duty per quarter, livestreams per
     institution: the figures the supervision bulletins and the team assessment read."""
+    if not FIRST_YEAR <= since.year <= LAST_YEAR:
+        raise field_error("query.from", f"a day in {FIRST_YEAR}-{LAST_YEAR}")
     if until <= since:
         raise field_error("query.to", "must be after `from`")
     if (until - since).days > MAX_DAYS:
