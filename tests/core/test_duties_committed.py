@@ -19,6 +19,7 @@ from services.core.notifications.models import Notification
 from services.core.notifications.templates import CHINA_TIME
 from services.dev.embedded import drop_database
 from services.worker.jobs.duties import check
+from services.worker.settings import SWEEPS
 from tests.conftest import Servers, fresh_database, make_settings
 from tests.duty_world import build_duty_world
 from tests.factories import make_resident, make_signing
@@ -69,3 +70,7 @@ async def test_two_workers_checking_at_once_and_a_rerun_tell_each_leader_steward
     assert counts[(w.member_a.id, "duty.quarterly_contact")] == 1
     assert counts[(w.admin.id, "duty.annual_summary")] == counts[(w.admin.id, "duty.roster")] == 1
     assert counts[(w.other_supervisor.id, "duty.annual_summary")] == 1
+
+
+def test_the_duty_checks_run_on_the_workers_own_timer_not_on_redis() -> None:
+    assert [s.interval_setting for s in SWEEPS if s.task == "duties.check"] == ["duty_check_seconds"]
