@@ -18,7 +18,7 @@ from services.core.notifications.models import Notification
 from services.core.notifications.templates import CHINA_TIME
 from services.core.signing.models import Contact
 from tests.duty_world import DutyWorld, build_duty_world
-from tests.factories import auth_headers, make_resident, make_signing
+from tests.factories import auth_headers, make_resident, make_signing, make_team
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -127,12 +127,14 @@ async def test_the_monthly_check_tells_the_leader_of_a_team_without_a_work_day_o
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     w = await build_duty_world(db, at=BUILT)
+    clock.freeze(cn(2026, 10, 15, 9))
+    await make_team(db, w.institution)  # formed mid-October: judged from November on
     clock.freeze(cn(2026, 10, 31, 20))
     assert (await _work_day(client, w.leader_a, w.team_a, date(2026, 10, 31), [w.grid])).status_code == 201
     clock.freeze(cn(2026, 10, 31, 23, 59))  # still October in China (15:59 UTC): nothing is over yet
     assert await checks.work_days(db) == (0, False)
     clock.freeze(cn(2026, 11, 1, 0, 0))
-    assert await checks.work_days(db) == (1, False)
+    assert await checks.work_days(db) == (1, False)  # team B only: A held one, the new team was not there all month
     assert await checks.work_days(db) == (0, False)  # a re-run tells nobody again
     clock.advance(timedelta(days=3))
     assert await checks.work_days(db) == (0, False)
