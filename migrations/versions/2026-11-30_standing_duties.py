@@ -1,7 +1,7 @@
 """The plan's standing duties: work days (and their villages or grids), livestreams, yearly submissions,
 and the ledger that makes each duty check tell once (``duty_notice``).
 
-Revision ID: 0018
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-30 04:48:44.673956+00:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
