@@ -34,6 +34,7 @@ from services.api.routes import (
     signing,
     system,
     teams,
+    webhooks,
 )
 from services.api.routing import guard_shadowed
 from services.core.config import Settings, get_settings
@@ -56,6 +57,7 @@ ROUTERS = (
     reports.router,
     referrals.router,
     fhir.router,
+    webhooks.router,
     audit.router,
 )
 
@@ -173,6 +175,13 @@ def create_app(
                 "description": "The FHIR R4 face of referrals (`application/fhir+json`): ServiceRequest and Task, "
                 "read, search, conditional create (`If-None-Exist: identifier=system|value`), Task updates; "
                 "errors are OperationOutcome. `GET /fhir/metadata` is the CapabilityStatement.",
+            },
+            {
+                "name": "webhooks",
+                "description": "Referral events pushed to a hospital system, signed per Standard Webhooks v1 "
+                "(`webhook-id`, `webhook-timestamp`, `webhook-signature`); payload schemas in `contracts/events/`. "
+                "Retried on a schedule up to about 33 hours; 410 or exhaustion disables the endpoint, and "
+                "re-enabling it sends what it missed.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],
