@@ -35,9 +35,7 @@ WebhooksRead = Annotated[Principal, Depends(require(Permission.WEBHOOKS_READ))]
 WebhooksManage = Annotated[Principal, Depends(require(Permission.WEBHOOKS_MANAGE))]
 Cursor = Annotated[str | None, Query(max_length=500, description="The `next_cursor` of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-MessageId = Annotated[
-    str, Path(pattern=service.MESSAGE_ID_PATTERN, description="The `webhook-id` of the message.")
-]
+MessageId = Annotated[str, Path(pattern=service.MESSAGE_ID_PATTERN, description="The `webhook-id` of the message.")]
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ async def create_webhook_subscription(
     body: SubscriptionCreate,
     response: Response,
 ) -> SubscriptionWithSecret:
-    """The answer carries the `whsec_` secret (also on a replay by `id`); loopback/private URLs are refused in production."""
+    """The answer carries the `whsec_` secret (also on a replay by `id`); private targets are refused in production."""
     result, _, secret = await service.create(
         db, principal, body, pii=pii, allow_private=settings.webhooks_private_allowed()
     )
@@ -172,9 +170,7 @@ async def update_webhook_subscription(
 )
 async def delete_webhook_subscription(db: DbSession, scoped: ManagedSubscription, version: IfMatchLater) -> Response:
     """Its undelivered messages go with it; to pause deliveries and keep them, disable it instead."""
-    await service.delete_subscription(
-        db, scoped.principal, scoped.subscription, scoped.path, expected_version=version
-    )
+    await service.delete_subscription(db, scoped.principal, scoped.subscription, scoped.path, expected_version=version)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -247,11 +243,7 @@ async def list_webhook_attempts(
     summary="Send a message again",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def redeliver_webhook_message(
-    db: DbSession, scoped: ManagedSubscription, message_id: MessageId
-) -> DeliveryRead:
+async def redeliver_webhook_message(db: DbSession, scoped: ManagedSubscription, message_id: MessageId) -> DeliveryRead:
     """Due now with a fresh retry schedule, delivered before or not; 409 while the subscription is disabled."""
-    delivery, event_type = await service.redeliver(
-        db, scoped.principal, scoped.subscription, scoped.path, message_id
-    )
+    delivery, event_type = await service.redeliver(db, scoped.principal, scoped.subscription, scoped.path, message_id)
     return _delivery(delivery, event_type)

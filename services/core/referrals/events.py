@@ -34,7 +34,7 @@ def _event_model(event_type: str) -> type[BaseModel]:
         name,
         __base__=ReferralEvent,
         __doc__=f"`{event_type}`: {ReferralEvent.__doc__}",
-        type=(Literal[event_type], Field(description="The event type.")),  # type: ignore[valid-type]
+        type=(Literal[event_type], Field(description="The event type.")),  # type: ignore[arg-type]
     )
     return model
 
@@ -99,4 +99,3 @@ async def _next_change(db: AsyncSession, institution_id: uuid.UUID) -> int:
     )
     seq: int = (await db.execute(stmt)).scalar_one()
     return seq
-

@@ -150,14 +150,21 @@ async def claim(
             .where(WebhookDelivery.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=now + lease)
             .returning(
-                WebhookDelivery.id, WebhookDelivery.message_id, WebhookDelivery.subscription_id, WebhookDelivery.attempts
+                WebhookDelivery.id,
+                WebhookDelivery.message_id,
+                WebhookDelivery.subscription_id,
+                WebhookDelivery.attempts,
             )
         )
     ).all()
     if not leased:
         return []
     bodies = dict(
-        (await db.execute(select(WebhookMessage.id, WebhookMessage.body).where(WebhookMessage.id.in_({r[1] for r in leased})))).all()
+        (
+            await db.execute(
+                select(WebhookMessage.id, WebhookMessage.body).where(WebhookMessage.id.in_({r[1] for r in leased}))
+            )
+        ).all()
     )
     subscriptions = {
         s.id: s
@@ -304,7 +311,9 @@ async def deliver_pass(
         return PassResult(0, 0, 0, more=False)
     outcomes = await asyncio.gather(
         *(
-            attempt(client, c, timeout=settings.webhooks_timeout_seconds, allow_private=settings.webhooks_private_allowed())
+            attempt(
+                client, c, timeout=settings.webhooks_timeout_seconds, allow_private=settings.webhooks_private_allowed()
+            )
             for c in batch
         )
     )
@@ -336,9 +345,7 @@ async def deliver_due(
     results: list[PassResult] = []
     try:
         for _ in range(max_passes):
-            result = await deliver_pass(
-                factory, http, settings=settings, pii=pii, message_id=message_id, queue=queue
-            )
+            result = await deliver_pass(factory, http, settings=settings, pii=pii, message_id=message_id, queue=queue)
             results.append(result)
             if not result.more:
                 break

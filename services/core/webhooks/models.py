@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+
 from sqlalchemy import (
     ARRAY,
     BigInteger,

@@ -124,7 +124,7 @@ async def _deliveries_for(
 # ---------------------------------------------------------------------------------------- subscriptions
 
 
-def readable(principal: Principal, permission: Permission) -> Select[tuple[WebhookSubscription, str]]:
+def readable(principal: Principal, permission: Permission) -> Select[WebhookSubscription, str]:
     """Subscriptions of the institutions the caller may see with ``permission`` (a grant naming one
     institution: only its own), with the institution's org-unit path."""
     return (
@@ -308,7 +308,12 @@ async def enable(db: AsyncSession, subscription: WebhookSubscription) -> int:
 
 
 async def delete_subscription(
-    db: AsyncSession, principal: Principal, subscription: WebhookSubscription, path: str, *, expected_version: int | None
+    db: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    path: str,
+    *,
+    expected_version: int | None,
 ) -> None:
     """Remove it with its deliveries and attempts (the audit trail keeps that it existed)."""
     _versioned(subscription, expected_version)
@@ -402,9 +407,7 @@ async def list_deliveries(
     )
     if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status.value)
-    rows, next_cursor = await paginate_rows(
-        db, stmt, keys=[(WebhookDelivery.id, "desc")], cursor=cursor, limit=limit
-    )
+    rows, next_cursor = await paginate_rows(db, stmt, keys=[(WebhookDelivery.id, "desc")], cursor=cursor, limit=limit)
     return [(row[0], row[1]) for row in rows], next_cursor
 
 
@@ -449,9 +452,7 @@ async def redeliver(
         .with_for_update()
     )
     if delivery is None:
-        await _deliveries_for(
-            db, select(literal(message_id, String)), WebhookSubscription.id == subscription.id, now
-        )
+        await _deliveries_for(db, select(literal(message_id, String)), WebhookSubscription.id == subscription.id, now)
         delivery = await db.scalar(
             select(WebhookDelivery).where(
                 WebhookDelivery.message_id == message_id, WebhookDelivery.subscription_id == subscription.id
@@ -485,4 +486,3 @@ async def stewards_of(db: AsyncSession, institution_id: uuid.UUID, at: datetime)
         )
     )
     return sorted({u for u in await db.scalars(stmt) if u is not None})
-
