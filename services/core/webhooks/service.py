@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Integer, Select, String, and_, any_, exists, literal, select, update
+from sqlalchemy import ColumnElement, DateTime, Integer, Select, String, and_, any_, exists, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,7 +111,8 @@ async def _deliveries_for(
         literal(0, Integer),
         literal(now, DateTime(timezone=True)),
         literal(now, DateTime(timezone=True)),
-    ).where(subscriptions)
+    ).select_from(message_ids.join(WebhookSubscription, true()))  # every pair, filtered below
+    pairs = pairs.where(subscriptions)
     stmt = (
         insert(WebhookDelivery)
         .from_select(["message_id", "subscription_id", "status", "attempts", "next_attempt_at", "created_at"], pairs)
