@@ -227,7 +227,9 @@ async def test_410_gone_disables_the_endpoint_and_tells_the_steward(
             )
         )
     ).all()
-    assert "已停用" in note.title and "127.0.0.1" in note.body and "410" in note.body
+    assert "已停用" in note.title
+    assert "127.0.0.1" in note.body
+    assert "410" in note.body
     assert str(subscription["id"]) not in note.body
 
 
@@ -239,14 +241,16 @@ async def test_a_disabled_then_re_enabled_endpoint_receives_what_it_missed(
         subscription = await subscribe(client, h["his"], receiver.url)
         path = f"/webhook-subscriptions/{subscription['id']}"
         off = await client.patch(path, json={"enabled": False}, headers=h["his"] | {"If-Match": '"1"'})
-        assert off.status_code == 200 and off.json()["disabled_reason"] == "manual"
+        assert off.status_code == 200
+        assert off.json()["disabled_reason"] == "manual"
         referral = await refer_up(client, h["member"], world)
         await move(client, h["his"], referral, "receive")
         assert (await worker(db, settings)()).claimed == 0
         on = await client.patch(
             path, json={"enabled": True}, headers=h["his"] | {"If-Match": f'"{off.json()["version"]}"'}
         )
-        assert on.status_code == 200 and on.json()["status"] == "enabled"
+        assert on.status_code == 200
+        assert on.json()["status"] == "enabled"
         assert (await worker(db, settings)()).delivered == 2
     # no order is promised between messages (a receiver compares `version`); each arrived once
     assert sorted(r.event["type"] for r in receiver.received) == ["referral.received", "referral.requested"]
@@ -275,7 +279,8 @@ async def test_exhaustion_disables_the_endpoint_tells_the_steward_and_a_re_enabl
         receiver.script.default = 204  # the receiver is fixed
         await client.patch(path, json={"enabled": True}, headers=h["his"] | {"If-Match": f'"{read["version"]}"'})
         assert (await run()).delivered == 1
-    assert len(set(receiver.ids())) == 1 and len(receiver.received) == 9
+    assert len(set(receiver.ids())) == 1
+    assert len(receiver.received) == 9
 
 
 async def test_a_client_asks_for_a_redelivery_of_a_delivered_message(
@@ -324,7 +329,8 @@ async def test_during_a_rotation_both_secrets_sign_and_either_verifies(
         await worker(db, settings)()
         only_new = receiver.received[1]
         assert len(only_new.headers["webhook-signature"].split(" ")) == 1
-        assert signed_by(new_secret, only_new) and not signed_by(subscription["secret"], only_new)
+        assert signed_by(new_secret, only_new)
+        assert not signed_by(subscription["secret"], only_new)
 
 
 # --------------------------------------------------------------------------------- targets, scope, input
@@ -334,7 +340,8 @@ async def test_private_targets_are_refused_when_the_setting_is_off(
     db: AsyncSession, settings: Settings, engine: AsyncEngine
 ) -> None:
     strict = settings.model_copy(update={"webhooks_allow_private": False})
-    assert not strict.webhooks_private_allowed() and settings.webhooks_private_allowed()
+    assert not strict.webhooks_private_allowed()
+    assert settings.webhooks_private_allowed()
     assert not settings.model_copy(update={"env": "production"}).webhooks_private_allowed()  # off in production
     async with app_client(db, strict, engine) as client:
         world, h = await setup(client, db)
@@ -364,7 +371,8 @@ async def test_private_targets_are_refused_when_the_setting_is_off(
     async with app_client(db, settings, engine) as lenient:
         attempts = await lenient.get(f"/webhook-subscriptions/{subscription['id']}/attempts", headers=headers)
     (attempt,) = attempts.json()["items"]
-    assert attempt["status_code"] is None and "target refused" in attempt["error"]
+    assert attempt["status_code"] is None
+    assert "target refused" in attempt["error"]
 
 
 async def test_a_his_of_one_institution_cannot_see_or_touch_another_institutions_subscriptions(
@@ -390,7 +398,8 @@ async def test_a_his_of_one_institution_cannot_see_or_touch_another_institutions
         json={"url": "http://127.0.0.1:9/x", "event_types": ALL_TYPES, "institution_id": str(world.hospital.id)},
         headers=h["other_his"],
     )
-    assert naming_theirs.status_code == 422 and naming_theirs.json()["errors"][0]["field"] == "body.institution_id"
+    assert naming_theirs.status_code == 422
+    assert naming_theirs.json()["errors"][0]["field"] == "body.institution_id"
     # The hospital's steward sees and manages it; its referral desk (people, not a system) may not.
     assert [s["id"] for s in (await client.get("/webhook-subscriptions", headers=h["steward"])).json()["items"]] == [
         mine["id"]
@@ -463,7 +472,8 @@ async def test_changes_need_the_version_read(client: httpx.AsyncClient, db: Asyn
     changed = await client.patch(
         path, json={"event_types": ["referral.completed", "referral.completed"]}, headers=h["his"] | {"If-Match": '"1"'}
     )
-    assert changed.status_code == 200 and changed.json()["event_types"] == ["referral.completed"]
+    assert changed.status_code == 200
+    assert changed.json()["event_types"] == ["referral.completed"]
     assert changed.headers["ETag"] == '"2"'
 
 
@@ -486,4 +496,5 @@ def test_the_receiver_fixture_is_a_real_server() -> None:
     with receiving() as receiver:
         assert isinstance(receiver, LoopbackReceiver)
         response = httpx.post(receiver.url, content=b"{}", headers={"webhook-id": "msg_x"})
-        assert response.status_code == 204 and receiver.ids() == ["msg_x"]
+        assert response.status_code == 204
+        assert receiver.ids() == ["msg_x"]
