@@ -40,6 +40,8 @@ from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
 from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
+from services.core.webhooks.models import SECRET, WebhookMessage, WebhookSubscription
+from services.core.webhooks.signing import new_secret
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -251,6 +253,23 @@ CASES: list[tuple[str, str, Body]] = [
     ("GET", "/fhir/Task/{referral_b}", None),
     ("PUT", "/fhir/Task/{referral_b}", lambda _: {"resourceType": "Task", "status": "received", "intent": "order"}),
     ("POST", "/fhir/ServiceRequest", lambda ids: _fhir_referral(ids)),
+    # webhook subscriptions of town B's health centre (the referral above left a message in its outbox)
+    ("GET", "/webhook-subscriptions/{subscription_b}", None),
+    ("PATCH", "/webhook-subscriptions/{subscription_b}", lambda _: {"enabled": False}),
+    ("DELETE", "/webhook-subscriptions/{subscription_b}", None),
+    ("POST", "/webhook-subscriptions/{subscription_b}/rotate-secret", lambda _: {}),
+    ("GET", "/webhook-subscriptions/{subscription_b}/deliveries", None),
+    ("GET", "/webhook-subscriptions/{subscription_b}/attempts", None),
+    ("POST", "/webhook-subscriptions/{subscription_b}/deliveries/{message_b}/redeliver", None),
+    (
+        "POST",
+        "/webhook-subscriptions",
+        lambda ids: {
+            "url": "https://his.example.org/hooks",
+            "event_types": ["referral.requested"],
+            "institution_id": ids["institution_id"],
+        },
+    ),
 ]
 
 
@@ -358,6 +377,7 @@ LIST_CASES: list[Listing] = [
     Listing("/referrals?limit=500", ("referral_b",)),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
+    Listing("/webhook-subscriptions?limit=500", ("subscription_b",)),
 ]
 
 
@@ -419,6 +439,19 @@ async def build_world(db: AsyncSession) -> Ids:
         pii=TEST_PII,
     )
     hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    subscription_id = uuid.uuid4()
+    db.add(
+        WebhookSubscription(
+            id=subscription_id,
+            institution_id=institution.id,
+            district_id=district.id,
+            url="https://his.example.org/hooks",
+            event_types=["referral.requested"],
+            secret_enc=SECRET.seal(TEST_PII, subscription_id, new_secret()),
+            created_by=user_b.id,
+        )
+    )
+    await db.flush()
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -469,6 +502,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "report_b": report.report.id,
         "hospital_id": hospital.id,
         "referral_b": referral.referral.id,
+        "subscription_b": subscription_id,
+        "message_b": await db.scalar(select(WebhookMessage.id)),
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -503,6 +538,9 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "sentinel_report",
         "referral",
         "referral_identifier",
+        "webhook_subscription",
+        "webhook_message",
+        "webhook_delivery",
         "record_transition",
         "report_follow_up",
         "deadline",

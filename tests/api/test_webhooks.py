@@ -6,6 +6,7 @@ steward; a re-enabled endpoint receives what it missed; private targets are refu
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from standardwebhooks import Webhook
 
 from services.api.app import create_app
+from services.cli import EVENTS
 from services.core import clock
 from services.core.config import Settings
 from services.core.notifications.models import Notification
@@ -148,6 +151,8 @@ async def test_a_his_receives_each_referral_change_signed_and_the_reference_libr
         key=lambda e: e["data"]["version"],
     )
     assert [e["type"] for e in events] == ["referral.requested", "referral.received"]
+    for event in events:  # what arrives is what contracts/events documents
+        jsonschema.validate(event, json.loads((EVENTS / f"{event['type']}.json").read_text(encoding="utf-8")))
     assert events[1] == {
         "type": "referral.received",
         "timestamp": events[1]["timestamp"],

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from services.core import clock
 from services.core.webhooks.signing import SignatureError, verify
 
 MAX_BODY = 1024 * 1024
@@ -46,7 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        now = datetime.now(UTC)
+        now = clock.now()
         errors: list[str] = []
         for secret in self.server.secrets:
             try:
