@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.time)  # wall time of arrival (the benchmark's lag)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -36,12 +38,14 @@ class Script:
 
 class LoopbackReceiver(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connects when a batch arrives at once (SYN retries: seconds)
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, log: TextIO | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = script
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.log = log  # in a process of its own (the benchmark): one "<webhook-id> <arrival>" line each
 
     @property
     def url(self) -> str:
@@ -59,11 +63,16 @@ class LoopbackReceiver(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: LoopbackReceiver
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        got = Received({k.lower(): v for k, v in self.headers.items()}, body)
         with self.server.lock:
-            self.server.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            self.server.received.append(got)
+            if self.server.log is not None:
+                self.server.log.write(f"{got.headers.get('webhook-id')} {got.at}\n")
+                self.server.log.flush()
         status = self.server.answer_next()
         self.send_response(status)
         if self.server.script.retry_after is not None:
@@ -89,3 +98,17 @@ def receiving(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def main() -> None:
+    """``python -m tests.webhook_receiver LOG``: serve in this process, print the URL, log each arrival."""
+    import sys
+
+    with open(sys.argv[1], "a", encoding="utf-8") as log:
+        server = LoopbackReceiver(Script(), log)
+        print(server.url, flush=True)  # noqa: T201
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

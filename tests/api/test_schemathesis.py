@@ -94,6 +94,10 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/referrals"): frozenset({"body.resident_id", "body.patient", "body.consent.given_at"}),
     ("GET", "/referrals"): frozenset({"query.identifier"}),  # system|value
     ("GET", "/referrals/metrics"): frozenset({"query.from", "query.to"}),  # 2000-2100, after `from`, <= 400 days
+    # the institution defaults to the caller's one (or must name one in scope); a URL may not carry
+    # credentials or a fragment, nor (where not allowed) point at a private address
+    ("POST", "/webhook-subscriptions"): frozenset({"body.institution_id", "body.url"}),
+    ("PATCH", "/webhook-subscriptions/{subscription_id}"): frozenset({"body.url"}),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

@@ -26,6 +26,7 @@ class Receiver(ThreadingHTTPServer):
     """The server: its secrets, its fixed answer (None: 204 when verified), the ids it has seen."""
 
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connects when a batch arrives at once (SYN retries: seconds)
 
     def __init__(self, address: tuple[str, int], secrets: Sequence[str], *, status: int | None, out: Printer) -> None:
         super().__init__(address, _Handler)
