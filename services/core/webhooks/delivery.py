@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core import clock
 from services.core.config import Settings
 from services.core.db import unit_of_work
 from services.core.jobs import JobQueue, enqueue_intents, take_job_intents
+from services.core.metrics import WEBHOOK_ATTEMPTS
 from services.core.notifications.service import notify
 from services.core.notifications.templates import Message
 from services.core.org.models import Institution
@@ -120,6 +121,19 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     except (TypeError, ValueError):
         return None
     return max(timedelta(0), when - now) if when.tzinfo is not None else None
+
+
+def webhook_backlog(now: datetime) -> Select[int, datetime | None]:
+    """How many deliveries to enabled endpoints are due, and the oldest due time (for the worker's gauges)."""
+    return (
+        select(func.count(), func.min(WebhookDelivery.next_attempt_at))
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.status.in_((DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)),
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookSubscription.status == SubscriptionStatus.ENABLED.value,
+        )
+    )
 
 
 async def claim(
@@ -340,6 +354,8 @@ async def deliver_pass(
         async with unit_of_work(db):
             statuses = await record(db, list(zip(batch, outcomes, strict=True)))
         intents = take_job_intents(db)
+    for status in statuses:
+        WEBHOOK_ATTEMPTS.labels(outcome=status).inc()
     delivered = sum(status == DeliveryStatus.DELIVERED.value for status in statuses)
     failed = len(statuses) - delivered
     await enqueue_intents(queue, intents)  # a steward's SMS, sooner; the outbox sweeper is the guarantee
