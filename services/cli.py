@@ -11,6 +11,7 @@ from pathlib import Path
 from services.core.config import get_settings
 
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
+EVENTS = CONTRACT.parent / "events"
 
 
 def cmd_api(_: argparse.Namespace) -> int:
@@ -57,15 +58,60 @@ def openapi_document() -> str:
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def event_documents() -> dict[str, str]:
+    """``contracts/events/<type>.json``: each webhook event's JSON Schema, as committed."""
+    from services.core.referrals import events as _referral_events  # noqa: F401 - registers the referral.* types
+    from services.core.webhooks.events import json_schemas
+
+    return {
+        f"{event_type}.json": json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        for event_type, schema in json_schemas().items()
+    }
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     document = openapi_document()
+    events = event_documents()
     if args.check:
         if not CONTRACT.exists() or CONTRACT.read_text(encoding="utf-8") != document:
+            print(f"{CONTRACT} differs from the app: run `make contract`", file=sys.stderr)  # noqa: T201
+            return 1
+        committed = {p.name: p.read_text(encoding="utf-8") for p in EVENTS.glob("*.json")} if EVENTS.exists() else {}
+        if committed != events:
+            print(f"{EVENTS} differs from the event models: run `make contract`", file=sys.stderr)  # noqa: T201
             return 1
         return 0
     CONTRACT.parent.mkdir(parents=True, exist_ok=True)
     CONTRACT.write_text(document, encoding="utf-8")
-    print(f"wrote {CONTRACT}")  # noqa: T201
+    EVENTS.mkdir(parents=True, exist_ok=True)
+    for stale in EVENTS.glob("*.json"):
+        if stale.name not in events:
+            stale.unlink()
+    for name, text in events.items():
+        (EVENTS / name).write_text(text, encoding="utf-8")
+    print(f"wrote {CONTRACT} and {len(events)} event schemas in {EVENTS}")  # noqa: T201
+    return 0
+
+
+def cmd_webhook_receiver(args: argparse.Namespace) -> int:
+    """Print verified webhook deliveries until interrupted."""
+    import os
+
+    from services.core.webhooks.receiver import serve
+
+    secrets = args.secret or [s for s in os.environ.get("GRIDCARE_WEBHOOK_SECRET", "").split() if s]
+    if not secrets:
+        print("give --secret whsec_... (or GRIDCARE_WEBHOOK_SECRET)", file=sys.stderr)  # noqa: T201
+        return 2
+    server = serve(args.host, args.port, secrets, status=args.status, out=lambda line: print(line, flush=True))  # noqa: T201
+    host, port = server.server_address[:2]
+    print(f"listening on http://{host!s}:{port}/ ; Ctrl-C stops", flush=True)  # noqa: T201
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -150,9 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("revision", nargs="?", default="head")
     p.add_argument("--down", action="store_true")
     p.set_defaults(fn=cmd_migrate)
-    p = sub.add_parser("openapi", help="write contracts/openapi.json, or --check it")
+    p = sub.add_parser("openapi", help="write contracts/openapi.json and contracts/events/*.json, or --check them")
     p.add_argument("--check", action="store_true")
     p.set_defaults(fn=cmd_openapi)
+    p = sub.add_parser("webhook-receiver", help="print webhook deliveries whose signatures verify")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--secret", action="append", help="whsec_... (twice during a rotation)")
+    p.add_argument("--status", type=int, default=None, help="answer this status instead (500, 410: see retries)")
+    p.set_defaults(fn=cmd_webhook_receiver)
     p = sub.add_parser("init-district", help="create a district and its first administrator")
     p.add_argument("--code", required=True)
     p.add_argument("--name", required=True)

@@ -35,6 +35,7 @@ from services.api.routes import (
     signing,
     system,
     teams,
+    webhooks,
 )
 from services.api.routing import guard_shadowed
 from services.core.config import Settings, get_settings
@@ -57,6 +58,7 @@ ROUTERS = (
     reports.router,
     referrals.router,
     fhir.router,
+    webhooks.router,
     audit.router,
     duties.router,
 )
@@ -181,6 +183,13 @@ def create_app(
                 "description": "The plan's standing duties: family doctor work days (1-2 a month per team), the "
                 "district institutions' weekly health livestream (30 minutes or more), the member roster (by 10 July) "
                 "and the annual work summary (by 30 November). The worker tells whoever must act, once.",
+            },
+            {
+                "name": "webhooks",
+                "description": "Referral events pushed to a hospital system, signed per Standard Webhooks v1 "
+                "(`webhook-id`, `webhook-timestamp`, `webhook-signature`); payload schemas in `contracts/events/`. "
+                "Retried on a schedule up to about 33 hours; 410 or exhaustion disables the endpoint, and "
+                "re-enabling it sends what it missed.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: int = Field(default=30, ge=1)
     outbox_backoff_max_seconds: int = Field(default=3600, ge=1)
     sms_gateway_url: str | None = None
+    # Webhooks: the delivery sweep (on the worker's own timer), how many deliveries one pass claims, the
+    # timeout of one attempt, and whether targets on loopback/private/link-local addresses are allowed
+    # (unset: yes in dev and test, where receivers run on loopback; never in production unless set).
+    webhooks_sweep_seconds: int = Field(default=2, ge=1, le=3600)
+    webhooks_batch: int = Field(default=50, ge=1, le=1000)
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhooks_allow_private: bool | None = None
     # The worker: how often it looks for Redis while Redis is away (the sweepers never wait for it).
     redis_poll_seconds: float = Field(default=0.5, gt=0, le=10)
 
@@ -129,6 +136,12 @@ class Settings(BaseSettings):
 
     def metrics_open(self) -> bool:
         """Whether anyone may scrape /metrics (dev and test; production asks for a token or a network)."""
+        return self.env != "production"
+
+    def webhooks_private_allowed(self) -> bool:
+        """Whether webhook targets may be loopback, private or link-local (SSRF guard; core/webhooks/targets.py)."""
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
         return self.env != "production"
 
     def signing_key(self) -> str:

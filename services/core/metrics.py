@@ -97,6 +97,24 @@ OUTBOX_OLDEST_AGE = Gauge(
     registry=REGISTRY,
     multiprocess_mode="max",
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "gridcare_webhook_attempts",
+    "Webhook delivery attempts, by what became of the delivery (delivered, failed, exhausted, gone).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_DUE = Gauge(
+    "gridcare_webhook_deliveries_due",
+    "Webhook deliveries due now to enabled endpoints and not yet sent.",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+WEBHOOK_LAG = Gauge(
+    "gridcare_webhook_lag_seconds",
+    "Now minus the due time of the most overdue webhook delivery (0 when none is overdue).",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
 DELIVERY_FAILURES = Counter(
     "gridcare_notification_delivery_failures",
     "Failed deliveries of outbox messages, by channel and outcome (retry or failed for good).",

@@ -15,6 +15,7 @@ from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
+from services.core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "AuditEvent",
@@ -55,5 +56,9 @@ __all__ = [
     "TeamBacking",
     "TeamMember",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
     "WorkerHeartbeat",
 ]

@@ -25,11 +25,14 @@ from services.core.metrics import (
     DEADLINE_LAG,
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
+    WEBHOOK_DUE,
+    WEBHOOK_LAG,
     exposition,
     may_scrape,
     observe_job,
 )
 from services.core.notifications.models import OutboxMessage, OutboxState
+from services.core.webhooks.delivery import webhook_backlog
 
 log = logging.getLogger("gridcare.worker.metrics")
 
@@ -65,6 +68,9 @@ async def refresh_backlog_gauges(db: AsyncSession) -> None:
     ).one()
     OUTBOX_BACKLOG.set(int(backlog or 0))
     OUTBOX_OLDEST_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+    due, first = (await db.execute(webhook_backlog(now))).one()
+    WEBHOOK_DUE.set(int(due or 0))
+    WEBHOOK_LAG.set(max(0.0, (now - first).total_seconds()) if first is not None else 0.0)
 
 
 class MetricsServer:

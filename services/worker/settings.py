@@ -27,6 +27,7 @@ from services.worker.jobs import notifications as _notification_jobs  # noqa: F4
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
 from services.worker.jobs import system as _system_jobs  # noqa: F401
+from services.worker.jobs import webhooks as _webhook_jobs  # noqa: F401 - webhook delivery
 from services.worker.metrics import measured, refresh_backlog_gauges
 from services.worker.registry import TASKS, WorkerContext
 
@@ -49,6 +50,7 @@ SWEEPS: list[CronSpec] = [
     CronSpec("deadlines.sweep", "deadline_sweep_seconds"),
     CronSpec("notifications.sweep", "outbox_sweep_seconds", timeout=300),
     CronSpec("duties.check", "duty_check_seconds"),
+    CronSpec("webhooks.sweep", "webhooks_sweep_seconds", timeout=300),
 ]
 
 # arq crons: only work that may wait for Redis belongs here (none today).

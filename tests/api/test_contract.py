@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.api.app import PUBLIC_PATHS, create_app
-from services.cli import openapi_document
+from services.cli import EVENTS, event_documents, openapi_document
 from services.core.config import Settings
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.json"
@@ -27,6 +27,13 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 
 def test_committed_contract_matches_the_app() -> None:
     assert CONTRACT.read_text(encoding="utf-8") == openapi_document(), "run `make contract` and commit it"
+
+
+def test_committed_event_schemas_match_the_event_models() -> None:
+    """``contracts/events/<type>.json``: one JSON Schema per webhook event type, generated from its model."""
+    committed = {p.name: p.read_text(encoding="utf-8") for p in EVENTS.glob("*.json")}
+    assert committed == event_documents(), "run `make contract` and commit contracts/events"
+    assert len(committed) == 10
 
 
 def test_every_operation_is_named_tagged_summarised_and_typed(document: dict[str, Any]) -> None:

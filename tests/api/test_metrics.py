@@ -35,6 +35,8 @@ WORKER_SERIES = (
     "gridcare_deadline_steps_fired_total",
     "gridcare_outbox_backlog ",
     "gridcare_outbox_oldest_age_seconds ",
+    "gridcare_webhook_deliveries_due ",
+    "gridcare_webhook_lag_seconds ",
     'gridcare_notification_delivery_failures_total{channel="sms",outcome="retry"}',
 )
 

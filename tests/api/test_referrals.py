@@ -4,6 +4,7 @@ who sees what, consent, replays and the change feed. Time moves through core/clo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -465,33 +466,63 @@ async def test_the_fhir_face_creates_conditionally_reads_searches_and_moves_a_ta
     assert fhir_valid(refused.json()).issue[0].expression == ["ServiceRequest.extension"]
 
 
-async def test_each_change_is_handed_to_the_webhook_emitter_with_the_thin_payload(
-    client: httpx.AsyncClient, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+async def test_every_transition_publishes_its_event_to_the_webhook_outbox_with_the_thin_payload(
+    client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
-    """The agreed interface with core.webhooks: ``emit(db, event_type=, institution_ids=, data=, occurred_at=)``
-    in the caller's transaction, for both end institutions; on_hold/resume/reroute are feed-only."""
-    from services.core.referrals import events
+    """Each change goes through ``core.webhooks.service.emit`` in its own transaction: one outbox message per
+    event for the subscribed institution, ``{type, timestamp, data: {id, identifiers, version, status}}``;
+    on_hold and resumed are for the polling feed only."""
+    from services.core.webhooks.events import EventType
+    from services.core.webhooks.models import WebhookDelivery, WebhookMessage
 
-    emitted: list[dict[str, Any]] = []
-
-    async def record(session: AsyncSession, **kwargs: Any) -> None:
-        assert session is db
-        emitted.append(kwargs)
-
-    monkeypatch.setattr(events, "_emit", record)
     world = await world_at_t0(db)
     c = await callers(client, world)
+    every = [t.value for t in EventType]
+    subscribed = await c["his"].post(
+        "/webhook-subscriptions", {"url": "https://his.example.org/hooks", "event_types": every}
+    )
+    assert subscribed.status_code == 201, subscribed.text
     up = (
         await c["member"].post("/referrals", upward_body(world, identifiers=[{"system": "urn:hc:x", "value": "1"}]))
     ).json()
     up = await c["his"].move(up, "receive")
+    received_version = up["version"]
     up = await c["his"].move(up, "hold", {"reason": "等待床位"})
-    assert [e["event_type"] for e in emitted] == ["referral.requested", "referral.received"]
-    assert emitted[1]["institution_ids"] == sorted([world.centre.id, world.hospital.id])
-    assert emitted[1]["data"] == {
-        "id": up["id"],
-        "identifiers": [{"system": "urn:hc:x", "value": "1"}],
-        "version": 2,
-        "status": "received",
+    up = await c["his"].move(up, "resume")
+    appointment = T0 + timedelta(hours=5)
+    up = await c["his"].move(up, "accept", {"appointment": {"at": appointment.isoformat(), "department": "心内科"}})
+    up = await c["his"].move(up, "arrive")
+    care = {"reason": "术后康复", "consent": consent()}
+    up = await c["his"].move(up, "complete", {"discharge_summary": "好转出院", "continued_care": care})
+    down = (await c["member"].get(f"/referrals/{up['children'][0]}")).json()
+    down = await c["member"].move(down, "take-over")
+    down = await c["member"].move(down, "follow-up", {"channel": "phone", "outcome": "reached"})
+    declined = (await c["member"].post("/referrals", upward_body(world))).json()
+    await c["his"].move(declined, "decline", {"reason": "no_capacity"})
+    missed = (await c["member"].post("/referrals", upward_body(world))).json()
+    missed = await c["his"].move(missed, "receive")
+    missed = await c["his"].move(
+        missed, "accept", {"appointment": {"at": appointment.isoformat(), "department": "心内科"}}
+    )
+    clock.freeze(appointment + timedelta(hours=25))
+    await c["his"].move(missed, "no-show")
+    cancelled = (await c["member"].post("/referrals", upward_body(world))).json()
+    await c["member"].move(cancelled, "cancel", {"reason": "患者改去他院"})
+
+    messages = (await db.scalars(select(WebhookMessage))).all()
+    assert {m.event_type for m in messages} == set(every)  # all ten, and nothing for on_hold/resumed
+    assert all(m.institution_ids == sorted([world.centre.id, world.hospital.id]) for m in messages)
+    deliveries = (await db.scalars(select(WebhookDelivery))).all()
+    assert len(deliveries) == len(messages)  # one per message for the one subscription
+    bodies = [json.loads(m.body) for m in messages if m.event_type == "referral.received"]
+    first = next(b for b in bodies if b["data"]["id"] == up["id"])
+    assert first == {
+        "type": "referral.received",
+        "timestamp": T0.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "id": up["id"],
+            "identifiers": [{"system": "urn:hc:x", "value": "1"}],
+            "version": received_version,
+            "status": "received",
+        },
     }
-    assert emitted[1]["occurred_at"] == T0

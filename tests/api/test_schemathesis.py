@@ -100,6 +100,10 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/duty-submissions"): frozenset({"body.org_unit_id", "body.institution_id", "body.content", "body.year"}),
     ("GET", "/duty-submissions"): frozenset({"query.org_unit_id"}),
     ("GET", "/duties/metrics"): frozenset({"query.from", "query.to"}),  # 2020-2099, after `from`, <= 400 days
+    # the institution defaults to the caller's one (or must name one in scope); a URL may not carry
+    # credentials or a fragment, nor (where not allowed) point at a private address
+    ("POST", "/webhook-subscriptions"): frozenset({"body.institution_id", "body.url"}),
+    ("PATCH", "/webhook-subscriptions/{subscription_id}"): frozenset({"body.url"}),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

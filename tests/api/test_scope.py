@@ -41,6 +41,8 @@ from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
 from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
+from services.core.webhooks.models import SECRET, WebhookMessage, WebhookSubscription
+from services.core.webhooks.signing import new_secret
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -284,6 +286,23 @@ CASES: list[tuple[str, str, Body]] = [
     ),
     ("GET", "/duty-submissions/{submission_b}", None),
     ("GET", "/duties/metrics?org_unit_id={town_b}&from=2026-01-01&to=2027-01-01", None),
+    # webhook subscriptions of town B's health centre (the referral above left a message in its outbox)
+    ("GET", "/webhook-subscriptions/{subscription_b}", None),
+    ("PATCH", "/webhook-subscriptions/{subscription_b}", lambda _: {"enabled": False}),
+    ("DELETE", "/webhook-subscriptions/{subscription_b}", None),
+    ("POST", "/webhook-subscriptions/{subscription_b}/rotate-secret", lambda _: {}),
+    ("GET", "/webhook-subscriptions/{subscription_b}/deliveries", None),
+    ("GET", "/webhook-subscriptions/{subscription_b}/attempts", None),
+    ("POST", "/webhook-subscriptions/{subscription_b}/deliveries/{message_b}/redeliver", None),
+    (
+        "POST",
+        "/webhook-subscriptions",
+        lambda ids: {
+            "url": "https://his.example.org/hooks",
+            "event_types": ["referral.requested"],
+            "institution_id": ids["institution_id"],
+        },
+    ),
 ]
 
 
@@ -392,6 +411,7 @@ LIST_CASES: list[Listing] = [
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
     Listing("/duty-submissions?limit=500", ("submission_b",)),
+    Listing("/webhook-subscriptions?limit=500", ("subscription_b",)),
 ]
 
 
@@ -453,6 +473,19 @@ async def build_world(db: AsyncSession) -> Ids:
         pii=TEST_PII,
     )
     hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    subscription_id = uuid.uuid4()
+    db.add(
+        WebhookSubscription(
+            id=subscription_id,
+            institution_id=institution.id,
+            district_id=district.id,
+            url="https://his.example.org/hooks",
+            event_types=["referral.requested"],
+            secret_enc=SECRET.seal(TEST_PII, subscription_id, new_secret()),
+            created_by=user_b.id,
+        )
+    )
+    await db.flush()
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -510,6 +543,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "work_day_b": duty_rows[0].id,
         "livestream_b": duty_rows[2].id,
         "submission_b": duty_rows[3].id,
+        "subscription_b": subscription_id,
+        "message_b": await db.scalar(select(WebhookMessage.id)),
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -583,6 +618,9 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "sentinel_report",
         "referral",
         "referral_identifier",
+        "webhook_subscription",
+        "webhook_message",
+        "webhook_delivery",
         "record_transition",
         "report_follow_up",
         "deadline",

@@ -70,6 +70,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"assignments"}),  # who serves which area when: responsibilities, community roles, pairings
     frozenset({"residents"}),
     frozenset({"signing", "reports"}),
+    frozenset({"webhooks"}),  # subscriptions and the outbox (over org, teams' stewards, notifications)
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
     frozenset({"duties"}),  # the plan's standing duties (over teams, signing contacts); supervision reads them
     frozenset({"models"}),  # every model in one place, for Alembic

@@ -29,6 +29,7 @@ from services.core.security.rotation import rotate, versions_in_use
 from services.core.security.sealed import SealedField, registered, sealed, unregistered_columns
 from services.core.signing.models import Contact
 from services.core.teams.models import InstitutionKind
+from services.core.webhooks.models import WebhookSubscription
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
 from tests.factories import (
@@ -85,6 +86,7 @@ def test_the_registry_names_the_columns_rotation_once_missed() -> None:
     )
     assert {"resident.id_number_enc", "resident.phone_enc", "person.mobile_enc"} <= names
     assert {"referral.reason_enc", "referral.summary_enc", "referral.outcome_summary_enc"} <= names
+    assert {"webhook_subscription.secret_enc", "webhook_subscription.previous_secret_enc"} <= names
     assert len({f.context for f in registered()}) == len(names), "each column binds its own context"
 
 
@@ -178,6 +180,17 @@ async def _one_row_of_every_sealed_table(db: AsyncSession) -> None:
             requested_by=leader.id,
             requested_at=datetime(2026, 11, 1, tzinfo=UTC),
             body_digest="0" * 64,
+        )
+    )
+    db.add(
+        WebhookSubscription(
+            institution_id=centre.id,
+            district_id=district.id,
+            url="https://his.example.org/hooks",
+            event_types=["referral.requested"],
+            secret_enc=b"",
+            previous_secret_enc=b"",
+            created_by=leader.id,
         )
     )
     await db.flush()

@@ -2,33 +2,45 @@
 
 ``publish`` writes, in the caller's transaction, one row per end institution into the change feed
 (``GET /referrals/changes``: numbered per institution, committed in number order) and hands the
-thin payload to the webhook machinery (``core.webhooks.service.emit``: one outbox row per matching
-subscription of the HIS clients bound to those institutions). Until the webhooks package is merged
-the import below is guarded; at merge it becomes a plain import.
+thin payload to the webhook machinery (``core.webhooks.service.emit``: the message and one delivery
+row per enabled subscription of those institutions that wants the type). Each webhook event type is
+registered here with its payload model (``ReferralEvent`` narrowed to the type), which is what
+``contracts/events/<type>.json`` documents.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.referrals.models import Referral, ReferralChange, ReferralFeedCounter, ReferralIdentifier
-from services.core.referrals.schemas import EVENT_TYPES, IdentifierRead, ReferralEventData
+from services.core.referrals.schemas import EVENT_TYPES, IdentifierRead, ReferralEvent, ReferralEventData
+from services.core.webhooks import events as webhook_events
+from services.core.webhooks.service import emit
 
-Emit = Callable[..., Awaitable[None]]
-_emit: Emit | None
-try:  # TODO(merge): replace by `from services.core.webhooks.service import emit` once webhooks lands
-    _emit = importlib.import_module("services.core.webhooks.service").emit
-except ImportError:  # pragma: no cover - the webhooks branch is not merged yet
-    _emit = None
+
+def _event_model(event_type: str) -> type[BaseModel]:
+    """``ReferralEvent`` with ``type`` fixed to ``event_type``: one schema per event in the contract."""
+    name = "Referral" + "".join(part.title() for part in event_type.split(".", 1)[1].split("_")) + "Event"
+    model: type[BaseModel] = create_model(
+        name,
+        __base__=ReferralEvent,
+        __doc__=f"`{event_type}`: {ReferralEvent.__doc__}",
+        type=(Literal[event_type], Field(description="The event type.")),  # type: ignore[arg-type]
+    )
+    return model
+
+
+for _type in EVENT_TYPES:
+    webhook_events.register(_type, _event_model(_type))
 
 
 async def identifiers_of(db: AsyncSession, referral_id: uuid.UUID) -> list[IdentifierRead]:
@@ -53,8 +65,8 @@ async def publish(db: AsyncSession, referral: Referral, event_type: str, *, at: 
     occurred_at = at or clock.now()
     data = payload(referral, await identifiers_of(db, referral.id))
     institutions = sorted({referral.from_institution_id, referral.to_institution_id})
-    if _emit is not None and event_type in EVENT_TYPES:
-        await _emit(
+    if event_type in EVENT_TYPES:  # on_hold, resumed and rerouted are for the feed only
+        await emit(
             db,
             event_type=event_type,
             institution_ids=institutions,
@@ -87,8 +99,3 @@ async def _next_change(db: AsyncSession, institution_id: uuid.UUID) -> int:
     )
     seq: int = (await db.execute(stmt)).scalar_one()
     return seq
-
-
-def emitter() -> Any:
-    """The webhook ``emit`` in use (None until the webhooks package is merged): for tests."""
-    return _emit

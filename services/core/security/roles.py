@@ -76,6 +76,10 @@ class Permission(StrEnum):
     DUTIES_WORK_DAYS = "duties:work_days"
     DUTIES_LIVESTREAMS = "duties:livestreams"
     DUTIES_SUBMIT = "duties:submit"
+    # Webhook subscriptions of an institution (URL, event types, secret, deliveries): its HIS client and
+    # its steward manage them (a grant naming an institution: that one only); supervisors read them.
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -114,6 +118,9 @@ _TEAM_REFERRALS = _REFERRALS | {Permission.REFERRALS_READ_TEAM}
 _DUTIES_READ = frozenset({Permission.DUTIES_READ})
 _WORK_DAYS = frozenset({Permission.DUTIES_READ, Permission.DUTIES_WORK_DAYS})
 _STEWARD_DUTIES = frozenset({Permission.DUTIES_READ, Permission.DUTIES_LIVESTREAMS, Permission.DUTIES_SUBMIT})
+# Webhooks carry referral changes out of the system: the institution's HIS client and steward manage its
+# subscriptions; the supervisors of the area (town, commission, auditor) see where they go.
+_WEBHOOKS = frozenset({Permission.WEBHOOKS_READ, Permission.WEBHOOKS_MANAGE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
@@ -123,24 +130,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REPORTS_READ
     | _REFERRALS_READ
     | _DUTIES_READ
-    | {Permission.AUDIT_READ, Permission.USERS_READ},
+    | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.WEBHOOKS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
     | _DUTIES_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
     | _DUTIES_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
     | _STEWARD_DUTIES
+    | _WEBHOOKS
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
@@ -160,7 +168,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SOCIAL_WORKER: _EVERYONE,
     # No residents:read: a hospital names its patient by ID number in the referral it sends.
     Role.REFERRAL_DESK: _EVERYONE | _REFERRALS,
-    Role.HIS_CLIENT: _EVERYONE | _REFERRALS,
+    Role.HIS_CLIENT: _EVERYONE | _REFERRALS | _WEBHOOKS,
 }
 
 # Roles whose grant may name one institution (role_grant.institution_id); a desk's must. A HIS client

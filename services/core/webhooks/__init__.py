@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks v1): subscriptions, the transactional outbox, delivery."""
