@@ -46,6 +46,7 @@ from tests.factories import (
     make_assignment,
     make_child,
     make_community_role,
+    make_department,
     make_district,
     make_institution,
     make_member,
@@ -83,9 +84,12 @@ class Listing:
     key: str = "id"
     role: Role | None = None  # None: every caller in CALLERS
     bundle: bool = False  # a FHIR searchset: the items are the entries' resources
+    bare: bool = False  # a plain JSON array rather than a page
 
 
-def _shown(case: Listing, body: dict[str, Any]) -> set[Any]:
+def _shown(case: Listing, body: Any) -> set[Any]:
+    if case.bare:
+        return {item[case.key] for item in body}
     items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
     return {item[case.key] for item in items}
 
@@ -246,6 +250,9 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
     ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
     ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    # social work (town B's health centre has a social-work department)
+    ("GET", "/social-work-departments/{department_b}", None),
+    ("POST", "/social-work-departments", lambda ids: {"institution_id": ids["institution_id"], "name": "社工部"}),
     # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
     ("GET", "/fhir/ServiceRequest/{referral_b}", None),
     ("GET", "/fhir/Task/{referral_b}", None),
@@ -356,6 +363,8 @@ LIST_CASES: list[Listing] = [
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
     Listing("/referrals?limit=500", ("referral_b",)),
+    Listing("/social-work-departments?limit=500", ("department_b",)),
+    Listing("/social-work-departments/missing", ("hospital_id",), key="institution_id", bare=True),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
 ]
@@ -419,6 +428,7 @@ async def build_world(db: AsyncSession) -> Ids:
         pii=TEST_PII,
     )
     hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    department = await make_department(db, institution)
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -469,6 +479,7 @@ async def build_world(db: AsyncSession) -> Ids:
         "report_b": report.report.id,
         "hospital_id": hospital.id,
         "referral_b": referral.referral.id,
+        "department_b": department.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -503,6 +514,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "sentinel_report",
         "referral",
         "referral_identifier",
+        "social_work_department",
         "record_transition",
         "report_follow_up",
         "deadline",
