@@ -25,7 +25,7 @@ from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role
 from services.core.signing.models import Signing
-from services.core.socialwork.models import SocialWorkDepartment
+from services.core.socialwork.models import CLIENT_NAME, CaseWorker, SocialWorkCase, SocialWorkDepartment
 from services.core.teams import people as people_service
 from services.core.teams.models import (
     LEVEL_OF_KIND,
@@ -369,3 +369,39 @@ async def make_social_worker(db: AsyncSession, department: Any, *, role: Role = 
     )
     await db.flush()
     return user
+
+
+async def make_case(
+    db: AsyncSession,
+    department: Any,
+    opened_by: Any,
+    *,
+    resident: Any = None,
+    status: str = "intake",
+    source: str = "self",
+) -> Any:
+    """A case in ``department`` for ``resident`` (or a patient named 患者 when None), its social worker
+    ``opened_by``; no history row (a fixture, not an intake)."""
+    row = SocialWorkCase(
+        id=uuid.uuid4(),
+        district_id=department.district_id,
+        department_id=department.id,
+        institution_id=department.institution_id,
+        org_unit_id=department.org_unit_id,
+        status=status,
+        source=source,
+        resident_id=resident.id if resident is not None else None,
+        grid_id=resident.grid_id if resident is not None else None,
+        client_name_masked="患*",
+        service_areas=["psychosocial"],
+        risk_level="low",
+        opened_at=clock.now(),
+        opened_by=opened_by.id,
+    )
+    if resident is None:
+        row.client_name_enc = CLIENT_NAME.seal(TEST_PII, row.id, "患者")
+    db.add(row)
+    await db.flush()
+    db.add(CaseWorker(case_id=row.id, user_id=opened_by.id, lead=True, assigned_at=clock.now()))
+    await db.flush()
+    return snapshot(row)
