@@ -67,4 +67,3 @@ async def build_social_work_world(db: AsyncSession, *, at: datetime) -> SocialWo
         auditor=snapshot(auditor),
         patient=snapshot(patient),
     )
-

@@ -42,6 +42,7 @@ from services.core.socialwork.schemas import (
     CaseBrief,
     CaseCreate,
     CaseRead,
+    CaseTransitionRead,
     ClosureRequest,
     ConfidentialNoteCreate,
     ConfidentialNoteRead,
@@ -59,7 +60,6 @@ from services.core.socialwork.schemas import (
     TransferDecline,
     TransferFollowUp,
     TransferRead,
-    TransitionRead,
     WorkerAssign,
 )
 from services.core.text import Instant
@@ -251,11 +251,11 @@ async def read_social_work_case(db: DbSession, scoped: ReadableCase, pii: Pii, r
     summary="A case's transitions, oldest first",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def social_work_case_history(db: DbSession, scoped: ReadableCase) -> list[TransitionRead]:
+async def social_work_case_history(db: DbSession, scoped: ReadableCase) -> list[CaseTransitionRead]:
     """Who moved it, when, from where to where, and why (a send-back's comments)."""
     rows = await cases.history(db, scoped.case)
     return [
-        TransitionRead(
+        CaseTransitionRead(
             from_status=r.from_state,
             to_status=r.to_state,
             action=r.action,

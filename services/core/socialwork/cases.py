@@ -30,7 +30,7 @@ from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher, mask_id_number, mask_name
 from services.core.security.principal import Principal
-from services.core.security.roles import Permission, Role
+from services.core.security.roles import ROLE_PERMISSIONS, Permission
 from services.core.socialwork import access, departments, messages, routing
 from services.core.socialwork.errors import AlreadyAssigned, PlanNotSubmitted
 from services.core.socialwork.lifecycle import CASE, TASK_DUE, TASK_SUBJECT, CaseActor
@@ -66,7 +66,11 @@ from services.core.socialwork.schemas import (
     WorkerRead,
 )
 
-_WORKER_ROLES = (Role.SOCIAL_WORKER.value, Role.SOCIAL_WORK_SUPERVISOR.value)
+# Who may be one of a case's social workers: a grant naming the case's institution with a role that works
+# cases (read off the permission table, never named here).
+_WORKER_ROLES = tuple(
+    role.value for role, allowed in ROLE_PERMISSIONS.items() if Permission.SOCIALWORK_WRITE in allowed
+)
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ async def _check_workers(
             select(RoleGrant.user_id).where(
                 RoleGrant.user_id.in_(list(user_ids)),
                 RoleGrant.institution_id == institution_id,
-                RoleGrant.role.in_(_WORKER_ROLES),
+                RoleGrant.role.in_(_WORKER_ROLES),  # roles that work cases, read off the permission table
                 active_at(RoleGrant, now),
             )
         )
@@ -165,7 +169,7 @@ async def create(
         if referral is None or referral.district_id != department.district_id:
             raise field_error("body.source_referral_id", "no such referral in the district")
     workers = list(dict.fromkeys(data.worker_ids or [principal.user_id]))
-    await _check_workers(db, department.institution_id, workers, field="body.worker_ids" if data.worker_ids else "body")
+    await _check_workers(db, department.institution_id, workers, field="body.worker_ids")
     case_id = data.id or uuid.uuid4()
     now = clock.now()
     case = SocialWorkCase(

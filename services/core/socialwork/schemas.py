@@ -93,7 +93,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Comment = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-class Patient(RequestModel):
+class CasePatient(RequestModel):
     """A patient who is not (yet) a resident of the district: a hospital patient from elsewhere. The name
     and the ID number are sealed like residents' identity; an ID number held by a resident of the district
     links the case to that resident instead."""
@@ -121,7 +121,7 @@ class CaseCreate(RequestModel):
     source_referral_id: uuid.UUID | None = Field(default=None, description="With source `referral`.")
     referred_by: Name | None = Field(default=None, description="The ward and doctor (required for `ward_referral`).")
     resident_id: uuid.UUID | None = Field(default=None, description="The resident; or `patient`.")
-    patient: Patient | None = None
+    patient: CasePatient | None = None
     ward: Name | None = Field(default=None, description="Ward and bed (病区/床号).")
     service_areas: list[ServiceArea] = Field(min_length=1, max_length=6)
     risk_level: RiskLevel = RiskLevel.LOW
@@ -311,7 +311,7 @@ class CaseRead(CaseBrief):
     activities: list[ActivityRead] = Field(default_factory=list)
 
 
-class TransitionRead(BaseModel):
+class CaseTransitionRead(BaseModel):
     from_status: str | None
     to_status: str
     action: str
