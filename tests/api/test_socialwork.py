@@ -507,3 +507,46 @@ async def test_aid_applications_from_draft_to_delivery_and_totals_per_period(
     assert (metrics["aid_applications"], metrics["aid_approved"], metrics["aid_amount_approved"]) == (2, 1, "15000.00")
     bad = await c["commission"].get(f"/social-work-metrics?{period}")
     assert bad.status_code == 422
+
+
+async def test_a_due_plan_task_reminds_its_owner_and_one_done_in_time_does_not(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    w = await world_at_t0(db)
+    c = await callers(client, w)
+    case = (await c["worker"].post("/social-work-cases", ward_referral(w))).json()
+    path = f"/social-work-cases/{case['id']}"
+    case = await c["worker"].move(case, f"{path}/assessments", {"domains": ["economic"], "risk_level": "low"})
+    due = T0 + timedelta(days=3)
+    tasks = [{"title": "联系民政", "due_at": due.isoformat()}, {"title": "家属会谈", "due_at": due.isoformat()}]
+    past = await c["worker"].post(
+        f"{path}/plan", {"goals": ["x"], "tasks": [{"title": "x", "due_at": T0.isoformat()}]}, case["version"]
+    )
+    assert past.status_code == 422
+    assert past.json()["errors"][0]["field"] == "body.tasks.0.due_at"
+    case = await c["worker"].move(case, f"{path}/plan", {"goals": ["申请救助"], "tasks": tasks})
+    done, pending = case["tasks"]
+    response = await c["worker"].post(f"/social-work-tasks/{done['id']}/done", {}, done["version"])
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "done"
+    again = await c["worker"].post(f"/social-work-tasks/{done['id']}/done", {}, response.json()["version"])
+    assert again.status_code == 409
+    assert (await c["member"].post(f"/social-work-tasks/{pending['id']}/done", {}, 1)).status_code == 403
+
+    clock.freeze(due - timedelta(hours=23))
+    await deadlines.sweep(db)
+    clock.freeze(due + timedelta(minutes=1))
+    await deadlines.sweep(db)
+    rows = await db.execute(
+        select(Notification.subject_id, Notification.user_id, Notification.kind, Notification.title)
+        .where(Notification.kind.like("deadline.%"))
+        .order_by(Notification.kind, Notification.user_id)
+    )
+    told = [(s, u, k, t) for s, u, k, t in rows.all()]
+    assert {s for s, _, _, _ in told} == {uuid.UUID(pending["id"])}  # the task done in time said nothing
+    assert [(u, k) for _, u, k, _ in told] == sorted(
+        [(w.worker.id, "deadline.breach"), (w.supervisor.id, "deadline.breach"), (w.worker.id, "deadline.reminder")],
+        key=lambda pair: (pair[1], pair[0]),
+    )
+    reminder = next(t for _, _, k, t in told if k == "deadline.reminder")
+    assert reminder == "提醒:个案服务计划任务将于2026-03-05 09:00到期"
