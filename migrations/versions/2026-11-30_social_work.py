@@ -112,7 +112,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_social_work_case_client_id_number_bidx'), 'social_work_case', ['client_id_number_bidx'], unique=False)
     op.create_index('ix_social_work_case_department_id_opened_at', 'social_work_case', ['department_id', 'opened_at'], unique=False)
     op.create_index('ix_social_work_case_district_id_opened_at', 'social_work_case', ['district_id', 'opened_at'], unique=False)
-    op.create_index('ix_social_work_case_institution_id_status', 'social_work_case', ['institution_id', 'status'], unique=False)
+    op.create_index('ix_social_work_case_institution_id_opened_at', 'social_work_case', ['institution_id', 'opened_at'], unique=False)
     op.create_index(op.f('ix_social_work_case_resident_id'), 'social_work_case', ['resident_id'], unique=False)
     op.create_table('social_work_activity',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -297,7 +297,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_social_work_activity_case_id'), table_name='social_work_activity')
     op.drop_table('social_work_activity')
     op.drop_index(op.f('ix_social_work_case_resident_id'), table_name='social_work_case')
-    op.drop_index('ix_social_work_case_institution_id_status', table_name='social_work_case')
+    op.drop_index('ix_social_work_case_institution_id_opened_at', table_name='social_work_case')
     op.drop_index('ix_social_work_case_district_id_opened_at', table_name='social_work_case')
     op.drop_index('ix_social_work_case_department_id_opened_at', table_name='social_work_case')
     op.drop_index(op.f('ix_social_work_case_client_id_number_bidx'), table_name='social_work_case')

@@ -20,9 +20,10 @@ from services.core.errors import Conflict, Forbidden, IllegalTransition, NotFoun
 from services.core.lifecycle import require_version
 from services.core.replay import Created, insert_once, replayed
 from services.core.security.pii import PiiCipher
+from services.core.security.roles import Permission
 from services.core.socialwork import access
 from services.core.socialwork.errors import CaseClosed
-from services.core.socialwork.lifecycle import CASE, TASK_DUE, TASK_SUBJECT, CaseActor
+from services.core.socialwork.lifecycle import TASK_DUE, TASK_SUBJECT, WORKERS_ONLY, CaseActor
 from services.core.socialwork.models import (
     CONFIDENTIAL_BODY,
     Activity,
@@ -33,13 +34,11 @@ from services.core.socialwork.models import (
 )
 from services.core.socialwork.schemas import ActivityCreate, ConfidentialNoteCreate, ConfidentialNoteRead
 
-WORKERS_ONLY = "only the case's social workers or the department's supervisor may do this"
-
 
 def _writable(actor: CaseActor, path: str) -> None:
     """403 unless the caller works on the case; 409 when it is closed (reopen it first)."""
     if not actor.principal.can_at_institution(
-        CASE.actions["assess"].permission, path, actor.case.institution_id
+        Permission.SOCIALWORK_WRITE, path, actor.case.institution_id
     ) or not access.works_on(actor.principal, actor.case, actor.worker_ids):
         raise Forbidden(WORKERS_ONLY)
     if actor.case.status == CaseStatus.CLOSED.value:

@@ -99,7 +99,7 @@ class SocialWorkCase(TimestampMixin, Base):
         CheckConstraint("client_satisfaction is null or client_satisfaction between 1 and 5", name="satisfaction"),
         Index("ix_social_work_case_department_id_opened_at", "department_id", "opened_at"),
         Index("ix_social_work_case_district_id_opened_at", "district_id", "opened_at"),
-        Index("ix_social_work_case_institution_id_status", "institution_id", "status"),
+        Index("ix_social_work_case_institution_id_opened_at", "institution_id", "opened_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
