@@ -22,7 +22,8 @@ from services.core.audit.models import AuditEvent
 from services.core.config import Settings
 from services.core.deadlines import service as deadlines
 from services.core.notifications.models import Notification
-from tests.factories import auth_headers, resident_id_number
+from tests.factories import auth_headers, make_department, make_social_worker, resident_id_number
+from tests.referral_world import downward_body
 from tests.socialwork_world import SocialWorkWorld, build_social_work_world
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 China time
@@ -349,9 +350,13 @@ async def test_a_discharge_transfer_accepted_by_the_community_and_its_follow_up_
     w = await world_at_t0(db)
     c = await callers(client, w)
     case = await open_active_case(c, w)
+    desk = await auth_headers(client, w.base.desk)
+    referral = await client.post("/referrals", json=downward_body(w.base), headers=desk)
+    assert referral.status_code == 201, referral.text
     response = await c["worker"].post(f"/social-work-cases/{case['id']}/transfers", transfer_body())
     assert response.status_code == 201, response.text
     transfer = response.json()
+    assert transfer["referral_id"] == referral.json()["id"]  # the same discharge's downward referral
     assert transfer["to_team_id"] == str(w.base.team.id)  # the team responsible for the resident's grid now
     assert transfer["to_steward_id"] is not None  # and the village's community steward
     offered = set(
@@ -397,7 +402,9 @@ async def test_a_discharge_transfer_accepted_by_the_community_and_its_follow_up_
     assert await steps() == after_breach  # a second sweep fires nothing again
     titles = await db.scalars(
         select(Notification.title).where(
-            Notification.kind == "deadline.breach", Notification.user_id == w.base.leader.id
+            Notification.kind == "deadline.breach",
+            Notification.user_id == w.base.leader.id,
+            Notification.subject_id == uuid.UUID(transfer["id"]),
         )
     )
     assert list(titles) == ["已超时:出院转介患者随访(应于2026-03-09 09:00完成)"]
@@ -442,7 +449,18 @@ async def test_a_transfer_is_declined_with_a_reason_and_the_hospital_hears(
     w = await world_at_t0(db)
     c = await callers(client, w)
     case = await open_active_case(c, w)
-    transfer = (await c["worker"].post(f"/social-work-cases/{case['id']}/transfers", transfer_body())).json()
+    base = f"/social-work-cases/{case['id']}/transfers"
+    later = (T0 + timedelta(hours=1)).isoformat()
+    for body, field in (
+        ({**transfer_body(), "referral_id": str(uuid.uuid4())}, "body.referral_id"),
+        ({**transfer_body(), "discharged_at": later}, "body.discharged_at"),
+        ({**transfer_body(), "to_department_id": str(w.department.id)}, "body.to_department_id"),  # not a station
+        ({**transfer_body(), "consent": {**transfer_body()["consent"], "given_at": later}}, "body.consent.given_at"),
+    ):
+        refused = await c["worker"].post(base, body)
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.json()["errors"][0]["field"] == field
+    transfer = (await c["worker"].post(base, transfer_body())).json()
     missing = await c["member"].post(f"/social-work-transfers/{transfer['id']}/decline", {}, transfer["version"])
     assert missing.status_code == 422
     transfer = await c["member"].move(
@@ -550,3 +568,24 @@ async def test_a_due_plan_task_reminds_its_owner_and_one_done_in_time_does_not(
     )
     reminder = next(t for _, _, k, t in told if k == "deadline.reminder")
     assert reminder == "提醒:个案服务计划任务将于2026-03-05 09:00到期"
+
+
+async def test_a_transfer_to_a_community_social_work_station_is_answered_by_the_station(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    w = await world_at_t0(db)
+    station = await make_department(db, w.base.centre, is_station=True)
+    station_worker = await make_social_worker(db, station)
+    c = await callers(client, w)
+    c["station"] = Caller(client, await auth_headers(client, station_worker))
+    case = await open_active_case(c, w)
+    body = {**transfer_body(), "to_department_id": str(station.id), "scope": "case"}
+    transfer = (await c["worker"].post(f"/social-work-cases/{case['id']}/transfers", body)).json()
+    assert (transfer["to_department_id"], transfer["to_team_id"]) == (str(station.id), None)
+    listed = (await c["station"].get("/social-work-transfers?status=offered")).json()["items"]
+    assert [t["id"] for t in listed] == [transfer["id"]]
+    assert listed[0]["summary"] == body["summary"]
+    assert (await c["member"].get(f"/social-work-transfers/{transfer['id']}")).status_code == 404  # not the team's
+    assert (await c["member"].get("/social-work-transfers")).json()["items"] == []
+    transfer = await c["station"].move(transfer, f"/social-work-transfers/{transfer['id']}/accept", {})
+    assert transfer["status"] == "accepted"

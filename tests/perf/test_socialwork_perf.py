@@ -64,7 +64,8 @@ select gen_random_uuid(), d.district_id, d.id, d.institution_id, d.org_unit_id,
   (array['low','medium','high','critical'])[1 + g % 4],
   cast(:year as timestamptz) + (g * interval '5 minutes'), :opener,
   case when g % 2 = 0 or g % 5 = 0 then cast(:year as timestamptz) + (g * interval '5 minutes') + interval '3 days' end,
-  case when g % 5 = 0 and g % :step <> 0 then cast(:year as timestamptz) + (g * interval '5 minutes') + interval '20 days' end,
+  case when g % 5 = 0 and g % :step <> 0
+    then cast(:year as timestamptz) + (g * interval '5 minutes') + interval '20 days' end,
   1, now(), now()
 from social_work_department d, generate_series(1, :n) g
 where d.id = :department
@@ -72,7 +73,8 @@ where d.id = :department
 WORKERS = """
 insert into social_work_case_worker (id, case_id, user_id, lead, assigned_at)
 select gen_random_uuid(), c.id,
-  case when c.status = 'active' and extract(epoch from c.opened_at - cast(:year as timestamptz))::bigint / 300 % :step = 0
+  case when c.status = 'active'
+    and extract(epoch from c.opened_at - cast(:year as timestamptz))::bigint / 300 % :step = 0
     then cast(:worker as uuid) else cast(:colleague as uuid) end,
   true, c.opened_at
 from social_work_case c

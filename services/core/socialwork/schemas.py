@@ -412,7 +412,10 @@ class TransferCreate(RequestModel):
         description="A community social-work station; default: the family doctor team responsible for the "
         "resident's grid now and the village's community steward.",
     )
-    referral_id: uuid.UUID | None = Field(default=None, description="The downward referral of the same discharge.")
+    referral_id: uuid.UUID | None = Field(
+        default=None,
+        description="The downward referral of the same discharge; default: the hospital's open one for the resident.",
+    )
 
 
 class TransferAccept(RequestModel):

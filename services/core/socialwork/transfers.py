@@ -27,7 +27,7 @@ from services.core.notifications import service as notifications
 from services.core.notifications.templates import Message
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate_rows
-from services.core.referrals.models import Direction, Referral
+from services.core.referrals.models import OPEN_STATUSES, Direction, Referral
 from services.core.residents.models import Resident
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Permission
@@ -116,10 +116,23 @@ async def create(
             )
         team_id = responsible.team.id
         steward_id = responsible.community_steward.person_id if responsible.community_steward else None
-    if data.referral_id is not None:
-        referral = await db.get(Referral, data.referral_id)
+    referral_id = data.referral_id
+    if referral_id is not None:
+        referral = await db.get(Referral, referral_id)
         if referral is None or referral.resident_id != resident.id or referral.direction != Direction.DOWNWARD:
             raise field_error("body.referral_id", "no downward referral of this resident")
+    else:  # the same discharge's downward referral from this hospital, when there is one still open
+        referral_id = await db.scalar(
+            select(Referral.id)
+            .where(
+                Referral.resident_id == resident.id,
+                Referral.direction == Direction.DOWNWARD.value,
+                Referral.from_institution_id == case.institution_id,
+                Referral.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+            .order_by(Referral.requested_at.desc(), Referral.id)
+            .limit(1)
+        )
     transfer_id = data.id or uuid.uuid4()
     transfer = Transfer(
         id=transfer_id,
@@ -138,7 +151,7 @@ async def create(
         to_team_id=team_id,
         to_steward_id=steward_id,
         to_department_id=station_id,
-        referral_id=data.referral_id,
+        referral_id=referral_id,
         discharged_at=data.discharged_at,
         offered_at=now,
         offered_by=actor.user_id,
