@@ -33,6 +33,7 @@ from services.api.routes import (
     residents,
     roster,
     signing,
+    socialwork,
     system,
     teams,
     webhooks,
@@ -57,6 +58,7 @@ ROUTERS = (
     signing.router,
     reports.router,
     referrals.router,
+    socialwork.router,
     fhir.router,
     webhooks.router,
     audit.router,
@@ -190,6 +192,12 @@ def create_app(
                 "(`webhook-id`, `webhook-timestamp`, `webhook-signature`); payload schemas in `contracts/events/`. "
                 "Retried on a schedule up to about 33 hours; 410 or exhaustion disables the endpoint, and "
                 "re-enabling it sends what it missed.",
+            },
+            {
+                "name": "socialwork",
+                "description": "Medical social work (医务社工): institutions' social-work departments; cases from "
+                "intake to closure with the supervisor's approvals, confidential notes (audited reads), "
+                "medical-aid and charity applications, hospital-to-community transfers at discharge, metrics.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

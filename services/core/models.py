@@ -13,6 +13,14 @@ from services.core.referrals.models import Referral, ReferralChange, ReferralFee
 from services.core.reports.models import ReportFollowUp, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
+from services.core.socialwork.models import Activity as SocialWorkActivity
+from services.core.socialwork.models import AidApplication as SocialWorkAidApplication
+from services.core.socialwork.models import Assessment as SocialWorkAssessment
+from services.core.socialwork.models import CaseWorker as SocialWorkCaseWorker
+from services.core.socialwork.models import ConfidentialNote as SocialWorkConfidentialNote
+from services.core.socialwork.models import PlanTask as SocialWorkPlanTask
+from services.core.socialwork.models import SocialWorkCase, SocialWorkDepartment
+from services.core.socialwork.models import Transfer as SocialWorkTransfer
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
 from services.core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage, WebhookSubscription
@@ -52,6 +60,15 @@ __all__ = [
     "RoleGrant",
     "SentinelReport",
     "Signing",
+    "SocialWorkActivity",
+    "SocialWorkAidApplication",
+    "SocialWorkAssessment",
+    "SocialWorkCase",
+    "SocialWorkCaseWorker",
+    "SocialWorkConfidentialNote",
+    "SocialWorkDepartment",
+    "SocialWorkPlanTask",
+    "SocialWorkTransfer",
     "Team",
     "TeamBacking",
     "TeamMember",

@@ -26,6 +26,7 @@ from services.worker.jobs import duties as _duty_jobs  # noqa: F401 - the duty c
 from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
+from services.worker.jobs import socialwork as _socialwork_jobs  # noqa: F401 - the socialwork.* kinds
 from services.worker.jobs import system as _system_jobs  # noqa: F401
 from services.worker.jobs import webhooks as _webhook_jobs  # noqa: F401 - webhook delivery
 from services.worker.metrics import measured, refresh_backlog_gauges

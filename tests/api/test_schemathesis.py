@@ -104,6 +104,22 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     # credentials or a fragment, nor (where not allowed) point at a private address
     ("POST", "/webhook-subscriptions"): frozenset({"body.institution_id", "body.url"}),
     ("PATCH", "/webhook-subscriptions/{subscription_id}"): frozenset({"body.url"}),
+    # social work: ids naming a record in scope; the source and its linked record; a resident or a patient
+    # (ID check character); the caller's department (an administrator names one); periods as for referrals
+    ("POST", "/social-work-departments"): frozenset({"body.institution_id", "body.name"}),
+    ("POST", "/social-work-cases"): frozenset(
+        {
+            "body.department_id",
+            "body.source_report_id",
+            "body.source_referral_id",
+            "body.referred_by",
+            "body.resident_id",
+            "body.patient",
+            "body.worker_ids",
+        }
+    ),
+    ("GET", "/social-work-aid-totals"): frozenset({"query.from", "query.to"}),
+    ("GET", "/social-work-metrics"): frozenset({"query.department_id", "query.from", "query.to"}),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

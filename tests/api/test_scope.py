@@ -13,6 +13,8 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -40,6 +42,7 @@ from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
+from services.core.socialwork.models import AidApplication, ConfidentialNote, PlanTask, Transfer
 from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
 from services.core.webhooks.models import SECRET, WebhookMessage, WebhookSubscription
 from services.core.webhooks.signing import new_secret
@@ -47,13 +50,16 @@ from tests.factories import (
     TEST_PII,
     auth_headers,
     make_assignment,
+    make_case,
     make_child,
     make_community_role,
+    make_department,
     make_district,
     make_institution,
     make_member,
     make_resident,
     make_signing,
+    make_social_worker,
     make_staff,
     make_team,
     make_user,
@@ -86,9 +92,12 @@ class Listing:
     key: str = "id"
     role: Role | None = None  # None: every caller in CALLERS
     bundle: bool = False  # a FHIR searchset: the items are the entries' resources
+    bare: bool = False  # a plain JSON array rather than a page
 
 
-def _shown(case: Listing, body: dict[str, Any]) -> set[Any]:
+def _shown(case: Listing, body: Any) -> set[Any]:
+    if case.bare:
+        return {item[case.key] for item in body}
     items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
     return {item[case.key] for item in items}
 
@@ -249,6 +258,72 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
     ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
     ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    # social work (town B's health centre has a social-work department)
+    ("GET", "/social-work-departments/{department_b}", None),
+    ("POST", "/social-work-departments", lambda ids: {"institution_id": ids["institution_id"], "name": "社工部"}),
+    ("GET", "/social-work-cases/{case_b}", None),
+    ("GET", "/social-work-cases/{case_b}/history", None),
+    ("GET", "/social-work-cases/{case_b}/confidential-notes", None),
+    (
+        "POST",
+        "/social-work-cases",
+        lambda ids: {
+            "department_id": ids["department_b"],
+            "source": "self",
+            "resident_id": ids["resident_b"],
+            "service_areas": ["psychosocial"],
+        },
+    ),
+    ("POST", "/social-work-cases/{case_b}/assessments", lambda _: {"domains": ["family"], "risk_level": "low"}),
+    ("POST", "/social-work-cases/{case_b}/plan", lambda _: {"goals": ["越权"]}),
+    ("POST", "/social-work-cases/{case_b}/approve-plan", lambda _: {}),
+    ("POST", "/social-work-cases/{case_b}/send-back-plan", lambda _: {"comments": "越权"}),
+    ("POST", "/social-work-cases/{case_b}/request-closure", lambda _: {"goals_met": "all", "summary": "越权"}),
+    ("POST", "/social-work-cases/{case_b}/approve-closure", lambda _: {}),
+    ("POST", "/social-work-cases/{case_b}/send-back-closure", lambda _: {"comments": "越权"}),
+    ("POST", "/social-work-cases/{case_b}/reopen", lambda _: {"reason": "越权"}),
+    ("POST", "/social-work-cases/{case_b}/workers", lambda ids: {"user_id": ids["user_b"]}),
+    (
+        "POST",
+        "/social-work-cases/{case_b}/activities",
+        lambda _: {
+            "mode": "individual",
+            "happened_at": "2026-01-01T00:00:00Z",
+            "minutes": 30,
+            "participants": ["患者"],
+            "summary": "越权",
+        },
+    ),
+    ("POST", "/social-work-cases/{case_b}/confidential-notes", lambda _: {"body": "越权"}),
+    ("POST", "/social-work-tasks/{task_b}/done", None),
+    (
+        "POST",
+        "/social-work-cases/{case_b}/aid-applications",
+        lambda _: {"kind": "charity", "programme": "越权", "amount_requested": "1"},
+    ),
+    ("GET", "/social-work-aid-applications/{aid_b}", None),
+    ("POST", "/social-work-aid-applications/{aid_b}/submit", lambda _: {}),
+    ("POST", "/social-work-aid-applications/{aid_b}/approve", lambda _: {"amount_approved": "1"}),
+    ("POST", "/social-work-aid-applications/{aid_b}/reject", lambda _: {"reason": "越权"}),
+    ("POST", "/social-work-aid-applications/{aid_b}/deliver", lambda _: {}),
+    ("POST", "/social-work-aid-applications/{aid_b}/withdraw", lambda _: {}),
+    (
+        "GET",
+        "/social-work-aid-totals?department_id={department_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+        None,
+    ),
+    ("POST", "/social-work-cases/{case_b}/transfers", lambda _: _transfer_body()),
+    ("GET", "/social-work-transfers/{transfer_b}", None),
+    ("POST", "/social-work-transfers/{transfer_b}/accept", lambda _: {}),
+    ("POST", "/social-work-transfers/{transfer_b}/decline", lambda _: {"reason": "越权"}),
+    ("POST", "/social-work-transfers/{transfer_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    ("POST", "/social-work-transfers/{transfer_b}/cancel", None),
+    (
+        "GET",
+        "/social-work-metrics?department_id={department_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+        None,
+    ),
+    ("GET", "/social-work-metrics?org_unit_id={town_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
     # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
     ("GET", "/fhir/ServiceRequest/{referral_b}", None),
     ("GET", "/fhir/Task/{referral_b}", None),
@@ -304,6 +379,15 @@ CASES: list[tuple[str, str, Body]] = [
         },
     ),
 ]
+
+
+def _transfer_body() -> dict[str, Any]:
+    at = "2026-01-01T00:00:00Z"
+    return {
+        "summary": "越权",
+        "consent": {"given_by": "patient", "method": "written", "given_at": at},
+        "discharged_at": at,
+    }
 
 
 def _fhir_referral(ids: Ids) -> dict[str, Any]:
@@ -408,6 +492,10 @@ LIST_CASES: list[Listing] = [
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
     Listing("/referrals?limit=500", ("referral_b",)),
+    Listing("/social-work-departments?limit=500", ("department_b",)),
+    Listing("/social-work-cases?limit=500", ("case_b",)),
+    Listing("/social-work-transfers?limit=500", ("transfer_b",)),
+    Listing("/social-work-departments/missing", ("hospital_id",), key="institution_id", bare=True),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
     Listing("/duty-submissions?limit=500", ("submission_b",)),
@@ -486,6 +574,8 @@ async def build_world(db: AsyncSession) -> Ids:
         )
     )
     await db.flush()
+    department = await make_department(db, institution)
+    social_work = await _social_work_b(db, department, resident, team, village_b)
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -545,6 +635,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "submission_b": duty_rows[3].id,
         "subscription_b": subscription_id,
         "message_b": await db.scalar(select(WebhookMessage.id)),
+        "department_b": department.id,
+        **social_work,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -595,6 +687,47 @@ def _duty_records(*ids: uuid.UUID) -> list[Any]:
     ]
 
 
+async def _social_work_b(db: AsyncSession, department: Any, resident: Any, team: Any, village: Any) -> dict[str, Any]:
+    """Town B's health centre's social-work department with a case of town B's resident: a plan task, a
+    confidential note, an aid application and a transfer to the team."""
+    worker = await make_social_worker(db, department)
+    case = await make_case(db, department, worker, resident=resident, status="active")
+    now = clock.now()
+    common = {"case_id": case.id, "district_id": case.district_id}
+    task = PlanTask(**common, title="任务", owner_id=worker.id, due_at=now + timedelta(days=3))
+    note = ConfidentialNote(**common, body_enc=b"sealed", written_by=worker.id, written_at=now)
+    application = AidApplication(
+        **common,
+        department_id=department.id,
+        kind="medical_aid",
+        programme="城乡医疗救助",
+        amount_requested=Decimal("1000"),
+        documents=[{"name": "低保证明", "kind": "income"}],
+        status="submitted",
+        created_by=worker.id,
+    )
+    transfer = Transfer(
+        **common,
+        department_id=department.id,
+        resident_id=resident.id,
+        grid_id=resident.grid_id,
+        village_id=village.id,
+        status="offered",
+        scope="summary",
+        summary_enc=b"sealed",
+        consent_by="patient",
+        consent_method="written",
+        consent_at=now,
+        to_team_id=team.id,
+        discharged_at=now,
+        offered_at=now,
+        offered_by=worker.id,
+    )
+    db.add_all([task, note, application, transfer])
+    await db.flush()
+    return {"case_b": case.id, "task_b": task.id, "aid_b": application.id, "transfer_b": transfer.id}
+
+
 async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
     """Every row of town B's world with its version, to prove nothing changed."""
     rows = []
@@ -621,6 +754,15 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "webhook_subscription",
         "webhook_message",
         "webhook_delivery",
+        "social_work_department",
+        "social_work_case",
+        "social_work_case_worker",
+        "social_work_assessment",
+        "social_work_task",
+        "social_work_activity",
+        "social_work_confidential_note",
+        "social_work_aid_application",
+        "social_work_transfer",
         "record_transition",
         "report_follow_up",
         "deadline",
@@ -723,7 +865,8 @@ async def test_the_same_requests_succeed_for_the_district(client: httpx.AsyncCli
     district = await _unit(db, ids["district"])
     headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, district))
     for method, template, _ in CASES:
-        if method == "GET" and not template.endswith("/identity"):  # identity is for the care team only
+        # identity is for the care team only; confidential notes for the case's social workers only
+        if method == "GET" and not template.endswith(("/identity", "/confidential-notes")):
             response = await client.get(template.format(**ids), headers=headers)
             assert response.status_code == 200, (template, response.text)
     for case in LIST_CASES:

@@ -73,6 +73,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"webhooks"}),  # subscriptions and the outbox (over org, teams' stewards, notifications)
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
     frozenset({"duties"}),  # the plan's standing duties (over teams, signing contacts); supervision reads them
+    frozenset({"socialwork"}),  # medical social work: departments, cases (over residents, referrals, assignments)
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -28,18 +28,22 @@ from services.core.security.roles import Role
 from services.core.security.rotation import rotate, versions_in_use
 from services.core.security.sealed import SealedField, registered, sealed, unregistered_columns
 from services.core.signing.models import Contact
+from services.core.socialwork.models import ConfidentialNote, Transfer
 from services.core.teams.models import InstitutionKind
 from services.core.webhooks.models import WebhookSubscription
 from services.dev.embedded import drop_database
 from tests.conftest import Servers, fresh_database
 from tests.factories import (
     TEST_PII,
+    make_case,
     make_child,
+    make_department,
     make_district,
     make_institution,
     make_member,
     make_resident,
     make_signing,
+    make_social_worker,
     make_staff,
     make_team,
     make_user,
@@ -191,6 +195,34 @@ async def _one_row_of_every_sealed_table(db: AsyncSession) -> None:
             secret_enc=b"",
             previous_secret_enc=b"",
             created_by=leader.id,
+        )
+    )
+    department = await make_department(db, await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL))
+    worker = await make_social_worker(db, department)
+    case = await make_case(db, department, worker)  # a patient, not a resident: a sealed name
+    db.add(
+        ConfidentialNote(
+            case_id=case.id, district_id=district.id, body_enc=b"", written_by=worker.id, written_at=clock.now()
+        )
+    )
+    db.add(
+        Transfer(
+            case_id=case.id,
+            department_id=department.id,
+            district_id=district.id,
+            resident_id=resident.id,
+            grid_id=grid.id,
+            village_id=village.id,
+            status="offered",
+            scope="summary",
+            summary_enc=b"",
+            consent_by="patient",
+            consent_method="written",
+            consent_at=clock.now(),
+            to_team_id=team.id,
+            discharged_at=clock.now(),
+            offered_at=clock.now(),
+            offered_by=worker.id,
         )
     )
     await db.flush()

@@ -49,6 +49,8 @@ VISIBILITY = {
     },
     Permission.REPORTS_READ_CARE_TEAM: {Role.DISTRICT_ADMIN, Role.TEAM_LEADER, Role.TEAM_MEMBER},
     Permission.REPORTS_SUBMIT_ANY_GRID: {Role.DISTRICT_ADMIN, Role.GRID_LEADER},
+    # a case's confidential notes: its social workers and the department's supervisor (per row), nobody else
+    Permission.SOCIALWORK_READ_CONFIDENTIAL: {Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR},
 }
 
 # Files that may name roles, and why none of them decides what a caller sees.
@@ -62,6 +64,7 @@ MAY_NAME_ROLES = {
     "core/referrals/routing.py": "whom a referral notifies (desks, the commission), not what anyone sees",
     "core/referrals/service.py": "whom a referral notifies (the institution's desk), not what anyone sees",
     "core/duties/checks.py": "whom a due date reminds (administrators, town supervisors), not what anyone sees",
+    "core/socialwork/routing.py": "whom a social-work clock tells (a department's supervisors), not what anyone sees",
     "cli.py": "creates the first administrator",
     "dev/bootstrap.py": "the demo district's logins",
 }
