@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -39,7 +40,7 @@ from services.core.security.principal import Grant, Principal
 from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
-from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
+from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, Posting, TeamBacking
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -158,6 +159,21 @@ CASES: list[tuple[str, str, Body]] = [
     ("PATCH", "/team-backings/{backing_id}", _period_end),
     ("POST", "/teams", lambda ids: {"institution_id": ids["institution_id"], "name": "intruder"}),
     ("POST", "/team-backings", lambda ids: {"backing_team_id": ids["upper_team_id"], "backed_team_id": ids["team_id"]}),
+    # postings (people lent across institutions)
+    ("GET", "/postings/{posting_b}", None),
+    ("PATCH", "/postings/{posting_b}", _period_end),
+    ("POST", "/postings/{posting_b}/members", lambda ids: {"team_id": ids["team_id"]}),
+    (
+        "POST",
+        "/postings",
+        lambda ids: {
+            "person_id": ids["posted_b"],
+            "host_institution_id": ids["institution_id"],
+            "kind": "county_hired",
+            "starts_at": "2031-01-01T00:00:00+08:00",
+            "ends_at": "2032-01-01T00:00:00+08:00",
+        },
+    ),
     # responsibility, community roles, pairings
     ("GET", "/assignments/{assignment_id}", None),
     ("PATCH", "/assignments/{assignment_id}", _period_end),
@@ -338,6 +354,7 @@ LIST_CASES: list[Listing] = [
     Listing("/institutions?limit=500", ("institution_id",)),
     Listing("/people?limit=500", ("person_id",)),
     Listing("/teams?limit=500", ("team_id", "upper_team_id")),
+    Listing("/postings?limit=500", ("posting_b",)),
     Listing("/assignments?limit=500", ("assignment_id",)),
     Listing("/community-roles?limit=500", ("community_role_id",)),
     Listing("/pairings?limit=500", ("pairing_id",)),
@@ -434,6 +451,18 @@ async def build_world(db: AsyncSession) -> Ids:
         ),
         pii=TEST_PII,
     )
+    posted_b = await make_staff(db, hospital)
+    posting_b = Posting(
+        person_id=posted_b.id,
+        home_institution_id=hospital.id,
+        host_institution_id=institution.id,
+        kind="county_hired",
+        full_time=True,
+        starts_at=assignment.starts_at,
+        ends_at=assignment.starts_at + timedelta(days=365),
+        district_id=district.id,
+    )
+    db.add(posting_b)
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     await audit.record(
         db,
@@ -469,6 +498,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "report_b": report.report.id,
         "hospital_id": hospital.id,
         "referral_b": referral.referral.id,
+        "posted_b": posted_b.id,
+        "posting_b": posting_b.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -492,6 +523,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "team",
         "team_member",
         "team_backing",
+        "posting",
         "responsibility",
         "community_role",
         "pairing",

@@ -70,6 +70,8 @@ class Permission(StrEnum):
     REFERRALS_READ_AREA = "referrals:read_area"
     REFERRALS_READ_TEAM = "referrals:read_team"
     REFERRALS_WRITE = "referrals:write"
+    # Lend staff to a primary institution (县聘乡用, a nursing station joining its teams): the district's.
+    POSTINGS_WRITE = "postings:write"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
