@@ -25,6 +25,7 @@ from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.roles import Role
 from services.core.signing.models import Signing
+from services.core.socialwork.models import SocialWorkDepartment
 from services.core.teams import people as people_service
 from services.core.teams.models import (
     LEVEL_OF_KIND,
@@ -329,3 +330,42 @@ async def make_signing(
     db.add(row)
     await db.flush()
     return snapshot(row)
+
+
+async def make_department(db: AsyncSession, institution: Any, *, is_station: bool = False) -> Any:
+    """An institution's social-work department (社会工作部; a station, 社工站, when ``is_station``)."""
+    row = SocialWorkDepartment(
+        institution_id=institution.id,
+        name="社工站" if is_station else "社会工作部",
+        is_station=is_station,
+        org_unit_id=institution.org_unit_id,
+        district_id=institution.district_id,
+    )
+    db.add(row)
+    await db.flush()
+    return snapshot(row)
+
+
+async def make_social_worker(db: AsyncSession, department: Any, *, role: Role = Role.SOCIAL_WORKER) -> User:
+    """An account whose one grant is ``role`` (a social worker, or ``Role.SOCIAL_WORK_SUPERVISOR``) in
+    ``department``: the grant names the department's institution, over the institution's org unit."""
+    user = User(
+        username=f"sw{next(_counter)}-{uuid.uuid4().hex[:6]}",
+        display_name=f"{role.value} test",
+        kind="person",
+        secret_hash=_PASSWORD_HASH,
+        org_unit_id=department.org_unit_id,
+    )
+    db.add(user)
+    await db.flush()
+    db.add(
+        RoleGrant(
+            user_id=user.id,
+            role=role.value,
+            org_unit_id=department.org_unit_id,
+            institution_id=department.institution_id,
+            starts_at=clock.now(),
+        )
+    )
+    await db.flush()
+    return user

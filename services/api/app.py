@@ -32,6 +32,7 @@ from services.api.routes import (
     residents,
     roster,
     signing,
+    socialwork,
     system,
     teams,
 )
@@ -55,6 +56,7 @@ ROUTERS = (
     signing.router,
     reports.router,
     referrals.router,
+    socialwork.router,
     fhir.router,
     audit.router,
 )
@@ -173,6 +175,12 @@ def create_app(
                 "description": "The FHIR R4 face of referrals (`application/fhir+json`): ServiceRequest and Task, "
                 "read, search, conditional create (`If-None-Exist: identifier=system|value`), Task updates; "
                 "errors are OperationOutcome. `GET /fhir/metadata` is the CapabilityStatement.",
+            },
+            {
+                "name": "socialwork",
+                "description": "Medical social work (医务社工): institutions' social-work departments; cases from "
+                "intake to closure with the supervisor's approvals, confidential notes (audited reads), "
+                "medical-aid and charity applications, hospital-to-community transfers at discharge, metrics.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

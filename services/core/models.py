@@ -12,6 +12,7 @@ from services.core.referrals.models import Referral, ReferralChange, ReferralFee
 from services.core.reports.models import ReportFollowUp, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
+from services.core.socialwork.models import SocialWorkDepartment
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
 
@@ -45,6 +46,7 @@ __all__ = [
     "RoleGrant",
     "SentinelReport",
     "Signing",
+    "SocialWorkDepartment",
     "Team",
     "TeamBacking",
     "TeamMember",

@@ -29,6 +29,7 @@ from services.core.security.passwords import hash_secret
 from services.core.security.pii import PiiCipher
 from services.core.security.principal import Principal
 from services.core.security.roles import Role
+from services.core.socialwork.models import SocialWorkDepartment
 from services.core.teams import people as people_service
 from services.core.teams.models import Institution, Person
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster
@@ -89,6 +90,16 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
     hospital_row = roster.institutions[0]
     hospital = await db.scalar(select(Institution).where(Institution.credit_code == hospital_row.credit_code))
     hospital_id = hospital.id if hospital else None
+    if hospital is not None:  # its social-work department (社会工作部), with a social worker and a supervisor
+        db.add(
+            SocialWorkDepartment(
+                institution_id=hospital.id,
+                name="社会工作部",
+                org_unit_id=hospital.org_unit_id,
+                district_id=hospital.district_id,
+                created_by=admin.id,
+            )
+        )
     units = {u.code: u for u in (await db.scalars(select(OrgUnit).where(OrgUnit.district_id == district.id))).all()}
     logins: list[tuple[str, Role, str, OrgUnit, str | None, uuid.UUID | None]] = [
         ("commission", Role.DISTRICT_COMMISSION, "渝北区卫健委 督导", district, None, None),
@@ -110,6 +121,8 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
         ("sentinel", Role.SENTINEL, "健康哨兵", units[sentinel.unit_code], sentinel.mobile, None),
         ("desk", Role.REFERRAL_DESK, f"{hospital_row.name} 转诊办", district, None, hospital_id),
         ("his", Role.HIS_CLIENT, f"{hospital_row.name} HIS", district, None, hospital_id),
+        ("sw", Role.SOCIAL_WORKER, f"{hospital_row.name} 社会工作部 社工", district, None, hospital_id),
+        ("swsup", Role.SOCIAL_WORK_SUPERVISOR, f"{hospital_row.name} 社会工作部 督导", district, None, hospital_id),
     ]
     out = [DemoLogin(username="admin", role=Role.DISTRICT_ADMIN.value, where=district.name)]
     for username, role, name, unit, mobile, institution_id in logins:

@@ -47,6 +47,7 @@ from tests.factories import (
     make_assignment,
     make_child,
     make_community_role,
+    make_department,
     make_district,
     make_institution,
     make_member,
@@ -84,9 +85,12 @@ class Listing:
     key: str = "id"
     role: Role | None = None  # None: every caller in CALLERS
     bundle: bool = False  # a FHIR searchset: the items are the entries' resources
+    bare: bool = False  # a plain JSON array rather than a page
 
 
-def _shown(case: Listing, body: dict[str, Any]) -> set[Any]:
+def _shown(case: Listing, body: Any) -> set[Any]:
+    if case.bare:
+        return {item[case.key] for item in body}
     items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
     return {item[case.key] for item in items}
 
@@ -262,6 +266,9 @@ CASES: list[tuple[str, str, Body]] = [
     ("POST", "/referrals/{referral_b}/cancel", lambda _: {"reason": "越权"}),
     ("POST", "/referrals/{referral_b}/take-over", lambda _: {}),
     ("POST", "/referrals/{referral_b}/follow-up", lambda _: {"channel": "phone", "outcome": "reached"}),
+    # social work (town B's health centre has a social-work department)
+    ("GET", "/social-work-departments/{department_b}", None),
+    ("POST", "/social-work-departments", lambda ids: {"institution_id": ids["institution_id"], "name": "社工部"}),
     # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
     ("GET", "/fhir/ServiceRequest/{referral_b}", None),
     ("GET", "/fhir/Task/{referral_b}", None),
@@ -373,6 +380,8 @@ LIST_CASES: list[Listing] = [
     Listing("/reports?limit=500", ("report_b",)),
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
     Listing("/referrals?limit=500", ("referral_b",)),
+    Listing("/social-work-departments?limit=500", ("department_b",)),
+    Listing("/social-work-departments/missing", ("hospital_id",), key="institution_id", bare=True),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
 ]
@@ -436,6 +445,7 @@ async def build_world(db: AsyncSession) -> Ids:
         pii=TEST_PII,
     )
     hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
+    department = await make_department(db, institution)
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -500,6 +510,7 @@ async def build_world(db: AsyncSession) -> Ids:
         "referral_b": referral.referral.id,
         "posted_b": posted_b.id,
         "posting_b": posting_b.id,
+        "department_b": department.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -535,6 +546,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "sentinel_report",
         "referral",
         "referral_identifier",
+        "social_work_department",
         "record_transition",
         "report_follow_up",
         "deadline",

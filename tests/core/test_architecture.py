@@ -71,6 +71,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"residents"}),
     frozenset({"signing", "reports"}),
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
+    frozenset({"socialwork"}),  # medical social work: departments, cases (over residents, referrals, assignments)
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -111,7 +111,8 @@ async def add_grant(
         if data.role not in INSTITUTION_ROLES:
             raise field_error(
                 f"{field}.institution_id",
-                "only an institution steward's, a referral desk's or a HIS client's grant names an institution",
+                "only an institution steward's, a referral desk's, a HIS client's or a social worker's grant"
+                " names an institution",
             )
         if data.role is Role.HIS_CLIENT:
             bound = await db.scalar(

@@ -16,7 +16,8 @@ class Role(StrEnum):
     COMMUNITY_STEWARD = "community_steward"
     GRID_LEADER = "grid_leader"
     SENTINEL = "sentinel"
-    SOCIAL_WORKER = "social_worker"
+    SOCIAL_WORKER = "social_worker"  # a social-work department's worker: the grant names the institution
+    SOCIAL_WORK_SUPERVISOR = "social_work_supervisor"  # the department's supervisor (督导): names it too
     REFERRAL_DESK = "referral_desk"  # an institution's referral desk (转诊办): its grant names the institution
     HIS_CLIENT = "his_client"
 
@@ -72,6 +73,22 @@ class Permission(StrEnum):
     REFERRALS_WRITE = "referrals:write"
     # Lend staff to a primary institution (县聘乡用, a nursing station joining its teams): the district's.
     POSTINGS_WRITE = "postings:write"
+    # Medical social work (core/socialwork). A social worker's or supervisor's grant names the institution
+    # whose social-work department they work in (one department per institution), so these are narrowed to
+    # it. ``socialwork:read`` is the area view (cases' state, service areas, sources, dates; metrics; aid
+    # totals); ``socialwork:read_case`` the whole case but its confidential notes; ``socialwork:write`` opens
+    # and works cases; ``socialwork:supervise`` approves or sends back plans and closures;
+    # ``socialwork:read_confidential`` is needed, besides being one of the case's social workers or the
+    # department's supervisor (per row, core/socialwork/access.py), to read a confidential note.
+    # ``socialwork:departments_write`` registers departments; ``socialwork:receive_transfers`` is the
+    # community side answering a discharge transfer (their team, their village, their station).
+    SOCIALWORK_READ = "socialwork:read"
+    SOCIALWORK_READ_CASE = "socialwork:read_case"
+    SOCIALWORK_WRITE = "socialwork:write"
+    SOCIALWORK_SUPERVISE = "socialwork:supervise"
+    SOCIALWORK_READ_CONFIDENTIAL = "socialwork:read_confidential"
+    SOCIALWORK_DEPARTMENTS_WRITE = "socialwork:departments_write"
+    SOCIALWORK_RECEIVE_TRANSFERS = "socialwork:receive_transfers"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -106,40 +123,69 @@ _AREA_STATUS = frozenset({Permission.REPORTS_READ, Permission.REPORTS_READ_AREA}
 _REFERRALS_READ = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_READ_AREA})
 _REFERRALS = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_WRITE})
 _TEAM_REFERRALS = _REFERRALS | {Permission.REFERRALS_READ_TEAM}
+# Medical social work: the department's workers open and work cases; the supervisor also approves; both
+# may read confidential notes of the cases that are theirs (per row). Supervision reads the area view.
+_SW_READ = frozenset({Permission.SOCIALWORK_READ})
+_SW_PRACTICE = frozenset(
+    {
+        Permission.SOCIALWORK_READ,
+        Permission.SOCIALWORK_READ_CASE,
+        Permission.SOCIALWORK_WRITE,
+        Permission.SOCIALWORK_READ_CONFIDENTIAL,
+        Permission.SOCIALWORK_RECEIVE_TRANSFERS,  # a community social-work station is a department too
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
-    Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
-    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | _REFERRALS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    # Nor social workers' confidential notes.
+    Role.DISTRICT_ADMIN: frozenset(Permission)
+    - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY, Permission.SOCIALWORK_READ_CONFIDENTIAL},
+    Role.AUDITOR: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | _SW_READ
+    | {Permission.AUDIT_READ, Permission.USERS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _SW_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _SW_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _SW_READ
+    | {Permission.SOCIALWORK_DEPARTMENTS_WRITE}
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _TEAM_REFERRALS
-    | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
+    | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE}
+    | {Permission.SOCIALWORK_RECEIVE_TRANSFERS},
     Role.TEAM_MEMBER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _REFERRALS
-    | {Permission.REFERRALS_READ_TEAM, Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | {Permission.REPORTS_READ_URGENT},
+    | {Permission.REFERRALS_READ_TEAM, Permission.SIGNINGS_WRITE, Permission.SOCIALWORK_RECEIVE_TRANSFERS},
+    Role.COMMUNITY_STEWARD: _EVERYONE
+    | _IDENTITY
+    | _AREA_STATUS
+    | {Permission.REPORTS_READ_URGENT, Permission.SOCIALWORK_RECEIVE_TRANSFERS},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
-    Role.SOCIAL_WORKER: _EVERYONE,
+    # No residents:read: like a referral desk, a hospital's social worker names a patient by ID number.
+    Role.SOCIAL_WORKER: _EVERYONE | _SW_PRACTICE,
+    Role.SOCIAL_WORK_SUPERVISOR: _EVERYONE | _SW_PRACTICE | {Permission.SOCIALWORK_SUPERVISE},
     # No residents:read: a hospital names its patient by ID number in the referral it sends.
     Role.REFERRAL_DESK: _EVERYONE | _REFERRALS,
     Role.HIS_CLIENT: _EVERYONE | _REFERRALS,
@@ -148,8 +194,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # Roles whose grant may name one institution (role_grant.institution_id); a desk's must. A HIS client
 # is bound to the institution its grant names (one: see accounts.users.add_grant); without one it
 # sees and sends no referrals.
-INSTITUTION_ROLES = frozenset({Role.INSTITUTION_STEWARD, Role.REFERRAL_DESK, Role.HIS_CLIENT})
-INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK})
+# A social worker's and a supervisor's grant names the institution whose social-work department they
+# work in (its org unit is the institution's): that is how they are scoped to the department.
+INSTITUTION_ROLES = frozenset(
+    {Role.INSTITUTION_STEWARD, Role.REFERRAL_DESK, Role.HIS_CLIENT, Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR}
+)
+INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK, Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR})
 
 # Roles a system (client-credentials) account may hold; people may hold the others.
 SYSTEM_ROLES = frozenset({Role.HIS_CLIENT})

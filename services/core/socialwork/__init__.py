@@ -1,0 +1,1 @@
+"""Medical social work (医务社工): social-work departments, cases, resource linking, discharge transfers."""
