@@ -14,7 +14,8 @@ from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
 from services.core.socialwork.models import SocialWorkDepartment
 from services.core.system.models import WorkerHeartbeat
-from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
+from services.core.teams.models import InstitutionSteward, Person, Posting, Team, TeamBacking, TeamMember
+from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
 
 __all__ = [
     "AuditEvent",
@@ -32,6 +33,7 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "Pairing",
+    "Posting",
     "RecordTransition",
     "Person",
     "Referral",
@@ -51,5 +53,9 @@ __all__ = [
     "TeamBacking",
     "TeamMember",
     "User",
+    "Volunteer",
+    "VolunteerHours",
+    "VolunteerShift",
+    "GroupSession",
     "WorkerHeartbeat",
 ]
