@@ -13,7 +13,8 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
 from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, Posting, TeamBacking
+from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
 from tests.factories import (
     TEST_PII,
     auth_headers,
@@ -86,12 +88,13 @@ class Listing:
     role: Role | None = None  # None: every caller in CALLERS
     bundle: bool = False  # a FHIR searchset: the items are the entries' resources
     bare: bool = False  # a plain JSON array rather than a page
+    items: str = "items"  # the answer's member holding the list
 
 
 def _shown(case: Listing, body: Any) -> set[Any]:
     if case.bare:
         return {item[case.key] for item in body}
-    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
+    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body[case.items]
     return {item[case.key] for item in items}
 
 
@@ -269,6 +272,46 @@ CASES: list[tuple[str, str, Body]] = [
     # social work (town B's health centre has a social-work department)
     ("GET", "/social-work-departments/{department_b}", None),
     ("POST", "/social-work-departments", lambda ids: {"institution_id": ids["institution_id"], "name": "社工部"}),
+    # volunteers of town B's department, their shifts and hours; group work
+    ("GET", "/volunteers/{volunteer_b}", None),
+    ("PATCH", "/volunteers/{volunteer_b}", lambda _: {"name": "被改名"}),
+    ("POST", "/volunteers", lambda ids: {"department_id": ids["department_b"], "name": "越权登记"}),
+    ("GET", "/volunteer-shifts/{shift_b}", None),
+    (
+        "POST",
+        "/volunteer-shifts",
+        lambda ids: {
+            "department_id": ids["department_b"],
+            "title": "越权排班",
+            "starts_at": "2030-01-01T01:00:00Z",
+            "ends_at": "2030-01-01T03:00:00Z",
+        },
+    ),
+    ("POST", "/volunteer-shifts/{shift_b}/schedule", lambda ids: {"volunteer_id": ids["volunteer_b"]}),
+    ("POST", "/volunteer-shifts/{shift_b}/attend", lambda _: {}),
+    ("POST", "/volunteer-shifts/{shift_b}/no-show", lambda _: {}),
+    ("POST", "/volunteer-shifts/{shift_b}/cancel", lambda _: {}),
+    (
+        "POST",
+        "/volunteer-hours",
+        lambda ids: {"volunteer_id": ids["volunteer_b"], "served_on": "2026-01-01", "hours": 1, "activity": "越权"},
+    ),
+    ("GET", "/volunteer-hours/{hours_b}", None),
+    ("POST", "/volunteer-hours/{hours_b}/verify", None),
+    ("POST", "/volunteer-hours/{hours_b}/reject", lambda _: {"reason": "越权"}),
+    ("GET", "/group-sessions/{session_b}", None),
+    (
+        "POST",
+        "/group-sessions",
+        lambda ids: {
+            "department_id": ids["department_b"],
+            "kind": "group",
+            "topic": "越权小组",
+            "held_at": "2026-01-01T01:00:00Z",
+            "minutes": 60,
+            "participant_count": 5,
+        },
+    ),
     # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
     ("GET", "/fhir/ServiceRequest/{referral_b}", None),
     ("GET", "/fhir/Task/{referral_b}", None),
@@ -381,10 +424,59 @@ LIST_CASES: list[Listing] = [
     Listing("/reports?limit=500&org_unit_id={village_b}", ("report_b",)),
     Listing("/referrals?limit=500", ("referral_b",)),
     Listing("/social-work-departments?limit=500", ("department_b",)),
+    Listing("/volunteers?limit=500", ("volunteer_b",)),
+    Listing("/volunteer-shifts?limit=500", ("shift_b",)),
+    Listing("/volunteer-hours?limit=500", ("hours_b",)),
+    Listing("/group-sessions?limit=500", ("session_b",)),
+    Listing("/volunteers/attention", ("volunteer_b",), items="idle_volunteers"),
+    Listing("/volunteers/attention", ("hours_b",), items="stale_hours"),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31", ("volunteer_b",)),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31&by=department", ("department_b",)),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31&by=district", ("district",)),
     Listing("/social-work-departments/missing", ("hospital_id",), key="institution_id", bare=True),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
 ]
+
+
+def _volunteer_rows(department: Any, user_id: uuid.UUID) -> tuple[Any, ...]:
+    """Town B's department's volunteer (idle since 2020), a scheduled shift, hours unverified for a month,
+    a group session."""
+    at = {k: getattr(department, k) for k in ("institution_id", "org_unit_id", "district_id")}
+    at["department_id"] = department.id
+    volunteer = Volunteer(name="乙志愿", registered_on=date(2020, 1, 1), created_by=user_id, **at)
+    volunteer.id = uuid.uuid4()
+    now = clock.now()
+    shift = VolunteerShift(
+        title="导诊",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=2),
+        status="scheduled",
+        volunteer_id=volunteer.id,
+        created_by=user_id,
+        **at,
+    )
+    hours = VolunteerHours(
+        volunteer_id=volunteer.id,
+        served_on=date(2026, 1, 2),
+        hours=Decimal("2.5"),
+        activity="陪诊",
+        status="submitted",
+        submitted_at=now - timedelta(days=30),
+        submitted_by=user_id,
+        **at,
+    )
+    session = GroupSession(
+        kind="group",
+        topic="照护者小组",
+        held_at=now - timedelta(days=2),
+        minutes=60,
+        facilitator_user_id=user_id,
+        participant_count=6,
+        created_by=user_id,
+        **at,
+    )
+    return volunteer, shift, hours, session
 
 
 async def build_world(db: AsyncSession) -> Ids:
@@ -446,6 +538,12 @@ async def build_world(db: AsyncSession) -> Ids:
     )
     hospital = await make_institution(db, district, kind=InstitutionKind.DISTRICT_HOSPITAL)
     department = await make_department(db, institution)
+    volunteer_b, shift_b, hours_b, session_b = _volunteer_rows(department, user_b.id)
+    db.add(volunteer_b)
+    await db.flush()
+    db.add_all([shift_b, session_b])
+    await db.flush()
+    db.add(hours_b)
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -511,6 +609,10 @@ async def build_world(db: AsyncSession) -> Ids:
         "posted_b": posted_b.id,
         "posting_b": posting_b.id,
         "department_b": department.id,
+        "volunteer_b": volunteer_b.id,
+        "shift_b": shift_b.id,
+        "hours_b": hours_b.id,
+        "session_b": session_b.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -547,6 +649,10 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "referral",
         "referral_identifier",
         "social_work_department",
+        "volunteer",
+        "volunteer_shift",
+        "volunteer_hours",
+        "group_session",
         "record_transition",
         "report_follow_up",
         "deadline",

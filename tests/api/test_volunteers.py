@@ -188,7 +188,8 @@ async def test_volunteer_hours_go_from_a_scheduled_shift_to_verified_and_total_p
     assert book.sheetnames == ["服务时长明细", "志愿者时长汇总"]
     rows = list(book["服务时长明细"].iter_rows(values_only=True))
     assert rows[1][:6] == ("志愿者", "社工部门", "服务日期", "时长(小时)", "服务内容", "状态")
-    assert rows[2][0] == "李志愿" and rows[2][5] == "已核实"
+    assert rows[2][0] == "李志愿"
+    assert rows[2][5] == "已核实"
     assert rows[2][6] == "2026-03-02 11:00"  # submitted at 03:00 UTC, 11:00 in China
     summary = {r[0]: r for r in book["志愿者时长汇总"].iter_rows(min_row=2, values_only=True)}
     assert summary["李志愿"][2] == 3
@@ -311,7 +312,8 @@ async def test_bad_volunteer_inputs_are_refused_naming_the_field(client: httpx.A
     retry = await client.post(
         "/volunteer-hours", json=hours | {"id": first.json()["id"], "shift_id": offered.json()["id"]}, headers=volunteer
     )
-    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true", retry.text
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
 
     entry = f"/volunteer-hours/{first.json()['id']}"
     assert_problem(await client.post(f"{entry}/verify", headers=volunteer | _version(first)), 403, "forbidden")
