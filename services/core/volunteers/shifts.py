@@ -78,6 +78,8 @@ async def offer(db: AsyncSession, *, principal: Principal, data: ShiftCreate) ->
         await lifecycle.move(
             db, lifecycle.creating(SHIFT, result.record, "offer"), actor_id=principal.user_id, at=clock.now()
         )
+        _, path = await repository.get(db, principal, VolunteerShift, result.record.id, "shift")
+        await audit.record_change(db, principal, "volunteer_shift.offered", result.record, org_path=path)
     return result
 
 
