@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -195,7 +196,7 @@ class SessionCreate(RequestModel):
     minutes: int = Field(gt=0, le=1440)
     facilitator_user_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller.")
     participant_count: int = Field(ge=0, le=100000)
-    named_participants: list[str] = Field(
+    named_participants: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list,
         max_length=200,
         description="Only participants who consented to being named; never more than participant_count.",
