@@ -19,6 +19,10 @@ from tests.factories import auth_headers, make_institution, make_staff, make_tea
 from tests.org_world import build_world
 
 
+def _version(response: httpx.Response) -> dict[str, str]:
+    return {"If-Match": response.headers["ETag"]}
+
+
 def _fields(response: httpx.Response) -> list[Any]:
     return [e["field"] for e in response.json()["errors"]]
 
@@ -86,6 +90,8 @@ async def test_a_posted_district_doctor_is_on_the_primary_team_during_the_postin
         f"/postings/{posting['id']}", json={"ends_at": early.isoformat()}, headers=admin | {"If-Match": '"1"'}
     )
     assert ended.status_code == 200, ended.text
+    reopened = await client.patch(f"/postings/{posting['id']}", json={"ends_at": None}, headers=admin | _version(ended))
+    assert _fields(reopened) == ["body.ends_at"]  # 县聘乡用 has a term
     assert str(doctor.id) in await _members_at(client, host, team.id, early - timedelta(seconds=1))
     assert str(doctor.id) not in await _members_at(client, host, team.id, early)
     listed = await client.get(

@@ -265,6 +265,8 @@ async def set_end(
     naming it): remove or move it first.
     """
     posting = await get(db, principal, posting_id, Permission.POSTINGS_WRITE, for_update=True)
+    if data.ends_at is None and posting.kind == PostingKind.COUNTY_HIRED:
+        raise field_error("body.ends_at", "a county_hired posting has a term")
     host = await db.get(Institution, posting.host_institution_id)
     assert host is not None  # noqa: S101 - a foreign key
 
