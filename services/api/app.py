@@ -36,6 +36,7 @@ from services.api.routes import (
     socialwork,
     system,
     teams,
+    volunteers,
     webhooks,
 )
 from services.api.routing import guard_shadowed
@@ -59,6 +60,7 @@ ROUTERS = (
     reports.router,
     referrals.router,
     socialwork.router,
+    volunteers.router,
     fhir.router,
     webhooks.router,
     audit.router,
@@ -198,6 +200,12 @@ def create_app(
                 "description": "Medical social work (医务社工): institutions' social-work departments; cases from "
                 "intake to closure with the supervisor's approvals, confidential notes (audited reads), "
                 "medical-aid and charity applications, hospital-to-community transfers at discharge, metrics.",
+            },
+            {
+                "name": "volunteers",
+                "description": "Volunteers of social-work departments (志愿者, 双工联动): registration, shifts, "
+                "service hours submitted and verified, totals per period and an .xlsx workbook; group and "
+                "community work sessions.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
         ],

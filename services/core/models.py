@@ -22,7 +22,8 @@ from services.core.socialwork.models import PlanTask as SocialWorkPlanTask
 from services.core.socialwork.models import SocialWorkCase, SocialWorkDepartment
 from services.core.socialwork.models import Transfer as SocialWorkTransfer
 from services.core.system.models import WorkerHeartbeat
-from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
+from services.core.teams.models import InstitutionSteward, Person, Posting, Team, TeamBacking, TeamMember
+from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
 from services.core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "Pairing",
+    "Posting",
     "RecordTransition",
     "Person",
     "Referral",
@@ -77,5 +79,9 @@ __all__ = [
     "WebhookDelivery",
     "WebhookMessage",
     "WebhookSubscription",
+    "Volunteer",
+    "VolunteerHours",
+    "VolunteerShift",
+    "GroupSession",
     "WorkerHeartbeat",
 ]

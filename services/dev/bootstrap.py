@@ -32,6 +32,8 @@ from services.core.security.roles import Role
 from services.core.socialwork.models import SocialWorkDepartment
 from services.core.teams import people as people_service
 from services.core.teams.models import Institution, Person
+from services.core.volunteers import common as volunteer_calendar
+from services.core.volunteers.models import Volunteer
 from services.dev.demo_roster import DEMO_TOWNS, demo_roster
 
 TOWNS_CSV = Path(__file__).parent / "data" / "yubei-towns.csv"
@@ -123,6 +125,7 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
         ("his", Role.HIS_CLIENT, f"{hospital_row.name} HIS", district, None, hospital_id),
         ("sw", Role.SOCIAL_WORKER, f"{hospital_row.name} 社会工作部 社工", district, None, hospital_id),
         ("swsup", Role.SOCIAL_WORK_SUPERVISOR, f"{hospital_row.name} 社会工作部 督导", district, None, hospital_id),
+        ("volunteer", Role.VOLUNTEER, f"{hospital_row.name} 志愿者", district, None, hospital_id),
     ]
     out = [DemoLogin(username="admin", role=Role.DISTRICT_ADMIN.value, where=district.name)]
     for username, role, name, unit, mobile, institution_id in logins:
@@ -142,7 +145,35 @@ async def bootstrap_demo(db: AsyncSession, *, pii: PiiCipher) -> list[DemoLogin]
             place = f"{village_of.name if village_of else ''}{unit.name} {unit.code}"
         out.append(DemoLogin(username=username, role=role.value, where=f"{place} ({name})"))
     await db.flush()
+    await _demo_volunteer(db, hospital)
     return out
+
+
+async def _demo_volunteer(db: AsyncSession, hospital: Institution | None) -> None:
+    """The volunteer login's record in the hospital's social-work department, paired with its social worker."""
+    department = await db.scalar(
+        select(SocialWorkDepartment).where(SocialWorkDepartment.institution_id == (hospital.id if hospital else None))
+    )
+    if department is None:
+        return
+    accounts = dict(
+        (await db.execute(select(User.username, User.id).where(User.username.in_(("sw", "volunteer"))))).all()
+    )
+    db.add(
+        Volunteer(
+            name="志愿者 小周",
+            skills=["guidance", "accompaniment"],
+            availability=["sat_am", "sat_pm"],
+            paired_user_id=accounts.get("sw"),
+            user_id=accounts.get("volunteer"),
+            registered_on=volunteer_calendar.today(),
+            department_id=department.id,
+            institution_id=department.institution_id,
+            org_unit_id=department.org_unit_id,
+            district_id=department.district_id,
+        )
+    )
+    await db.flush()
 
 
 async def _login(

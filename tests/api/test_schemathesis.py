@@ -120,6 +120,21 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ),
     ("GET", "/social-work-aid-totals"): frozenset({"query.from", "query.to"}),
     ("GET", "/social-work-metrics"): frozenset({"query.department_id", "query.from", "query.to"}),
+    # postings: the person's institution decides the kind; a county_hired one has a term
+    ("POST", "/postings"): frozenset({"body.person_id", "body.host_institution_id", "body.ends_at"}),
+    # volunteers: ids that must name a department's records in scope; not blank; no later than today
+    ("POST", "/volunteers"): frozenset({"body.department_id", "body.paired_user_id", "body.user_id", "body.name"}),
+    ("PATCH", "/volunteers/{volunteer_id}"): frozenset({"body.paired_user_id", "body.name"}),
+    ("POST", "/volunteer-shifts"): frozenset({"body.department_id", "body.ends_at", "body.title"}),
+    ("POST", "/volunteer-hours"): frozenset({"body.volunteer_id", "body.shift_id", "body.served_on", "body.activity"}),
+    ("GET", "/volunteer-hours/totals"): frozenset({"query.to"}),  # not before `from`, at most 400 days on
+    ("GET", "/volunteer-hours.xlsx"): frozenset({"query.to"}),
+    ("POST", "/group-sessions"): frozenset(
+        {
+            *("body.department_id", "body.village_id", "body.held_at", "body.topic", "body.promotion_topic"),
+            *("body.named_participants", "body.participants_consented", "body.facilitator_user_id"),
+        }
+    ),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

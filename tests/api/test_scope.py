@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,8 @@ from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
 from services.core.socialwork.models import AidApplication, ConfidentialNote, PlanTask, Transfer
-from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, TeamBacking
+from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, Posting, TeamBacking
+from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
 from services.core.webhooks.models import SECRET, WebhookMessage, WebhookSubscription
 from services.core.webhooks.signing import new_secret
 from tests.factories import (
@@ -93,12 +94,13 @@ class Listing:
     role: Role | None = None  # None: every caller in CALLERS
     bundle: bool = False  # a FHIR searchset: the items are the entries' resources
     bare: bool = False  # a plain JSON array rather than a page
+    items: str = "items"  # the answer's member holding the list
 
 
 def _shown(case: Listing, body: Any) -> set[Any]:
     if case.bare:
         return {item[case.key] for item in body}
-    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body["items"]
+    items = [e["resource"] for e in body.get("entry", [])] if case.bundle else body[case.items]
     return {item[case.key] for item in items}
 
 
@@ -170,6 +172,21 @@ CASES: list[tuple[str, str, Body]] = [
     ("PATCH", "/team-backings/{backing_id}", _period_end),
     ("POST", "/teams", lambda ids: {"institution_id": ids["institution_id"], "name": "intruder"}),
     ("POST", "/team-backings", lambda ids: {"backing_team_id": ids["upper_team_id"], "backed_team_id": ids["team_id"]}),
+    # postings (people lent across institutions)
+    ("GET", "/postings/{posting_b}", None),
+    ("PATCH", "/postings/{posting_b}", _period_end),
+    ("POST", "/postings/{posting_b}/members", lambda ids: {"team_id": ids["team_id"]}),
+    (
+        "POST",
+        "/postings",
+        lambda ids: {
+            "person_id": ids["posted_b"],
+            "host_institution_id": ids["institution_id"],
+            "kind": "county_hired",
+            "starts_at": "2031-01-01T00:00:00+08:00",
+            "ends_at": "2032-01-01T00:00:00+08:00",
+        },
+    ),
     # responsibility, community roles, pairings
     ("GET", "/assignments/{assignment_id}", None),
     ("PATCH", "/assignments/{assignment_id}", _period_end),
@@ -324,6 +341,46 @@ CASES: list[tuple[str, str, Body]] = [
         None,
     ),
     ("GET", "/social-work-metrics?org_unit_id={town_b}&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+    # volunteers of town B's department, their shifts and hours; group work
+    ("GET", "/volunteers/{volunteer_b}", None),
+    ("PATCH", "/volunteers/{volunteer_b}", lambda _: {"name": "被改名"}),
+    ("POST", "/volunteers", lambda ids: {"department_id": ids["department_b"], "name": "越权登记"}),
+    ("GET", "/volunteer-shifts/{shift_b}", None),
+    (
+        "POST",
+        "/volunteer-shifts",
+        lambda ids: {
+            "department_id": ids["department_b"],
+            "title": "越权排班",
+            "starts_at": "2030-01-01T01:00:00Z",
+            "ends_at": "2030-01-01T03:00:00Z",
+        },
+    ),
+    ("POST", "/volunteer-shifts/{shift_b}/schedule", lambda ids: {"volunteer_id": ids["volunteer_b"]}),
+    ("POST", "/volunteer-shifts/{shift_b}/attend", lambda _: {}),
+    ("POST", "/volunteer-shifts/{shift_b}/no-show", lambda _: {}),
+    ("POST", "/volunteer-shifts/{shift_b}/cancel", lambda _: {}),
+    (
+        "POST",
+        "/volunteer-hours",
+        lambda ids: {"volunteer_id": ids["volunteer_b"], "served_on": "2026-01-01", "hours": 1, "activity": "越权"},
+    ),
+    ("GET", "/volunteer-hours/{hours_b}", None),
+    ("POST", "/volunteer-hours/{hours_b}/verify", None),
+    ("POST", "/volunteer-hours/{hours_b}/reject", lambda _: {"reason": "越权"}),
+    ("GET", "/group-sessions/{session_b}", None),
+    (
+        "POST",
+        "/group-sessions",
+        lambda ids: {
+            "department_id": ids["department_b"],
+            "kind": "group",
+            "topic": "越权小组",
+            "held_at": "2026-01-01T01:00:00Z",
+            "minutes": 60,
+            "participant_count": 5,
+        },
+    ),
     # the FHIR face of the same referral (errors there are OperationOutcome, not problem+json)
     ("GET", "/fhir/ServiceRequest/{referral_b}", None),
     ("GET", "/fhir/Task/{referral_b}", None),
@@ -474,6 +531,7 @@ LIST_CASES: list[Listing] = [
     Listing("/institutions?limit=500", ("institution_id",)),
     Listing("/people?limit=500", ("person_id",)),
     Listing("/teams?limit=500", ("team_id", "upper_team_id")),
+    Listing("/postings?limit=500", ("posting_b",)),
     Listing("/assignments?limit=500", ("assignment_id",)),
     Listing("/community-roles?limit=500", ("community_role_id",)),
     Listing("/pairings?limit=500", ("pairing_id",)),
@@ -495,12 +553,61 @@ LIST_CASES: list[Listing] = [
     Listing("/social-work-departments?limit=500", ("department_b",)),
     Listing("/social-work-cases?limit=500", ("case_b",)),
     Listing("/social-work-transfers?limit=500", ("transfer_b",)),
+    Listing("/volunteers?limit=500", ("volunteer_b",)),
+    Listing("/volunteer-shifts?limit=500", ("shift_b",)),
+    Listing("/volunteer-hours?limit=500", ("hours_b",)),
+    Listing("/group-sessions?limit=500", ("session_b",)),
+    Listing("/volunteers/attention", ("volunteer_b",), items="idle_volunteers"),
+    Listing("/volunteers/attention", ("hours_b",), items="stale_hours"),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31", ("volunteer_b",)),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31&by=department", ("department_b",)),
+    Listing("/volunteer-hours/totals?from=2026-01-01&to=2026-12-31&by=district", ("district",)),
     Listing("/social-work-departments/missing", ("hospital_id",), key="institution_id", bare=True),
     Listing("/fhir/ServiceRequest", ("referral_b",), bundle=True),
     Listing("/fhir/Task", ("referral_b",), bundle=True),
     Listing("/duty-submissions?limit=500", ("submission_b",)),
     Listing("/webhook-subscriptions?limit=500", ("subscription_b",)),
 ]
+
+
+def _volunteer_rows(department: Any, user_id: uuid.UUID) -> tuple[Any, ...]:
+    """Town B's department's volunteer (idle since 2020), a scheduled shift, hours unverified for a month,
+    a group session."""
+    at = {k: getattr(department, k) for k in ("institution_id", "org_unit_id", "district_id")}
+    at["department_id"] = department.id
+    volunteer = Volunteer(name="乙志愿", registered_on=date(2020, 1, 1), created_by=user_id, **at)
+    volunteer.id = uuid.uuid4()
+    now = clock.now()
+    shift = VolunteerShift(
+        title="导诊",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=2),
+        status="scheduled",
+        volunteer_id=volunteer.id,
+        created_by=user_id,
+        **at,
+    )
+    hours = VolunteerHours(
+        volunteer_id=volunteer.id,
+        served_on=date(2026, 1, 2),
+        hours=Decimal("2.5"),
+        activity="陪诊",
+        status="submitted",
+        submitted_at=now - timedelta(days=30),
+        submitted_by=user_id,
+        **at,
+    )
+    session = GroupSession(
+        kind="group",
+        topic="照护者小组",
+        held_at=now - timedelta(days=2),
+        minutes=60,
+        facilitator_user_id=user_id,
+        participant_count=6,
+        created_by=user_id,
+        **at,
+    )
+    return volunteer, shift, hours, session
 
 
 async def build_world(db: AsyncSession) -> Ids:
@@ -576,6 +683,12 @@ async def build_world(db: AsyncSession) -> Ids:
     await db.flush()
     department = await make_department(db, institution)
     social_work = await _social_work_b(db, department, resident, team, village_b)
+    volunteer_b, shift_b, hours_b, session_b = _volunteer_rows(department, user_b.id)
+    db.add(volunteer_b)
+    await db.flush()
+    db.add_all([shift_b, session_b])
+    await db.flush()
+    db.add(hours_b)
     member_b = Principal(
         user_id=user_b.id,
         username=user_b.username,
@@ -591,6 +704,18 @@ async def build_world(db: AsyncSession) -> Ids:
         ),
         pii=TEST_PII,
     )
+    posted_b = await make_staff(db, hospital)
+    posting_b = Posting(
+        person_id=posted_b.id,
+        home_institution_id=hospital.id,
+        host_institution_id=institution.id,
+        kind="county_hired",
+        full_time=True,
+        starts_at=assignment.starts_at,
+        ends_at=assignment.starts_at + timedelta(days=365),
+        district_id=district.id,
+    )
+    db.add(posting_b)
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     duty_rows = _duty_records(district.id, team.id, institution.id, town_b.id, grid_b.id, village_b.id, user_b.id)
     db.add_all(duty_rows[:1])
@@ -637,6 +762,12 @@ async def build_world(db: AsyncSession) -> Ids:
         "message_b": await db.scalar(select(WebhookMessage.id)),
         "department_b": department.id,
         **social_work,
+        "posted_b": posted_b.id,
+        "posting_b": posting_b.id,
+        "volunteer_b": volunteer_b.id,
+        "shift_b": shift_b.id,
+        "hours_b": hours_b.id,
+        "session_b": session_b.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -740,6 +871,7 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "team",
         "team_member",
         "team_backing",
+        "posting",
         "responsibility",
         "community_role",
         "pairing",
@@ -763,6 +895,10 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "social_work_confidential_note",
         "social_work_aid_application",
         "social_work_transfer",
+        "volunteer",
+        "volunteer_shift",
+        "volunteer_hours",
+        "group_session",
         "record_transition",
         "report_follow_up",
         "deadline",

@@ -74,6 +74,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
     frozenset({"duties"}),  # the plan's standing duties (over teams, signing contacts); supervision reads them
     frozenset({"socialwork"}),  # medical social work: departments, cases (over residents, referrals, assignments)
+    frozenset({"volunteers"}),  # volunteers, their shifts and hours, group work (over socialwork's departments)
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -15,6 +15,7 @@ from services.api.deps import (
     InstitutionsWrite,
     PeopleWrite,
     Pii,
+    PostingsWrite,
     TeamsRead,
     TeamsWrite,
     answer,
@@ -22,7 +23,7 @@ from services.api.deps import (
 from services.api.problems import problem_responses
 from services.core.errors import PeriodOverlap
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from services.core.teams import backings, institutions, members, people, repository, teams
+from services.core.teams import backings, institutions, members, people, postings, repository, teams
 from services.core.teams.models import InstitutionKind, PersonKind, Team, TeamKind, TeamStatus
 from services.core.teams.schemas import (
     BackingCreate,
@@ -37,6 +38,9 @@ from services.core.teams.schemas import (
     PersonMobileRead,
     PersonRead,
     PersonUpdate,
+    PostingCreate,
+    PostingMemberCreate,
+    PostingRead,
     StewardCreate,
     StewardRead,
     TeamCreate,
@@ -409,3 +413,84 @@ async def end_team_backing(
         db, principal=principal, backing_id=backing_id, data=body, expected_version=version
     )
     return answer(response, row, BackingRead.model_validate(row))
+
+
+# --- postings: people lent across institutions ------------------------------------------------
+
+
+@router.post(
+    "/postings",
+    status_code=status.HTTP_201_CREATED,
+    summary="Post a staff member to a primary institution for a period",
+    responses={**_retry(PostingRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
+)
+async def create_posting(
+    db: DbSession, principal: PostingsWrite, body: PostingCreate, response: Response
+) -> PostingRead:
+    """县聘乡用 (a district institution's staff, with a term) or a social institution's staff; one at a time."""
+    row, was_created = await postings.create(db, principal=principal, data=body)
+    return answer(response, row, PostingRead.model_validate(row), location=f"/postings/{row.id}", created=was_created)
+
+
+@router.get("/postings", summary="List postings", responses=problem_responses(401, 403, 422))
+async def list_postings(
+    db: DbSession,
+    principal: TeamsRead,
+    institution_id: Annotated[uuid.UUID | None, Query(description="Postings to or from this institution")] = None,
+    person_id: uuid.UUID | None = None,
+    at: Annotated[Instant | None, Query(description="Only postings in force then")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[PostingRead]:
+    """Postings whose host or home institution is in your scope."""
+    rows, next_cursor = await postings.list_postings(
+        db,
+        principal=principal,
+        institution_id=institution_id,
+        person_id=person_id,
+        at=at,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[PostingRead](items=[PostingRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/postings/{posting_id}", summary="One posting", responses=problem_responses(401, 403, 404, 422))
+async def get_posting(db: DbSession, principal: TeamsRead, posting_id: uuid.UUID, response: Response) -> PostingRead:
+    """With its version as ETag."""
+    row = await postings.get(db, principal, posting_id)
+    return answer(response, row, PostingRead.model_validate(row))
+
+
+@router.patch(
+    "/postings/{posting_id}",
+    summary="End a posting (or move its end)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, errors=(PeriodOverlap,)),
+)
+async def end_posting(
+    db: DbSession,
+    principal: PostingsWrite,
+    posting_id: uuid.UUID,
+    body: PeriodUpdate,
+    version: IfMatch,
+    response: Response,
+) -> PostingRead:
+    """The posted person's team memberships running past the new end end with it; send If-Match."""
+    row = await postings.set_end(db, principal=principal, posting_id=posting_id, data=body, expected_version=version)
+    return answer(response, row, PostingRead.model_validate(row))
+
+
+@router.post(
+    "/postings/{posting_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    summary="Put a posted person on a team of the host institution",
+    responses={**_retry(MemberRead), **problem_responses(401, 403, 404, 409, 422, errors=(PeriodOverlap,))},
+)
+async def add_posted_member(
+    db: DbSession, principal: TeamsWrite, posting_id: uuid.UUID, body: PostingMemberCreate, response: Response
+) -> MemberRead:
+    """Inside the posting's period (defaults to all of it); the membership ends with the posting."""
+    row, was_created = await postings.add_member(db, principal=principal, posting_id=posting_id, data=body)
+    return answer(
+        response, row, MemberRead.model_validate(row), location=f"/team-members/{row.id}", created=was_created
+    )

@@ -20,6 +20,7 @@ class Role(StrEnum):
     SOCIAL_WORK_SUPERVISOR = "social_work_supervisor"  # the department's supervisor (督导): names it too
     REFERRAL_DESK = "referral_desk"  # an institution's referral desk (转诊办): its grant names the institution
     HIS_CLIENT = "his_client"
+    VOLUNTEER = "volunteer"  # a volunteer's own login: the grant names the institution they serve
 
 
 class Permission(StrEnum):
@@ -81,6 +82,15 @@ class Permission(StrEnum):
     # its steward manage them (a grant naming an institution: that one only); supervisors read them.
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    # Lend staff to a primary institution (县聘乡用, a nursing station joining its teams): the district's.
+    POSTINGS_WRITE = "postings:write"
+    # Volunteers (core/volunteers): ``volunteers:read`` the department's volunteers, shifts, hours and
+    # group sessions; ``volunteers:write`` registers volunteers, offers and schedules shifts, records and
+    # verifies hours, records group work (a department's social workers); ``volunteers:submit_hours`` a
+    # volunteer's own hours, and reading their own shifts and hours only (core/volunteers/repository.py).
+    VOLUNTEERS_READ = "volunteers:read"
+    VOLUNTEERS_WRITE = "volunteers:write"
+    VOLUNTEERS_SUBMIT_HOURS = "volunteers:submit_hours"
     # Medical social work (core/socialwork). A social worker's or supervisor's grant names the institution
     # whose social-work department they work in (one department per institution), so these are narrowed to
     # it. ``socialwork:read`` is the area view (cases' state, service areas, sources, dates; metrics; aid
@@ -151,6 +161,9 @@ _SW_PRACTICE = frozenset(
         Permission.SOCIALWORK_RECEIVE_TRANSFERS,  # a community social-work station is a department too
     }
 )
+# Volunteers: the department's social workers manage them; supervision and the institution read.
+_VOLUNTEERS_READ = frozenset({Permission.VOLUNTEERS_READ})
+_VOLUNTEERS = frozenset({Permission.VOLUNTEERS_READ, Permission.VOLUNTEERS_WRITE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
@@ -163,6 +176,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REFERRALS_READ
     | _DUTIES_READ
     | _SW_READ
+    | _VOLUNTEERS_READ
     | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.WEBHOOKS_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
@@ -170,6 +184,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REFERRALS_READ
     | _DUTIES_READ
     | _SW_READ
+    | _VOLUNTEERS_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
@@ -177,6 +192,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REFERRALS_READ
     | _DUTIES_READ
     | _SW_READ
+    | _VOLUNTEERS_READ
     | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
@@ -185,6 +201,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _STEWARD_DUTIES
     | _WEBHOOKS
     | _SW_READ
+    | _VOLUNTEERS_READ
     | {Permission.SOCIALWORK_DEPARTMENTS_WRITE}
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
@@ -208,11 +225,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     # No residents:read: like a referral desk, a hospital's social worker names a patient by ID number.
-    Role.SOCIAL_WORKER: _EVERYONE | _SW_PRACTICE,
-    Role.SOCIAL_WORK_SUPERVISOR: _EVERYONE | _SW_PRACTICE | {Permission.SOCIALWORK_SUPERVISE},
+    Role.SOCIAL_WORKER: _EVERYONE | _SW_PRACTICE | _VOLUNTEERS,
+    Role.SOCIAL_WORK_SUPERVISOR: _EVERYONE | _SW_PRACTICE | _VOLUNTEERS | {Permission.SOCIALWORK_SUPERVISE},
     # No residents:read: a hospital names its patient by ID number in the referral it sends.
     Role.REFERRAL_DESK: _EVERYONE | _REFERRALS,
     Role.HIS_CLIENT: _EVERYONE | _REFERRALS | _WEBHOOKS,
+    # A volunteer submits and reads their own hours and shifts; they read no one's records.
+    Role.VOLUNTEER: frozenset({Permission.ORG_READ, Permission.VOLUNTEERS_SUBMIT_HOURS}),
 }
 
 # Roles whose grant may name one institution (role_grant.institution_id); a desk's must. A HIS client
@@ -222,8 +241,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # work in (its org unit is the institution's): that is how they are scoped to the department.
 INSTITUTION_ROLES = frozenset(
     {Role.INSTITUTION_STEWARD, Role.REFERRAL_DESK, Role.HIS_CLIENT, Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR}
+    | {Role.VOLUNTEER}
 )
-INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK, Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR})
+INSTITUTION_REQUIRED = frozenset({Role.REFERRAL_DESK, Role.SOCIAL_WORKER, Role.SOCIAL_WORK_SUPERVISOR, Role.VOLUNTEER})
 
 # Roles a system (client-credentials) account may hold; people may hold the others.
 SYSTEM_ROLES = frozenset({Role.HIS_CLIENT})

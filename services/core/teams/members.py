@@ -16,7 +16,7 @@ from services.core.replay import Created, replayed
 from services.core.security.principal import Principal
 from services.core.security.roles import Permission
 from services.core.teams import common, hooks, repository
-from services.core.teams.models import MemberRole, PersonKind, TeamMember, TeamStatus
+from services.core.teams.models import MemberRole, PersonKind, Posting, TeamMember, TeamStatus
 from services.core.teams.schemas import MemberCreate, PeriodUpdate
 
 
@@ -76,14 +76,14 @@ async def add_member(
             district_id=team.district_id,
         ),
         same=expected,
-        rules=_member_rules(team.id, person.id, data.role),
+        rules=member_rules(team.id, person.id, data.role),
         audit=lambda row: audit.record_change(
             db, principal, "team_member.added", row, org_path=path, team_id=team.id, role=data.role
         ),
     )
 
 
-def _member_rules(team_id: uuid.UUID, person_id: uuid.UUID, role: str) -> list[periods.Exclusive]:
+def member_rules(team_id: uuid.UUID, person_id: uuid.UUID, role: str) -> list[periods.Exclusive]:
     """No person twice on a team at once, and one leader at a time (checked under the team row lock)."""
     rules = [
         periods.Exclusive(
@@ -128,13 +128,16 @@ async def set_member_end(
     """End (or move the end of) a membership."""
     member = await common.get_or_404(db, TeamMember, member_id, "team member")
     team = await repository.get_team(db, principal, member.team_id, Permission.TEAMS_WRITE, for_update=True)
+    posting = await db.get(Posting, member.posting_id) if member.posting_id else None
+    if posting is not None and posting.ends_at is not None and (data.ends_at is None or data.ends_at > posting.ends_at):
+        raise field_error("body.ends_at", "a posted member's membership ends by the posting's end")
     return await common.change_end(
         db,
         principal,
         member,
         data,
         expected_version,
-        rules=_member_rules(team.id, member.person_id, member.role),
+        rules=member_rules(team.id, member.person_id, member.role),
         unit_id=team.org_unit_id,
         action="team_member.period_changed",
         on_end=lambda at: hooks.member_ended(db, member, at),

@@ -189,6 +189,9 @@ class TeamMember(TimestampMixin, Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     district_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # Set when the person is on the team through a posting from another institution (core/teams/postings.py):
+    # the membership lies inside the posting's period and ends with it.
+    posting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("posting.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -207,6 +210,43 @@ class TeamBacking(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     backing_team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("team.id"), index=True)
     backed_team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("team.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    district_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PostingKind(StrEnum):
+    """Why a person works for another institution: posted down by a district hospital (县聘乡用, seed 000),
+    or staff of a social-run nursing station or clinic joining a primary institution's teams (seed 001)."""
+
+    COUNTY_HIRED = "county_hired"
+    SOCIAL_PARTNER = "social_partner"
+
+
+class Posting(TimestampMixin, Base):
+    """A staff member lent by their institution (home) to a primary institution (host) for a period.
+
+    While it runs they may be put on the host's family doctor teams (``TeamMember.posting_id``);
+    one posting per person at a time.
+    """
+
+    __tablename__ = "posting"
+    __table_args__ = (
+        CheckConstraint("ends_at is null or ends_at > starts_at", name="period"),
+        CheckConstraint("kind in ('county_hired','social_partner')", name="kind"),
+        CheckConstraint("home_institution_id <> host_institution_id", name="not_home"),
+        Index("ix_posting_person_id_starts_at", "person_id", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"))
+    home_institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institution.id"), index=True)
+    host_institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institution.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    full_time: Mapped[bool] = mapped_column(default=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     district_id: Mapped[uuid.UUID] = mapped_column(index=True)

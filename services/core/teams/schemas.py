@@ -13,6 +13,7 @@ from services.core.teams.models import (
     InstitutionLevel,
     MemberRole,
     PersonKind,
+    PostingKind,
     TeamKind,
     TeamLevel,
     TeamStatus,
@@ -196,6 +197,9 @@ class MemberRead(PeriodRead):
     person_id: uuid.UUID
     role: MemberRole
     discipline: Discipline
+    posting_id: uuid.UUID | None = Field(
+        default=None, description="The posting from another institution this membership rests on, if any."
+    )
 
 
 class BackingCreate(PeriodCreate):
@@ -206,3 +210,34 @@ class BackingCreate(PeriodCreate):
 class BackingRead(PeriodRead):
     backing_team_id: uuid.UUID
     backed_team_id: uuid.UUID
+
+
+class PostingCreate(PeriodCreate):
+    """Lend a staff member to a primary institution; their own institution is the home side."""
+
+    person_id: uuid.UUID = Field(description="A staff member of a district-level (county_hired) or social institution.")
+    host_institution_id: uuid.UUID = Field(description="The primary institution they work for meanwhile.")
+    kind: PostingKind = Field(
+        description="county_hired: posted down by a district hospital (县聘乡用), a term is required; "
+        "social_partner: staff of a social-run nursing station or clinic."
+    )
+    full_time: bool = Field(default=True, description="Seed 000's postings are full time.")
+
+
+class PostingRead(PeriodRead):
+    person_id: uuid.UUID
+    home_institution_id: uuid.UUID
+    host_institution_id: uuid.UUID
+    kind: PostingKind
+    full_time: bool
+
+
+class PostingMemberCreate(RequestModel):
+    """Put the posted person on a team of the host institution, inside the posting's period."""
+
+    id: uuid.UUID | None = _CLIENT_ID
+    team_id: uuid.UUID = Field(description="A team of the posting's host institution.")
+    role: MemberRole = Field(default=MemberRole.MEMBER, description="One leader per team at a time.")
+    discipline: Discipline | None = Field(default=None, description="Defaults to the person's discipline.")
+    starts_at: Instant | None = Field(default=None, description="Defaults to the posting's start.")
+    ends_at: Instant | None = Field(default=None, description="Exclusive; defaults to the posting's end.")

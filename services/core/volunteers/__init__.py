@@ -1,0 +1,1 @@
+"""Volunteers of a social-work department, their shifts and service hours; group and community work."""
