@@ -12,12 +12,14 @@ from services.core.referrals.models import Referral, ReferralChange, ReferralFee
 from services.core.reports.models import ReportFollowUp, SentinelReport
 from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
 from services.core.signing.models import Contact, Signing
+from services.core.supervision.models import Bulletin, RectificationItem
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import InstitutionSteward, Person, Team, TeamBacking, TeamMember
 
 __all__ = [
     "AuditEvent",
     "AuthSession",
+    "Bulletin",
     "IdempotencyKey",
     "Base",
     "CommunityRole",
@@ -32,6 +34,7 @@ __all__ = [
     "OutboxMessage",
     "Pairing",
     "RecordTransition",
+    "RectificationItem",
     "Person",
     "Referral",
     "ReferralChange",

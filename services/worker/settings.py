@@ -25,6 +25,7 @@ from services.worker.jobs import deadlines as _deadline_jobs  # noqa: F401 - reg
 from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
+from services.worker.jobs import supervision as _supervision_jobs  # noqa: F401 - bulletins, rectification.due
 from services.worker.jobs import system as _system_jobs  # noqa: F401
 from services.worker.metrics import measured, refresh_backlog_gauges
 from services.worker.registry import TASKS, WorkerContext
@@ -47,6 +48,7 @@ class CronSpec:
 SWEEPS: list[CronSpec] = [
     CronSpec("deadlines.sweep", "deadline_sweep_seconds"),
     CronSpec("notifications.sweep", "outbox_sweep_seconds", timeout=300),
+    CronSpec("supervision.sweep", "supervision_sweep_seconds", timeout=1800),
 ]
 
 # arq crons: only work that may wait for Redis belongs here (none today).

@@ -71,6 +71,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"residents"}),
     frozenset({"signing", "reports"}),
     frozenset({"roster", "referrals"}),  # later domains: the roster; referrals (over residents, signing, reports)
+    frozenset({"supervision"}),  # bulletins, roll-up, assessment, the ledger: over every domain below
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

@@ -70,6 +70,16 @@ class Permission(StrEnum):
     REFERRALS_READ_AREA = "referrals:read_area"
     REFERRALS_READ_TEAM = "referrals:read_team"
     REFERRALS_WRITE = "referrals:write"
+    # Supervision (督导通报): read bulletins, roll-ups and assessments of the unit; issue a town's bulletin
+    # (its supervisor) and correct it; review (the district: acknowledge town bulletins, issue roll-ups and
+    # assessments). The rectification ledger: read; write (create, verify 销号, reopen); work an item one
+    # owns (start, resolve with evidence).
+    SUPERVISION_READ = "supervision:read"
+    SUPERVISION_ISSUE = "supervision:issue"
+    SUPERVISION_REVIEW = "supervision:review"
+    RECTIFICATION_READ = "rectification:read"
+    RECTIFICATION_WRITE = "rectification:write"
+    RECTIFICATION_WORK = "rectification:work"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -105,36 +115,51 @@ _REFERRALS_READ = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_REA
 _REFERRALS = frozenset({Permission.REFERRALS_READ, Permission.REFERRALS_WRITE})
 _TEAM_REFERRALS = _REFERRALS | {Permission.REFERRALS_READ_TEAM}
 
+# Supervision: towns issue their bulletins, the district acknowledges them and issues the roll-up and the
+# assessment; institution stewards are told and read; the owners of ledger items (team leaders, community
+# stewards, stewards) work them, supervisors create and verify them.
+_LEDGER = frozenset({Permission.RECTIFICATION_READ, Permission.RECTIFICATION_WORK})
+_SUPERVISE = _LEDGER | {Permission.SUPERVISION_READ, Permission.RECTIFICATION_WRITE}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
     Role.DISTRICT_ADMIN: frozenset(Permission) - {Permission.AUDIT_READ, Permission.RESIDENTS_READ_IDENTITY},
-    Role.AUDITOR: _EVERYONE | _READ | _REPORTS_READ | _REFERRALS_READ | {Permission.AUDIT_READ, Permission.USERS_READ},
+    Role.AUDITOR: _EVERYONE
+    | _READ
+    | _REPORTS_READ
+    | _REFERRALS_READ
+    | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.SUPERVISION_READ, Permission.RECTIFICATION_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    | _SUPERVISE
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.SUPERVISION_REVIEW},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT},
+    | _SUPERVISE
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.SUPERVISION_ISSUE},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
     | _REFERRALS_READ
+    | _LEDGER
+    | {Permission.SUPERVISION_READ}
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _TEAM_REFERRALS
+    | _LEDGER
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE},
     Role.TEAM_MEMBER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _REFERRALS
     | {Permission.REFERRALS_READ_TEAM, Permission.SIGNINGS_WRITE},
-    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | {Permission.REPORTS_READ_URGENT},
+    Role.COMMUNITY_STEWARD: _EVERYONE | _IDENTITY | _AREA_STATUS | _LEDGER | {Permission.REPORTS_READ_URGENT},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
     Role.SOCIAL_WORKER: _EVERYONE,
