@@ -145,7 +145,7 @@ async def assess(
     for name, indicator in sections.REGISTRY.team_indicators.items():
         if indicator.fn is not None:
             extra[name] = await indicator.fn(db, district, window, [r["id"] for r in rows])
-    teams = []
+    teams: list[dict[str, Any]] = []
     for r in rows:
         actual: dict[str, float | None] = {
             "signing_coverage": _share(r["signed"], r["residents"]),

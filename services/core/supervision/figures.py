@@ -210,11 +210,11 @@ async def town_bulletin(
         for r in rows
     }
     # Each section's villages and grids as lists in code order, named: what people read and what hashes stably.
-    for figures in computed.values():
+    for section in computed.values():
         for key in ("villages", "grids"):
-            if key in figures:
-                keyed = figures[key]
-                figures[key] = [
+            if key in section:
+                keyed = section[key]
+                section[key] = [
                     {"id": uid, "code": units[uid]["code"], "name": units[uid]["name"], **keyed[uid]}
                     for uid in sorted(keyed, key=lambda u: units.get(u, {}).get("code", u))
                     if uid in units
@@ -252,7 +252,7 @@ def rollup(district: Unit, window: Window, towns: Sequence[dict[str, Any]]) -> t
 
     ``towns`` carry each bulletin's ``id``, ``edition``, ``content_hash`` and its stored figures.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in towns:
         figures = t["figures"]
         rows.append(

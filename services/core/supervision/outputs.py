@@ -100,18 +100,13 @@ def workbook(bulletin: Bulletin) -> bytes:
     cover = wb.active
     assert cover is not None  # noqa: S101 - a new workbook has one sheet
     cover.title = "封面"
-    f = bulletin.figures
-    for row in _cover(bulletin):
-        cover.append(list(row))
+    for label, value in _cover(bulletin):
+        cover.append([label, value])
     for title, header, rows in tables(bulletin):
         ws = wb.create_sheet(_sheet_title(title))
-        if not rows and header == ["说明"]:
-            ws.append(header)
-            continue
         ws.append(header)
-        for row in rows:
-            ws.append([_cell(v) for v in row])
-    del f
+        for values in rows:
+            ws.append([_cell(v) for v in values])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

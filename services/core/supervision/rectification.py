@@ -39,7 +39,7 @@ PLACE = func.coalesce(RectificationItem.org_unit_id, RectificationItem.town_id)
 
 def readable(
     principal: Principal, permission: Permission = Permission.RECTIFICATION_READ
-) -> Select[tuple[RectificationItem, str]]:
+) -> Select[RectificationItem, str]:
     """Items whose village (or, for a team's item, town) lies in the caller's scope, with that path."""
     return (
         select(RectificationItem, OrgUnit.path)

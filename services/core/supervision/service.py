@@ -235,7 +235,7 @@ async def maybe_rollup(db: AsyncSession, district: OrgUnit, half: HalfYear) -> t
 # ---------------------------------------------------------------- reads in scope
 
 
-def readable(principal: Principal) -> Select[tuple[Bulletin, str]]:
+def readable(principal: Principal) -> Select[Bulletin, str]:
     """Snapshots of units in the caller's supervision scope, with the unit's path."""
     return (
         select(Bulletin, OrgUnit.path)

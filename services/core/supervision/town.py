@@ -11,7 +11,8 @@ figures come out the same whenever they are computed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, text
@@ -56,7 +57,7 @@ def _hours(seconds: Any) -> float | None:
     return None if seconds is None else round(float(seconds) / 3600.0, 2)
 
 
-def _split(rows: Sequence[Mapping[str, Any]], shape: Any) -> Figures:
+def _split(rows: Sequence[Any], shape: Any) -> Figures:
     """Rows of a grouping-sets statement -> ``{"town": {...}, "villages": {...}, "grids": {...}}``."""
     out: Figures = {"town": {}, "villages": {}, "grids": {}}
     for row in rows:
@@ -73,7 +74,7 @@ def _split(rows: Sequence[Mapping[str, Any]], shape: Any) -> Figures:
     return out
 
 
-def _get(row: Mapping[str, Any] | None, key: str) -> Any:
+def _get(row: Any, key: str) -> Any:
     return 0 if row is None else (row[key] or 0)
 
 
@@ -97,10 +98,7 @@ facts as (
             (select r.team_id from responsibility r where r.org_unit_id = g.grid_id and {active("r")}
                 order by r.starts_at desc limit 1),
             (select r.team_id from responsibility r where r.org_unit_id = g.village_id and {active("r")}
-                order by r.starts_at desc limit 1)) as team_id,
-        (select count(distinct r.team_id) from responsibility r
-            where r.org_unit_id in (g.grid_id, g.village_id) and r.starts_at < :a
-              and (r.ends_at is null or r.ends_at > :s)) as teams_in_period
+                order by r.starts_at desc limit 1)) as team_id
     from g
 )
 select grouping(village_id, grid_id) as lvl, village_id, grid_id,
@@ -111,7 +109,6 @@ select grouping(village_id, grid_id) as lvl, village_id, grid_id,
     count(*) filter (where has_leader) as with_grid_leader,
     count(*) filter (where leader_paired) as grid_leaders_paired,
     count(*) filter (where team_id is not null) as with_team,
-    count(*) filter (where teams_in_period > 1) as team_changed,
     (array_agg(team_id::text))[1] as team_id
 from facts {LEVELS}
 """  # noqa: S608 - fixed SQL fragments; every value is a bound parameter
@@ -127,15 +124,59 @@ select v.id as village_id,
 from org_unit v where v.kind = 'village' and v.path like :prefix
 """  # noqa: S608 - fixed SQL fragments; every value is a bound parameter
 
-TEAMS_IN_PERIOD = """
-select x.grid_id, t.id as team_id, t.name, min(r.starts_at) as since, max(coalesce(r.ends_at, :a)) as until
-from (select gr.id as grid_id, gr.parent_id as village_id from org_unit gr
-      where gr.kind = 'grid' and gr.path like :prefix) x
-join responsibility r on r.org_unit_id in (x.grid_id, x.village_id)
-    and r.starts_at < :a and (r.ends_at is null or r.ends_at > :s)
-join team t on t.id = r.team_id
-group by x.grid_id, t.id, t.name
-order by x.grid_id, min(r.starts_at), t.name
+SPANS = """
+select r.org_unit_id, r.unit_kind, r.starts_at, r.ends_at, t.id as team_id, t.name
+from responsibility r join org_unit u on u.id = r.org_unit_id join team t on t.id = r.team_id
+where u.path like :prefix and r.starts_at < :a and (r.ends_at is null or r.ends_at > :s)
+order by r.starts_at
+"""
+
+Span = tuple[datetime, datetime, str, str]  # start, end, team id, team name
+
+
+def _minus(spans: list[Span], holes: list[Span]) -> list[Span]:
+    """``spans`` with the time covered by ``holes`` cut out."""
+    out = spans
+    for h_start, h_end, *_ in holes:
+        cut: list[Span] = []
+        for start, end, team, name in out:
+            if h_end <= start or h_start >= end:
+                cut.append((start, end, team, name))
+                continue
+            if start < h_start:
+                cut.append((start, h_start, team, name))
+            if h_end < end:
+                cut.append((h_end, end, team, name))
+        out = cut
+    return out
+
+
+async def team_spans(db: AsyncSession, params: dict[str, Any]) -> dict[str, list[Span]]:
+    """Each grid's responsible team through the window: its own responsibilities, and its village's where
+    it had none of its own (a grid's responsibility overrides its village's), clipped to ``[s, a)``."""
+    rows = (await db.execute(text(SPANS), params)).mappings().all()
+    grids = (await db.execute(text(GRID_UNITS), params)).mappings().all()
+    own: dict[str, list[Span]] = {}
+    village: dict[str, list[Span]] = {}
+    for r in rows:
+        span = (
+            max(r["starts_at"], params["s"]),
+            min(r["ends_at"] or params["a"], params["a"]),
+            str(r["team_id"]),
+            str(r["name"]),
+        )
+        (own if r["unit_kind"] == "grid" else village).setdefault(str(r["org_unit_id"]), []).append(span)
+    out: dict[str, list[Span]] = {}
+    for g in grids:
+        mine = own.get(str(g["grid_id"]), [])
+        inherited = _minus(village.get(str(g["village_id"]), []), mine)
+        out[str(g["grid_id"])] = sorted(mine + inherited)
+    return out
+
+
+GRID_UNITS = """
+select gr.id as grid_id, gr.parent_id as village_id
+from org_unit gr where gr.kind = 'grid' and gr.path like :prefix
 """
 
 
@@ -151,7 +192,7 @@ async def staffing(db: AsyncSession, unit: Unit, window: Window) -> Figures:
         .all()
     }
 
-    def shape(row: Mapping[str, Any] | None) -> Figures:
+    def shape(row: Any) -> Figures:
         grids, sentinels = _get(row, "grids"), _get(row, "sentinels")
         with_leader = _get(row, "with_grid_leader")
         return {
@@ -166,20 +207,29 @@ async def staffing(db: AsyncSession, unit: Unit, window: Window) -> Figures:
             "grid_leader_pairing": _share(_get(row, "grid_leaders_paired"), with_leader),
             "grids_with_team": _get(row, "with_team"),
             "team_coverage": _share(_get(row, "with_team"), grids),
-            "grids_whose_team_changed": _get(row, "team_changed"),
         }
 
     out = _split(rows, shape)
     for row in rows:
         if row["lvl"] == 0:
             out["grids"][str(row["grid_id"])]["team"] = names.get(row["team_id"]) if row["team_id"] else None
-    spans: dict[str, list[Figures]] = {}
-    for r in (await db.execute(text(TEAMS_IN_PERIOD), params)).mappings().all():
-        spans.setdefault(str(r["grid_id"]), []).append(
-            {"team": r["name"], "since": _iso(max(r["since"], window.starts_at)), "until": _iso(r["until"])}
-        )
-    for grid_id, figures in out["grids"].items():
-        figures["teams_in_period"] = spans.get(grid_id, [])
+    # Whose the grid was through the half year: a team that changed mid-period shows both, with their dates.
+    spans = await team_spans(db, params)
+    changed_in: dict[str, int] = {}
+    for row in rows:
+        if row["lvl"] != 0:
+            continue
+        grid_id = str(row["grid_id"])
+        mine = spans.get(grid_id, [])
+        figures = out["grids"][grid_id]
+        figures["teams_in_period"] = [{"team": n, "since": _iso(a), "until": _iso(b)} for a, b, _t, n in mine]
+        figures["team_changed"] = len({t for _, _, t, _n in mine}) > 1
+        if figures["team_changed"]:
+            village_id = str(row["village_id"])
+            changed_in[village_id] = changed_in.get(village_id, 0) + 1
+    for village_id, village_figures in out["villages"].items():
+        village_figures["grids_whose_team_changed"] = changed_in.get(village_id, 0)
+    out["town"]["grids_whose_team_changed"] = sum(changed_in.values())
     stewards = (await db.execute(text(VILLAGES), params)).mappings().all()
     paired = 0
     for v in stewards:
@@ -242,7 +292,7 @@ async def reports(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     within the SLA (of those due), open and overdue at the end of the period."""
     rows = (await db.execute(text(REPORTS), _params(unit, window))).mappings().all()
 
-    def shape(row: Mapping[str, Any] | None) -> Figures:
+    def shape(row: Any) -> Figures:
         due, within = _get(row, "due"), _get(row, "within")
         return {
             "reports": _get(row, "reports"),
@@ -315,7 +365,7 @@ async def signing(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     stmt = text(SIGNING.format(grids=GRIDS, quarters=quarters, levels=LEVELS)).bindparams(duty_outcomes())
     rows = (await db.execute(stmt, params)).mappings().all()
 
-    def shape(row: Mapping[str, Any] | None) -> Figures:
+    def shape(row: Any) -> Figures:
         residents, signed = _get(row, "residents"), _get(row, "signed")
         due, met = _get(row, "duty_due"), _get(row, "duty_met")
         return {
@@ -358,7 +408,7 @@ async def referrals(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     followed up within 48 hours of discharge (of those due)."""
     rows = (await db.execute(text(REFERRALS), _params(unit, window))).mappings().all()
 
-    def shape(row: Mapping[str, Any] | None) -> Figures:
+    def shape(row: Any) -> Figures:
         return {
             "upward": _get(row, "upward"),
             "downward": _get(row, "downward"),
@@ -397,7 +447,7 @@ async def rectification(db: AsyncSession, unit: Unit, window: Window) -> Figures
     rows = (await db.execute(text(LEDGER), _params(unit, window))).mappings().all()
     out: Figures = {"town": {}, "villages": {}}
 
-    def shape(row: Mapping[str, Any] | None) -> Figures:
+    def shape(row: Any) -> Figures:
         return {k: _get(row, k) for k in ("items", "open", "overdue", "verified_in_period")}
 
     for row in rows:
