@@ -234,6 +234,7 @@ async def town_bulletin(
         "ends_at": window.ends_at.isoformat(),
         "as_of": window.as_of.isoformat(),
         "section_titles": titles,
+        "section_order": list(computed),  # JSONB keeps no key order: the order people read them in
         "sections": computed,
         "headline": top,
         "score": score(top),

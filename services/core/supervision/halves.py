@@ -52,7 +52,7 @@ class HalfYear:
 
     def as_of(self, now: datetime | None = None) -> datetime:
         """The instant the figures describe: the end of the half year, or now while it runs."""
-        return min(self.ends_at, now or clock.now())
+        return min(self.ends_at, (now or clock.now()).astimezone(UTC))
 
     def closed(self, now: datetime | None = None) -> bool:
         return (now or clock.now()) >= self.ends_at

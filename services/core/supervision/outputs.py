@@ -139,7 +139,8 @@ def tables(b: Bulletin) -> list[tuple[str, list[str], list[list[Any]]]]:
     out: list[tuple[str, list[str], list[list[Any]]]] = []
     if b.kind == "town":
         titles = f.get("section_titles", {})
-        for name, section in f["sections"].items():
+        for name in f.get("section_order") or sorted(f["sections"]):
+            section = f["sections"][name]
             title = titles.get(name, {}).get("zh") or (
                 REGISTRY.sections[name].title_zh if name in REGISTRY.sections else name
             )

@@ -195,15 +195,25 @@ async def readiness(db: AsyncSession, district: OrgUnit, half: HalfYear) -> Read
             .order_by(OrgUnit.code)
         )
     )
-    newest = (
-        select(Bulletin)
+    # Each town's newest edition: the highest edition per town, in one statement.
+    top = (
+        select(Bulletin.org_unit_id, func.max(Bulletin.edition).label("edition"))
         .where(
             Bulletin.kind == SnapshotKind.TOWN.value,
             Bulletin.district_id == district.district_id,
             Bulletin.period == half.name,
         )
-        .distinct(Bulletin.org_unit_id)
-        .order_by(Bulletin.org_unit_id, Bulletin.edition.desc())
+        .group_by(Bulletin.org_unit_id)
+        .subquery()
+    )
+    newest = select(Bulletin).join(
+        top,
+        and_(
+            Bulletin.org_unit_id == top.c.org_unit_id,
+            Bulletin.edition == top.c.edition,
+            Bulletin.kind == SnapshotKind.TOWN.value,
+            Bulletin.period == half.name,
+        ),
     )
     return Readiness(towns, {b.org_unit_id: b for b in await db.scalars(newest)})
 

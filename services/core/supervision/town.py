@@ -104,8 +104,8 @@ facts as (
 select grouping(village_id, grid_id) as lvl, village_id, grid_id,
     count(*) as grids,
     count(*) filter (where sentinels > 0) as with_sentinel,
-    coalesce(sum(sentinels), 0) as sentinels,
-    coalesce(sum(sentinels_paired), 0) as sentinels_paired,
+    coalesce(sum(sentinels), 0)::bigint as sentinels,
+    coalesce(sum(sentinels_paired), 0)::bigint as sentinels_paired,
     count(*) filter (where has_leader) as with_grid_leader,
     count(*) filter (where leader_paired) as grid_leaders_paired,
     count(*) filter (where team_id is not null) as with_team,
@@ -332,8 +332,8 @@ res as (
 select grouping(village_id, grid_id) as lvl, village_id, grid_id,
     count(*) as residents,
     count(*) filter (where signed) as signed,
-    coalesce(sum(duty_due), 0) as duty_due,
-    coalesce(sum(duty_met), 0) as duty_met
+    coalesce(sum(duty_due), 0)::bigint as duty_due,
+    coalesce(sum(duty_met), 0)::bigint as duty_met
 from res {levels}
 """
 
