@@ -4,9 +4,9 @@ editions, the hash, the roll-up that waits for the last town, the assessment, an
 from __future__ import annotations
 
 import io
-from datetime import UTC
 import json
 import xml.etree.ElementTree as ET
+from datetime import UTC
 from html.parser import HTMLParser
 from typing import Any
 
@@ -63,7 +63,8 @@ async def test_the_town_bulletin_equals_the_figures_counted_by_hand(db: AsyncSes
     world = await build_supervision_world(db)
     bulletin = await town_bulletin(db, world)
     f = bulletin.figures
-    assert f["period"] == "2026H1" and f["as_of"] == H1.ends_at.isoformat()
+    assert f["period"] == "2026H1"
+    assert f["as_of"] == H1.ends_at.isoformat()
     staffing = f["sections"]["staffing"]
     # 3 grids; G1 and G2 have a sentinel (s1; s2 — s3 left in March); only s1 is paired; G1's and G2's grid
     # leaders, only G1's paired; G1 is A's through V1, G2 is B's since April; G3 has no team.
@@ -99,14 +100,16 @@ async def test_the_town_bulletin_equals_the_figures_counted_by_hand(db: AsyncSes
     }
     assert staffing["town"]["pairings_coverage"] == {"stewards": 0.5, "leaders": 0.5, "member_sentinel": 0.5}
     g2 = by_code(staffing["grids"], world.g2)
-    assert g2["team"] == world.team_b.name and g2["team_changed"] is True
+    assert g2["team"] == world.team_b.name
+    assert g2["team_changed"] is True
     # the grid whose team changed mid-period: A from 1 January (its own responsibility), B from 1 April
     assert [(s["team"], s["since"][:10], s["until"][:10]) for s in g2["teams_in_period"]] == [
         (world.team_a.name, "2025-12-31", "2026-03-31"),  # UTC instants of China-time midnights
         (world.team_b.name, "2026-03-31", "2026-06-30"),
     ]
     g1 = by_code(staffing["grids"], world.g1)
-    assert [s["team"] for s in g1["teams_in_period"]] == [world.team_a.name] and g1["team_changed"] is False
+    assert [s["team"] for s in g1["teams_in_period"]] == [world.team_a.name]
+    assert g1["team_changed"] is False
     assert by_code(staffing["grids"], world.g3)["grids_with_team"] == 0
 
     reports = f["sections"]["reports"]
@@ -247,7 +250,8 @@ async def test_a_correction_is_edition_2_and_edition_1_stays_readable(db: AsyncS
     assert second.figures["sections"]["reports"]["town"]["reports"] == 7
     assert second.content_hash != first.content_hash
     old = await db.get(Bulletin, first.id)
-    assert old is not None and old.status == "superseded"
+    assert old is not None
+    assert old.status == "superseded"
     assert old.figures["sections"]["reports"]["town"]["reports"] == 6  # edition 1 as it was
     assert [b.edition for b in await service.editions(db, second)] == [1, 2]
     with pytest.raises(IllegalTransition):  # only the newest edition is corrected
@@ -260,7 +264,8 @@ async def test_the_hash_changes_with_the_content_and_only_with_it(db: AsyncSessi
     content = service.content("town", world.town.id, "2026H1", bulletin.figures, bulletin.source_counts)
     assert bulletin.content_hash == content_hash(content)
     canonical = halves.canonical(content)
-    assert b" " not in canonical.replace("暂未上线".encode(), b"")[:200] and "龙溪街道".encode() in canonical
+    assert b" " not in canonical.replace("暂未上线".encode(), b"")[:200]
+    assert "龙溪街道".encode() in canonical
     # key order does not matter, any changed value does
     reordered = json.loads(json.dumps(content), object_pairs_hook=lambda pairs: dict(reversed(pairs)))
     assert content_hash(reordered) == bulletin.content_hash
@@ -281,11 +286,14 @@ async def test_the_rollup_waits_for_the_last_town_and_tells_the_commission(db: A
     district = await db.get(OrgUnit, world.district.id)
     town = await db.get(OrgUnit, world.town.id)
     other = await db.get(OrgUnit, world.other_town.id)
-    assert district is not None and town is not None and other is not None
+    assert district is not None
+    assert town is not None
+    assert other is not None
     first, _ = await service.produce_town(db, town, H1)
     second, _ = await service.produce_town(db, other, H1)
     rollup, ready = await service.maybe_rollup(db, district, H1)
-    assert rollup is None and [t.id for t in ready.missing] == [town.id, other.id]
+    assert rollup is None
+    assert [t.id for t in ready.missing] == [town.id, other.id]
     await service.issue(
         db,
         await principal(db, world.supervisor, Role.TOWN_SUPERVISOR),
@@ -294,7 +302,8 @@ async def test_the_rollup_waits_for_the_last_town_and_tells_the_commission(db: A
         expected_version=first.version,
     )
     rollup, ready = await service.maybe_rollup(db, district, H1)
-    assert rollup is None and [t.name for t in ready.missing] == [other.name]
+    assert rollup is None
+    assert [t.name for t in ready.missing] == [other.name]
     await service.issue(
         db,
         await principal(db, world.other_supervisor, Role.TOWN_SUPERVISOR),
@@ -313,7 +322,8 @@ async def test_the_rollup_waits_for_the_last_town_and_tells_the_commission(db: A
     told = await db.scalars(select(Notification.user_id).where(Notification.subject_id == rollup.id))
     assert list(told) == [world.commission.id]
     again, _ = await service.maybe_rollup(db, district, H1)
-    assert again is not None and again.id == rollup.id
+    assert again is not None
+    assert again.id == rollup.id
 
 
 async def test_issuing_tells_the_supervisors_the_stewards_and_the_commission_once(db: AsyncSession) -> None:
@@ -368,7 +378,8 @@ async def test_the_assessment_scores_and_ranks_each_team_with_work_days_not_buil
     expected = 25 * min(0.5 / 0.6, 1) + 20 * 0.5 / 0.9 + 20 * 0.6667 / 0.9 + 15 * 0.75 / 0.95 + 10 * 0.5 / 0.9
     assert teams[world.team_a.name]["score"] == pytest.approx(100 * expected / 90, abs=0.05)
     b = {i["indicator"]: i for i in teams[world.team_b.name]["indicators"]}
-    assert b["signing_coverage"]["actual"] == 1.0 and b["contact_duty_share"]["actual"] == 1.0
+    assert b["signing_coverage"]["actual"] == 1.0
+    assert b["contact_duty_share"]["actual"] == 1.0
     assert b["sla_share"]["actual"] == 0.0
     assert sorted(t["rank"] for t in teams.values()) == [1, 2]
 
@@ -418,12 +429,14 @@ async def test_the_printable_page_parses_and_its_svg_charts_are_valid_xml(db: As
         page = outputs.page(snapshot)
         parser = _Collect()
         parser.feed(page)
-        assert "table" in parser.tags and "svg" in parser.tags
+        assert "table" in parser.tags
+        assert "svg" in parser.tags
         assert "@page { size: A4" in page
         words = "".join(parser.text)
         assert "暂未上线" in words
         if snapshot.kind == "town":
-            assert "龙溪街道2026年上半年家医网格督导通报" in words and "需关注的村和网格" in words
+            assert "龙溪街道2026年上半年家医网格督导通报" in words
+            assert "需关注的村和网格" in words
         svgs = [page[i : page.index("</svg>", i) + 6] for i in range(len(page)) if page.startswith("<svg", i)]
         assert svgs
         for svg in svgs:
@@ -448,7 +461,8 @@ async def test_the_workbook_opens_with_one_sheet_per_section(db: AsyncSession) -
         "需关注的村和网格",
     ]
     reports = book["哨兵上报与家医报到"]
-    assert reports.cell(2, 1).value == "全镇(街道)" and reports.cell(2, 2).value == world.town.name
+    assert reports.cell(2, 1).value == "全镇(街道)"
+    assert reports.cell(2, 2).value == world.town.name
     assert book["医务社工个案"].cell(2, 1).value == "暂未上线"
     cover = {r[0]: r[1] for r in book["封面"].iter_rows(values_only=True)}
     assert cover["内容校验值 SHA-256"] == bulletin.content_hash
@@ -457,8 +471,10 @@ async def test_the_workbook_opens_with_one_sheet_per_section(db: AsyncSession) -
 async def test_the_worker_sweep_finds_each_missing_snapshot_of_the_last_half_year(db: AsyncSession) -> None:
     world = await build_supervision_world(db)
     work = await service.due_work(db)
-    assert ("town", world.town.id) in work and ("town", world.other_town.id) in work
-    assert ("assessment", world.district.id) in work and ("rollup", world.district.id) in work
+    assert ("town", world.town.id) in work
+    assert ("town", world.other_town.id) in work
+    assert ("assessment", world.district.id) in work
+    assert ("rollup", world.district.id) in work
     for what, unit_id in work:
         await service.run_one(db, what, unit_id)
     left = await service.due_work(db)
