@@ -61,6 +61,7 @@ MAY_NAME_ROLES = {
     "core/reports/routing.py": "whom a report notifies (holders of a role), not what anyone sees",
     "core/referrals/routing.py": "whom a referral notifies (desks, the commission), not what anyone sees",
     "core/referrals/service.py": "whom a referral notifies (the institution's desk), not what anyone sees",
+    "core/supervision/messages.py": "whom a bulletin, a roll-up or a ledger clock notifies, not what anyone sees",
     "cli.py": "creates the first administrator",
     "dev/bootstrap.py": "the demo district's logins",
 }

@@ -46,57 +46,64 @@ ITEM_POLICY = Policy(
 
 
 def _half(period: str, lang: str) -> str:
+    if len(period) != 6:
+        return "本期" if lang == "zh" else "the period"
     year, half = period[:4], period[5]
     if lang == "zh":
         return f"{year}年{'上' if half == '1' else '下'}半年"
     return f"{'first' if half == '1' else 'second'} half of {year}"
 
 
+# Parameters are read with defaults: every template renders whatever it is given (tests/api/test_loop.py).
+
+
 def _issued_zh(p: Mapping[str, Any]) -> tuple[str, str]:
-    edition = f"（第{p['edition']}版）" if p["edition"] > 1 else ""
+    edition = f"（第{p['edition']}版）" if p.get("edition", 1) > 1 else ""
+    town, half = p.get("town", "镇街"), _half(str(p.get("period", "")), "zh")
     return (
-        f"{p['town']}{_half(p['period'], 'zh')}督导通报已印发{edition}",
-        f"{p['town']}{_half(p['period'], 'zh')}家医网格督导通报已于{china_time(p['at'])}印发，"
-        f"需关注的村(社区)和网格 {p['attention']} 个。请打开应用查看。",
+        f"{town}{half}督导通报已印发{edition}",
+        f"{town}{half}家医网格督导通报已于{china_time(p.get('at'))}印发，"
+        f"需关注的村(社区)和网格 {p.get('attention', 0)} 个。请打开应用查看。",
     )
 
 
 def _issued_en(p: Mapping[str, Any]) -> tuple[str, str]:
-    edition = f" (edition {p['edition']})" if p["edition"] > 1 else ""
+    edition = f" (edition {p['edition']})" if p.get("edition", 1) > 1 else ""
+    town, half = p.get("town", "the town"), _half(str(p.get("period", "")), "en")
     return (
-        f"Supervision bulletin of {p['town']} for the {_half(p['period'], 'en')} issued{edition}",
-        f"Issued {china_time(p['at'], 'en')}; {p['attention']} villages and grids need attention. Open the app.",
+        f"Supervision bulletin of {town} for the {half} issued{edition}",
+        f"Issued {china_time(p.get('at'), 'en')}; {p.get('attention', 0)} villages and grids need attention.",
     )
 
 
 def _rollup_zh(p: Mapping[str, Any]) -> tuple[str, str]:
     return (
-        f"{p['district']}{_half(p['period'], 'zh')}督导汇总已生成",
-        f"全部 {p['towns']} 个镇街的督导通报均已印发，区级汇总比较已生成，请打开应用查看。",
+        f"{p.get('district', '全区')}{_half(str(p.get('period', '')), 'zh')}督导汇总已生成",
+        f"全部 {p.get('towns', 0)} 个镇街的督导通报均已印发，区级汇总比较已生成，请打开应用查看。",
     )
 
 
 def _rollup_en(p: Mapping[str, Any]) -> tuple[str, str]:
     return (
-        f"District supervision roll-up for the {_half(p['period'], 'en')} is ready",
-        f"All {p['towns']} towns have issued their bulletins; the roll-up comparing them is ready.",
+        f"District supervision roll-up for the {_half(str(p.get('period', '')), 'en')} is ready",
+        f"All {p.get('towns', 0)} towns have issued their bulletins; the roll-up comparing them is ready.",
     )
 
 
 def _item_zh(p: Mapping[str, Any]) -> tuple[str, str]:
-    due = p["due_on"]
-    title = {"reminder": f"整改提醒：{p['where']}问题将于{due}到期"}.get(
-        p["stage"], f"整改逾期：{p['where']}问题应于{due}前完成"
+    due, where = p.get("due_on", "—"), p.get("where", "")
+    title = {"reminder": f"整改提醒：{where}问题将于{due}到期"}.get(
+        str(p.get("stage")), f"整改逾期：{where}问题应于{due}前完成"
     )
-    return title, f"问题：{p['problem']}。整改期限{due}，请按期整改并上传佐证。"
+    return title, f"问题：{p.get('problem', '—')}。整改期限{due}，请按期整改并上传佐证。"
 
 
 def _item_en(p: Mapping[str, Any]) -> tuple[str, str]:
-    due = p["due_on"]
-    title = {"reminder": f"Rectification due {due}: {p['where']}"}.get(
-        p["stage"], f"Rectification overdue (due {due}): {p['where']}"
+    due, where = p.get("due_on", "-"), p.get("where", "")
+    title = {"reminder": f"Rectification due {due}: {where}"}.get(
+        str(p.get("stage")), f"Rectification overdue (due {due}): {where}"
     )
-    return title, f"Problem: {p['problem']}. Resolve it and upload the evidence."
+    return title, f"Problem: {p.get('problem', '-')}. Resolve it and upload the evidence."
 
 
 register(ISSUED, zh=_issued_zh, en=_issued_en)
