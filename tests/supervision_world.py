@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
-from services.core.accounts.models import User
 from services.core.assignments.models import Pairing
 from services.core.deadlines.models import Deadline
 from services.core.notifications.templates import CHINA_TIME
@@ -45,6 +44,7 @@ from tests.factories import (
     make_staff,
     make_team,
     make_user,
+    snapshot,
 )
 
 BUILT_AT = datetime(2025, 11, 1, tzinfo=CHINA_TIME)
@@ -68,11 +68,11 @@ class SupervisionWorld:
     g3: Any
     team_a: Any
     team_b: Any
-    supervisor: User
-    other_supervisor: User
-    commission: User
-    steward: User
-    owner: User
+    supervisor: Any
+    other_supervisor: Any
+    commission: Any
+    steward: Any
+    owner: Any
     reports: dict[str, uuid.UUID]
 
 
@@ -82,7 +82,7 @@ async def _report(
     village: Any,
     town: Any,
     team: Any,
-    user: User,
+    user: Any,
     *,
     category: str,
     submitted_at: datetime,
@@ -388,20 +388,20 @@ async def build_supervision_world(db: AsyncSession) -> SupervisionWorld:
     await db.flush()
     clock.freeze(AFTER)
     return SupervisionWorld(
-        district=district,
-        town=town,
-        other_town=other_town,
-        v1=v1,
-        v2=v2,
-        g1=g1,
-        g2=g2,
-        g3=g3,
+        district=snapshot(district),
+        town=snapshot(town),
+        other_town=snapshot(other_town),
+        v1=snapshot(v1),
+        v2=snapshot(v2),
+        g1=snapshot(g1),
+        g2=snapshot(g2),
+        g3=snapshot(g3),
         team_a=team_a,
         team_b=team_b,
-        supervisor=supervisor,
-        other_supervisor=other_supervisor,
-        commission=commission,
-        steward=steward_user,
-        owner=owner,
+        supervisor=snapshot(supervisor),
+        other_supervisor=snapshot(other_supervisor),
+        commission=snapshot(commission),
+        steward=snapshot(steward_user),
+        owner=snapshot(owner),
         reports=reports,
     )

@@ -137,7 +137,7 @@ async def list_bulletins(
 
 
 @router.get(
-    "/bulletins/{bulletin_id}", summary="Read a supervision snapshot", responses=problem_responses(401, 403, 404)
+    "/bulletins/{bulletin_id}", summary="Read a supervision snapshot", responses=problem_responses(401, 403, 404, 422)
 )
 async def get_bulletin(db: DbSession, scoped: ReadableBulletin, response: Response) -> BulletinRead:
     """Its frozen figures, definitions' version, source row counts, SHA-256 and every edition's id."""
@@ -156,7 +156,7 @@ _XLSX = {
             }
         },
     },
-    **problem_responses(401, 403, 404),
+    **problem_responses(401, 403, 404, 422),
 }
 
 
@@ -186,7 +186,7 @@ async def bulletin_workbook(scoped: ReadableBulletin) -> Response:
             "content": {"text/html": {"schema": {"type": "string"}}},
             "description": "Chinese, A4 print CSS, charts as inline SVG",
         },
-        **problem_responses(401, 403, 404),
+        **problem_responses(401, 403, 404, 422),
     },
 )
 async def bulletin_page(scoped: ReadableBulletin) -> HTMLResponse:
@@ -309,7 +309,7 @@ async def list_rectifications(
 
 
 @router.get(
-    "/rectifications/{item_id}", summary="Read a rectification item", responses=problem_responses(401, 403, 404)
+    "/rectifications/{item_id}", summary="Read a rectification item", responses=problem_responses(401, 403, 404, 422)
 )
 async def get_rectification(scoped: ReadableItem, response: Response) -> ItemRead:
     """Its problem, owner, due date, evidence and state."""
