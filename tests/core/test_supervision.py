@@ -482,3 +482,51 @@ async def test_the_worker_sweep_finds_each_missing_snapshot_of_the_last_half_yea
     count = await db.scalar(select(func.count()).select_from(Bulletin))
     assert count == 3
     assert await db.scalar(text("select 1")) == 1
+
+
+def test_the_lives_of_snapshots_and_ledger_items_are_these_tables() -> None:
+    from services.core.supervision.lifecycle import DISTRICT_SNAPSHOT, ITEM, TOWN_BULLETIN
+
+    live = ["draft", "issued", "acknowledged"]
+    assert TOWN_BULLETIN.reference() == [
+        {"action": "issue", "from": ["draft"], "to": "issued", "permission": "supervision:issue"},
+        {"action": "supersede", "from": live, "to": "superseded", "permission": "supervision:issue"},
+        {"action": "acknowledge", "from": ["issued"], "to": "acknowledged", "permission": "supervision:review"},
+    ]
+    assert DISTRICT_SNAPSHOT.reference() == [
+        {"action": "issue", "from": ["draft"], "to": "issued", "permission": "supervision:review"},
+        {"action": "supersede", "from": live, "to": "superseded", "permission": "supervision:review"},
+    ]
+    assert ITEM.reference() == [
+        {"action": "create", "from": [None], "to": "open", "permission": "rectification:write"},
+        {"action": "start", "from": ["open"], "to": "in_progress", "permission": "rectification:work"},
+        {"action": "resolve", "from": ["open", "in_progress"], "to": "resolved", "permission": "rectification:work"},
+        {"action": "verify", "from": ["resolved"], "to": "verified", "permission": "rectification:write"},
+        {
+            "action": "reopen",
+            "from": ["resolved", "verified"],
+            "to": "in_progress",
+            "permission": "rectification:write",
+        },
+    ]
+
+
+async def test_the_rollup_prints_and_opens_as_a_workbook(db: AsyncSession) -> None:
+    world = await build_supervision_world(db)
+    district = await db.get(OrgUnit, world.district.id)
+    assert district is not None
+    for town_id in (world.town.id, world.other_town.id):
+        town = await db.get(OrgUnit, town_id)
+        assert town is not None
+        bulletin, _ = await service.produce_town(db, town, H1)
+        await db.execute(update(Bulletin).where(Bulletin.id == bulletin.id).values(status="issued"))
+    rollup, _ = await service.maybe_rollup(db, district, H1)
+    assert rollup is not None
+    book = load_workbook(io.BytesIO(outputs.workbook(rollup)))
+    assert book.sheetnames == ["封面", "镇街比较"]
+    assert [c.value for c in book["镇街比较"][1]][:4] == ["排名", "镇(街道)", "综合得分", "需关注数"]
+    page = outputs.page(rollup)
+    _Collect().feed(page)
+    svg = page[page.index("<svg") : page.index("</svg>") + 6]
+    assert ET.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"  # noqa: S314 - our own output
+    assert "渝北区2026年上半年家医网格督导区级汇总" in page

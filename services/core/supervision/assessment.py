@@ -122,6 +122,15 @@ order by t.name, t.id
 """  # noqa: S608 - fixed SQL fragments; every value is a bound parameter
 
 
+# Indicators computed here; the others come from a registered provider (sections.register_team_indicator).
+LOCAL = ("signing_coverage", "contact_duty_share", "sla_share", "reports_handled_share", "referrals_handled_share")
+
+
+def _built(name: str) -> bool:
+    indicator = sections.REGISTRY.team_indicators.get(name)
+    return name in LOCAL or (indicator is not None and indicator.fn is not None)
+
+
 def _share(n: Any, d: Any) -> float | None:
     return round(float(n) / float(d), 4) if d else None
 
@@ -154,10 +163,10 @@ async def assess(
             "reports_handled_share": _share(r["handled"], r["reports"]),
             "referrals_handled_share": _share(r["ref_in_time"], r["ref_due"]),
         }
-        scored: list[Figures] = []
+        scored: list[Figures] = []  # each indicator: its actual value, target, weight and points
         earned = weights = 0.0
         for name, c in config.items():
-            built = name in actual or name in extra
+            built = _built(name)
             value = actual[name] if name in actual else extra.get(name, {}).get(r["id"])
             points = None
             if value is not None and c["target"] > 0:
@@ -211,10 +220,7 @@ async def assess(
             {
                 "indicator": k,
                 **v,
-                "status": "ok"
-                if k in DEFAULTS
-                and (k != "team_work_days" or sections.REGISTRY.team_indicators["team_work_days"].fn is not None)
-                else "not_built",
+                "status": "ok" if _built(k) else "not_built",
             }
             for k, v in config.items()
         ],
