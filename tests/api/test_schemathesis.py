@@ -95,7 +95,7 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/referrals"): frozenset({"query.identifier"}),  # system|value
     ("GET", "/referrals/metrics"): frozenset({"query.from", "query.to"}),  # 2000-2100, after `from`, <= 400 days
     # a town, the district; a ledger item names a village/grid or a team, an account, a date not past
-    ("GET", "/supervision/draft"): frozenset({"query.org_unit_id"}),
+    ("GET", "/supervision/draft"): frozenset({"query.org_unit_id", "query.period"}),  # a town; a half year begun
     ("GET", "/supervision/rollup-status"): frozenset({"query.org_unit_id"}),
     ("POST", "/supervision/rectifications"): frozenset(
         {"body.org_unit_id", "body.team_id", "body.bulletin_id", "body.problem", "body.owner_id", "body.due_on"}

@@ -151,6 +151,8 @@ async def produce_town(db: AsyncSession, town: OrgUnit, half: HalfYear) -> tuple
 
 async def draft(db: AsyncSession, town: OrgUnit, half: HalfYear) -> Figures:
     """The running (or any) half year's figures as of now, not stored: the draft a supervisor looks at."""
+    if clock.now() < half.starts_at:
+        raise field_error("query.period", "this half year has not begun")
     unit = unit_of(town)
     figures_, counts = await _town_figures(db, unit, Window(half, half.as_of()))
     return {"figures": figures_, "source_counts": counts, "definitions_version": figures.DEFINITIONS_VERSION}
