@@ -227,3 +227,64 @@ async def test_the_ledger_from_the_attention_list_to_verified(client: httpx.Asyn
     )
     # someone else's item: a community steward of another village may not work on it
     assert (await client.get(url, headers=await auth_headers(client, world.other_supervisor))).status_code == 404
+
+
+async def test_the_district_issues_the_rollup_and_the_assessment_and_sees_a_stale_rollup(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await build_supervision_world(db)
+    town_bulletin = await _bulletin(db, world)
+    other = await db.get(OrgUnit, world.other_town.id)
+    assert other is not None
+    other_bulletin, _ = await service.produce_town(db, other, H1)
+    district = await db.get(OrgUnit, world.district.id)
+    assert district is not None
+    assessment, _ = await service.produce_assessment(db, district, H1)
+    # ids read now: a refused request rolls the shared session back and expires the rows
+    town_id, other_id, assessment_id = str(town_bulletin.id), str(other_bulletin.id), str(assessment.id)
+    for supervisor, bulletin_id in ((world.supervisor, town_id), (world.other_supervisor, other_id)):
+        issued = await client.post(
+            f"/supervision/bulletins/{bulletin_id}/issue",
+            headers=await auth_headers(client, supervisor) | {"If-Match": '"1"'},
+        )
+        assert issued.status_code == 200, issued.text
+    commission = await auth_headers(client, world.commission)
+    status_url = f"/supervision/rollup-status?org_unit_id={world.district.id}&period=2026H1"
+    status = (await client.get(status_url, headers=commission)).json()
+    assert status["ready"] is True
+    assert status["missing_towns"] == []
+    assert status["rollup_stale"] is False
+    rollup_id = status["rollup_id"]
+    # a town supervisor sees neither the roll-up nor the assessment (the district's)
+    town_side = await auth_headers(client, world.supervisor)
+    assert (await client.get(f"/supervision/bulletins/{rollup_id}", headers=town_side)).status_code == 404
+    for snapshot_id in (rollup_id, assessment_id):
+        issued = await client.post(
+            f"/supervision/bulletins/{snapshot_id}/issue", headers=commission | {"If-Match": '"1"'}
+        )
+        assert issued.status_code == 200, issued.text
+        assert issued.json()["status"] == "issued"
+    # the town corrects its bulletin after the roll-up: the roll-up says it is stale until corrected
+    await _report(
+        db, world.g3, world.v2, world.town, world.team_a, world.supervisor, category="other", submitted_at=cn(4, 4)
+    )
+    corrected = await client.post(
+        f"/supervision/bulletins/{town_id}/corrections",
+        headers=town_side | {"If-Match": '"2"'},
+        json={"reason": "补录"},
+    )
+    assert corrected.status_code == 201, corrected.text
+    reissued = await client.post(
+        f"/supervision/bulletins/{corrected.json()['id']}/issue", headers=town_side | {"If-Match": '"1"'}
+    )
+    assert reissued.status_code == 200
+    assert (await client.get(status_url, headers=commission)).json()["rollup_stale"] is True
+    fixed = await client.post(
+        f"/supervision/bulletins/{rollup_id}/corrections",
+        headers=commission | {"If-Match": '"2"'},
+        json={"reason": "龙溪街道通报更正"},
+    )
+    assert fixed.status_code == 201, fixed.text
+    towns = {t["bulletin"]["id"] for t in fixed.json()["figures"]["towns"]}
+    assert towns == {corrected.json()["id"], other_id}
+    assert (await client.get(status_url, headers=commission)).json()["rollup_stale"] is False

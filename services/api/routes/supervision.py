@@ -265,6 +265,7 @@ async def rollup_status(
         ready=ready.ready,
         missing_towns=missing,
         rollup_id=rollup.id if rollup else None,
+        rollup_stale=ready.stale(rollup),
     )
 
 

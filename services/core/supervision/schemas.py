@@ -72,6 +72,9 @@ class RollupStatus(BaseModel):
     ready: bool
     missing_towns: list[TownBrief]
     rollup_id: uuid.UUID | None
+    rollup_stale: bool = Field(
+        description="A town bulletin was corrected after the roll-up: correct the roll-up to reference its new edition."
+    )
 
 
 class Correction(RequestModel):

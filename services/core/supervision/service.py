@@ -187,6 +187,13 @@ class Readiness:
     def ready(self) -> bool:
         return bool(self.towns) and not self.missing
 
+    def stale(self, rollup: Bulletin | None) -> bool:
+        """Whether ``rollup`` references other editions than each town's newest."""
+        if rollup is None:
+            return False
+        referenced = {t["bulletin"]["id"] for t in rollup.figures.get("towns", [])}
+        return referenced != {str(b.id) for b in self.bulletins.values()}
+
 
 async def readiness(db: AsyncSession, district: OrgUnit, half: HalfYear) -> Readiness:
     """The district's towns and each one's newest bulletin edition for the half year."""
