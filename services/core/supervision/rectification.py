@@ -29,6 +29,7 @@ from services.core.pagination import paginate_rows
 from services.core.replay import insert_once, replayed
 from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
+from services.core.supervision import messages as _messages  # noqa: F401 - registers rectification.due
 from services.core.supervision.lifecycle import ITEM, ITEM_KIND, ITEM_SUBJECT
 from services.core.supervision.models import Bulletin, ItemStatus, RectificationItem, SnapshotKind
 from services.core.supervision.schemas import ItemCreate, ItemRead
