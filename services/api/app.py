@@ -34,6 +34,7 @@ from services.api.routes import (
     roster,
     signing,
     socialwork,
+    supervision,
     system,
     teams,
     volunteers,
@@ -65,6 +66,7 @@ ROUTERS = (
     webhooks.router,
     audit.router,
     duties.router,
+    supervision.router,
 )
 
 # Routes that answer without a token. A test fails when any other route lacks authentication.
@@ -208,6 +210,13 @@ def create_app(
                 "community work sessions.",
             },
             {"name": "audit", "description": "The append-only audit trail, for auditors."},
+            {
+                "name": "supervision",
+                "description": "Supervision (督导通报): each town's half-yearly bulletin (a frozen snapshot with its "
+                "SHA-256; issued by the town, acknowledged by the district; corrected as a new edition), the district "
+                "roll-up comparing towns, team assessment (考核), as JSON, .xlsx and a printable page; and the "
+                "rectification ledger (整改问题台帐).",
+            },
         ],
     )
     app.state.settings = settings

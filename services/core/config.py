@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     deadline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Notifications: the outbox sweeper and the optional SMS gateway (no URL: inbox only).
+    # Supervision: how often the worker looks for closed half years without their bulletins, and the
+    # assessment's targets and weights per indicator ({"sla_share": {"target": 0.95, "weight": 30}}).
+    supervision_sweep_seconds: int = Field(default=600, ge=1, le=86_400)
+    assessment_indicators: dict[str, dict[str, float]] = Field(default_factory=dict)
     outbox_sweep_seconds: int = Field(default=10, ge=1, le=3600)
     # How often the duty checks (work days, livestreams, quarterly contacts, due dates) look: they tell once.
     duty_check_seconds: int = Field(default=300, ge=1, le=3600)

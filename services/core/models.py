@@ -21,6 +21,7 @@ from services.core.socialwork.models import ConfidentialNote as SocialWorkConfid
 from services.core.socialwork.models import PlanTask as SocialWorkPlanTask
 from services.core.socialwork.models import SocialWorkCase, SocialWorkDepartment
 from services.core.socialwork.models import Transfer as SocialWorkTransfer
+from services.core.supervision.models import Bulletin, RectificationItem
 from services.core.system.models import WorkerHeartbeat
 from services.core.teams.models import InstitutionSteward, Person, Posting, Team, TeamBacking, TeamMember
 from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
@@ -29,6 +30,7 @@ from services.core.webhooks.models import WebhookAttempt, WebhookDelivery, Webho
 __all__ = [
     "AuditEvent",
     "AuthSession",
+    "Bulletin",
     "IdempotencyKey",
     "Base",
     "CommunityRole",
@@ -49,6 +51,7 @@ __all__ = [
     "Pairing",
     "Posting",
     "RecordTransition",
+    "RectificationItem",
     "Person",
     "Referral",
     "ReferralChange",

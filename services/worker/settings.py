@@ -27,6 +27,7 @@ from services.worker.jobs import notifications as _notification_jobs  # noqa: F4
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
 from services.worker.jobs import socialwork as _socialwork_jobs  # noqa: F401 - the socialwork.* kinds
+from services.worker.jobs import supervision as _supervision_jobs  # noqa: F401 - bulletins, rectification.due
 from services.worker.jobs import system as _system_jobs  # noqa: F401
 from services.worker.jobs import webhooks as _webhook_jobs  # noqa: F401 - webhook delivery
 from services.worker.metrics import measured, refresh_backlog_gauges
@@ -52,6 +53,7 @@ SWEEPS: list[CronSpec] = [
     CronSpec("notifications.sweep", "outbox_sweep_seconds", timeout=300),
     CronSpec("duties.check", "duty_check_seconds"),
     CronSpec("webhooks.sweep", "webhooks_sweep_seconds", timeout=300),
+    CronSpec("supervision.sweep", "supervision_sweep_seconds", timeout=1800),
 ]
 
 # arq crons: only work that may wait for Redis belongs here (none today).

@@ -135,6 +135,12 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
             *("body.named_participants", "body.participants_consented", "body.facilitator_user_id"),
         }
     ),
+    # a town, the district; a ledger item names a village/grid or a team, an account, a date not past
+    ("GET", "/supervision/draft"): frozenset({"query.org_unit_id", "query.period"}),  # a town; a half year begun
+    ("GET", "/supervision/rollup-status"): frozenset({"query.org_unit_id"}),
+    ("POST", "/supervision/rectifications"): frozenset(
+        {"body.org_unit_id", "body.team_id", "body.bulletin_id", "body.problem", "body.owner_id", "body.due_on"}
+    ),
 }
 
 # The FHIR face validates FHIR resources and search parameters by FHIR's rules (fhir.resources, in

@@ -43,6 +43,9 @@ from services.core.security.roles import Role
 from services.core.signing import service as signing_service
 from services.core.signing.models import Contact
 from services.core.socialwork.models import AidApplication, ConfidentialNote, PlanTask, Transfer
+from services.core.supervision import service as supervision
+from services.core.supervision.halves import HalfYear
+from services.core.supervision.models import RectificationItem
 from services.core.teams.models import InstitutionKind, InstitutionSteward, Person, Posting, TeamBacking
 from services.core.volunteers.models import GroupSession, Volunteer, VolunteerHours, VolunteerShift
 from services.core.webhooks.models import SECRET, WebhookMessage, WebhookSubscription
@@ -435,7 +438,43 @@ CASES: list[tuple[str, str, Body]] = [
             "institution_id": ids["institution_id"],
         },
     ),
+    # supervision: town B's bulletin of the first half of 2026, its ledger item
+    ("GET", "/supervision/bulletins/{bulletin_b}", None),
+    ("GET", "/supervision/bulletins/{bulletin_b}/workbook", None),
+    ("GET", "/supervision/bulletins/{bulletin_b}/page", None),
+    ("POST", "/supervision/bulletins/{bulletin_b}/issue", None),
+    ("POST", "/supervision/bulletins/{bulletin_b}/acknowledge", None),
+    ("POST", "/supervision/bulletins/{bulletin_b}/corrections", lambda _: {"reason": "更正数据"}),
+    ("GET", "/supervision/draft?org_unit_id={town_b}&period=2026H2", None),
+    ("GET", "/supervision/rollup-status?org_unit_id={district}&period=2026H1", None),
+    (
+        "POST",
+        "/supervision/rectifications",
+        lambda ids: {
+            "org_unit_id": ids["village_b"],
+            "problem": "补齐哨兵",
+            "owner_id": ids["user_b"],
+            "due_on": "2030-01-01",
+        },
+    ),
+    ("GET", "/supervision/rectifications/{item_b}", None),
+    ("POST", "/supervision/rectifications/{item_b}/start", None),
+    ("POST", "/supervision/rectifications/{item_b}/resolve", lambda _: {"evidence": "已整改"}),
+    ("POST", "/supervision/rectifications/{item_b}/verify", None),
+    ("POST", "/supervision/rectifications/{item_b}/reopen", lambda _: {"reason": "未落实"}),
 ]
+
+# Writes a town supervisor makes in its own town (issue and correct its bulletin, keep its ledger): town B's
+# records answer it 404, as to an administrator of town A, not the 403 of a role that may not write at all.
+SUPERVISOR_WRITES = {
+    "/supervision/bulletins/{bulletin_b}/issue",
+    "/supervision/bulletins/{bulletin_b}/corrections",
+    "/supervision/rectifications",
+    "/supervision/rectifications/{item_b}/start",
+    "/supervision/rectifications/{item_b}/resolve",
+    "/supervision/rectifications/{item_b}/verify",
+    "/supervision/rectifications/{item_b}/reopen",
+}
 
 
 def _transfer_body() -> dict[str, Any]:
@@ -567,6 +606,8 @@ LIST_CASES: list[Listing] = [
     Listing("/fhir/Task", ("referral_b",), bundle=True),
     Listing("/duty-submissions?limit=500", ("submission_b",)),
     Listing("/webhook-subscriptions?limit=500", ("subscription_b",)),
+    Listing("/supervision/bulletins?limit=500", ("bulletin_b",)),
+    Listing("/supervision/rectifications?limit=500", ("item_b",)),
 ]
 
 
@@ -716,6 +757,18 @@ async def build_world(db: AsyncSession) -> Ids:
         district_id=district.id,
     )
     db.add(posting_b)
+    town_b_row = await _unit(db, town_b.id)
+    bulletin_b, _ = await supervision.produce_town(db, town_b_row, HalfYear(2026, 1))
+    item_b = RectificationItem(
+        district_id=district.id,
+        town_id=town_b.id,
+        org_unit_id=village_b.id,
+        problem="哨兵未结对",
+        owner_id=user_b.id,
+        due_on=date(2030, 1, 1),
+        created_by=user_b.id,
+    )
+    db.add(item_b)
     drop_job_intents(db)  # its clock's first step is hours away: keep that job out of the shared Redis
     duty_rows = _duty_records(district.id, team.id, institution.id, town_b.id, grid_b.id, village_b.id, user_b.id)
     db.add_all(duty_rows[:1])
@@ -768,6 +821,8 @@ async def build_world(db: AsyncSession) -> Ids:
         "shift_b": shift_b.id,
         "hours_b": hours_b.id,
         "session_b": session_b.id,
+        "bulletin_b": bulletin_b.id,
+        "item_b": item_b.id,
     }
     return {name: str(value) for name, value in ids.items()} | {
         "village_b_code": village_b.code,
@@ -905,6 +960,8 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
         "work_day",
         "livestream",
         "duty_submission",
+        "supervision_bulletin",
+        "rectification_item",
     ):
         rows += (await db.execute(text(f"select * from {table} order by id"))).all()  # noqa: S608 - fixed names
     return rows
@@ -927,7 +984,11 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
     response = await client.request(method, template.format(**ids), headers=headers, json=body(ids) if body else None)
     media = "application/fhir+json" if template.startswith("/fhir/") else "application/problem+json"
     assert response.headers["content-type"].startswith(media), response.text
-    if method == "GET" or role is Role.DISTRICT_ADMIN:
+    if (
+        method == "GET"
+        or role is Role.DISTRICT_ADMIN
+        or (role is Role.TOWN_SUPERVISOR and template in SUPERVISOR_WRITES)
+    ):
         # A path id outside scope is 404, as if it did not exist; an id in a create's body may also be a 422
         # naming the field ("no such team"), which says no more than 404 would.
         allowed = {404} if method == "GET" or "{" in template.split("?")[0] else {404, 422}

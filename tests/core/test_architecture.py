@@ -75,6 +75,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"duties"}),  # the plan's standing duties (over teams, signing contacts); supervision reads them
     frozenset({"socialwork"}),  # medical social work: departments, cases (over residents, referrals, assignments)
     frozenset({"volunteers"}),  # volunteers, their shifts and hours, group work (over socialwork's departments)
+    frozenset({"supervision"}),  # bulletins, roll-up, assessment, the ledger: over every domain below
     frozenset({"models"}),  # every model in one place, for Alembic
 )
 

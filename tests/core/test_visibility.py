@@ -65,6 +65,7 @@ MAY_NAME_ROLES = {
     "core/referrals/service.py": "whom a referral notifies (the institution's desk), not what anyone sees",
     "core/duties/checks.py": "whom a due date reminds (administrators, town supervisors), not what anyone sees",
     "core/socialwork/routing.py": "whom a social-work clock tells (a department's supervisors), not what anyone sees",
+    "core/supervision/messages.py": "whom a bulletin, a roll-up or a ledger clock notifies, not what anyone sees",
     "cli.py": "creates the first administrator",
     "dev/bootstrap.py": "the demo district's logins",
 }

@@ -149,7 +149,9 @@ async def referral_changes(
 
 
 @router.get(
-    "/metrics", summary="Referral metrics per institution, team or town", responses=problem_responses(401, 403, 422)
+    "/metrics",
+    summary="Referral metrics per institution, team or town",
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def referral_metrics(
     db: DbSession,

@@ -107,6 +107,16 @@ class Permission(StrEnum):
     SOCIALWORK_READ_CONFIDENTIAL = "socialwork:read_confidential"
     SOCIALWORK_DEPARTMENTS_WRITE = "socialwork:departments_write"
     SOCIALWORK_RECEIVE_TRANSFERS = "socialwork:receive_transfers"
+    # Supervision (督导通报): read bulletins, roll-ups and assessments of the unit; issue a town's bulletin
+    # (its supervisor) and correct it; review (the district: acknowledge town bulletins, issue roll-ups and
+    # assessments). The rectification ledger: read; write (create, verify 销号, reopen); work an item one
+    # owns (start, resolve with evidence).
+    SUPERVISION_READ = "supervision:read"
+    SUPERVISION_ISSUE = "supervision:issue"
+    SUPERVISION_REVIEW = "supervision:review"
+    RECTIFICATION_READ = "rectification:read"
+    RECTIFICATION_WRITE = "rectification:write"
+    RECTIFICATION_WORK = "rectification:work"
 
 
 # Everyone reads the organisation (units, institutions, people, teams, assignments) within
@@ -165,6 +175,12 @@ _SW_PRACTICE = frozenset(
 _VOLUNTEERS_READ = frozenset({Permission.VOLUNTEERS_READ})
 _VOLUNTEERS = frozenset({Permission.VOLUNTEERS_READ, Permission.VOLUNTEERS_WRITE})
 
+# Supervision: towns issue their bulletins, the district acknowledges them and issues the roll-up and the
+# assessment; institution stewards are told and read; the owners of ledger items (team leaders, community
+# stewards, stewards) work them, supervisors create and verify them.
+_LEDGER = frozenset({Permission.RECTIFICATION_READ, Permission.RECTIFICATION_WORK})
+_SUPERVISE = _LEDGER | {Permission.SUPERVISION_READ, Permission.RECTIFICATION_WRITE}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Everything but reading the trail it writes and residents' full identity (it does not visit them).
     # Nor social workers' confidential notes.
@@ -177,7 +193,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _DUTIES_READ
     | _SW_READ
     | _VOLUNTEERS_READ
-    | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.WEBHOOKS_READ},
+    | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.WEBHOOKS_READ}
+    | {Permission.SUPERVISION_READ, Permission.RECTIFICATION_READ},
     Role.DISTRICT_COMMISSION: _EVERYONE
     | _READ
     | _REPORTS_READ
@@ -185,7 +202,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _DUTIES_READ
     | _SW_READ
     | _VOLUNTEERS_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
+    | _SUPERVISE
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ, Permission.SUPERVISION_REVIEW},
     Role.TOWN_SUPERVISOR: _EVERYONE
     | _READ
     | _REPORTS_READ
@@ -193,7 +211,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _DUTIES_READ
     | _SW_READ
     | _VOLUNTEERS_READ
-    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ},
+    | _SUPERVISE
+    | {Permission.USERS_READ, Permission.ROSTER_EXPORT, Permission.WEBHOOKS_READ, Permission.SUPERVISION_ISSUE},
     Role.INSTITUTION_STEWARD: _EVERYONE
     | _READ
     | _REPORTS_READ
@@ -203,12 +222,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _SW_READ
     | _VOLUNTEERS_READ
     | {Permission.SOCIALWORK_DEPARTMENTS_WRITE}
+    | _LEDGER
+    | {Permission.SUPERVISION_READ}
     | {Permission.PEOPLE_WRITE, Permission.PEOPLE_READ_MOBILE, Permission.TEAMS_WRITE, Permission.ROSTER_EXPORT},
     Role.TEAM_LEADER: _EVERYONE
     | _IDENTITY
     | _HANDLE
     | _TEAM_REFERRALS
     | _WORK_DAYS
+    | _LEDGER
     | {Permission.RESIDENTS_IMPORT, Permission.SIGNINGS_WRITE, Permission.PEOPLE_READ_MOBILE}
     | {Permission.SOCIALWORK_RECEIVE_TRANSFERS},
     Role.TEAM_MEMBER: _EVERYONE
@@ -221,6 +243,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _IDENTITY
     | _AREA_STATUS
     | _DUTIES_READ
+    | _LEDGER
     | {Permission.REPORTS_READ_URGENT, Permission.SOCIALWORK_RECEIVE_TRANSFERS},
     Role.GRID_LEADER: _EVERYONE | _SENTINEL_CARE | _WHISTLE | _AREA_STATUS | {Permission.REPORTS_SUBMIT_ANY_GRID},
     Role.SENTINEL: _EVERYONE | _SENTINEL_CARE | _WHISTLE,
