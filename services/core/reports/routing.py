@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
-from services.core.deadlines.kinds import deadline_kind, deadline_kind_many, default_message
+from services.core.deadlines.kinds import deadline_kind, deadline_kind_many, deadline_messages_many, default_message
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
@@ -241,3 +241,26 @@ async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline
             found += memo[key]
         answers.append(list(dict.fromkeys(found)))
     return answers
+
+
+@deadline_messages_many(REPORT_IN_KIND)
+@deadline_messages_many(KIND)
+async def messages_many(db: AsyncSession, items: Sequence[tuple[Deadline, Step, Sequence[uuid.UUID]]]) -> list[Message]:
+    """``message`` for a sweep batch: the reports in one query, their names and places in a few more."""
+    ids = {deadline.subject_id for deadline, _, _ in items}
+    reports = {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(ids)))}
+    found = [reports.get(deadline.subject_id) for deadline, _, _ in items]
+    rendered = iter(
+        await messages.report_messages(
+            db,
+            [
+                (deadline.kind, report, recipients, {"step": step.name, "due_at": deadline.due_at})
+                for (deadline, step, recipients), report in zip(items, found, strict=True)
+                if report is not None
+            ],
+        )
+    )
+    return [
+        next(rendered) if report is not None else await default_message(db, deadline, step, recipients)
+        for (deadline, step, recipients), report in zip(items, found, strict=True)
+    ]
