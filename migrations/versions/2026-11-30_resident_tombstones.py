@@ -1,0 +1,78 @@
+"""Residents' delta sync answers removals: ``resident.died_on`` and ``resident_tombstone``, written by triggers.
+
+A resident who moves to a grid outside a phone's area, dies or whose record is deleted leaves a
+tombstone in the same transaction (so with the same ``change_xid`` order and commit horizon as the
+resident rows): the sync answers it once to the phones whose area held the old grid.
+
+Revision ID: 0016
+Revises: 0011
+Create Date: 2026-11-30 05:00:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("resident", sa.Column("died_on", sa.Date(), nullable=True))
+    op.create_table(
+        "resident_tombstone",
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("resident_id", sa.Uuid(), nullable=False),
+        sa.Column("district_id", sa.Uuid(), nullable=False),
+        sa.Column("from_path", sa.String(length=200), nullable=False),
+        sa.Column("to_path", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.String(length=16), nullable=False),
+        sa.Column(
+            "change_xid", sa.BigInteger(), server_default=sa.text("(pg_current_xact_id()::text)::bigint"), nullable=False
+        ),
+        sa.CheckConstraint("reason in ('moved_out', 'died', 'deleted')", name=op.f("ck_resident_tombstone_reason")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_resident_tombstone")),
+    )
+    op.create_index("ix_resident_tombstone_change_xid_id", "resident_tombstone", ["change_xid", "id"], unique=False)
+    # After the row changed: a move out of a grid, a death, a deletion each leave one tombstone. A record
+    # already removed (dead) leaves none when it moves again; a death undone simply syncs the resident again.
+    op.execute(
+        """
+        create function resident_leave_tombstone() returns trigger language plpgsql as $$
+        declare
+            old_path text := (select path from org_unit where id = old.grid_id);
+        begin
+            if tg_op = 'DELETE' then
+                if old.died_on is null then
+                    insert into resident_tombstone (resident_id, district_id, from_path, reason)
+                    values (old.id, old.district_id, old_path, 'deleted');
+                end if;
+                return null;
+            end if;
+            if new.died_on is not null and old.died_on is null then
+                insert into resident_tombstone (resident_id, district_id, from_path, reason)
+                values (old.id, old.district_id, old_path, 'died');
+            elsif new.grid_id is distinct from old.grid_id and new.died_on is null then
+                insert into resident_tombstone (resident_id, district_id, from_path, to_path, reason)
+                values (old.id, old.district_id, old_path, (select path from org_unit where id = new.grid_id),
+                        'moved_out');
+            end if;
+            return null;
+        end $$;
+        """
+    )
+    op.execute(
+        "create trigger resident_tombstone after update of grid_id, died_on or delete on resident "
+        "for each row execute function resident_leave_tombstone()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("drop trigger resident_tombstone on resident")
+    op.execute("drop function resident_leave_tombstone()")
+    op.drop_index("ix_resident_tombstone_change_xid_id", table_name="resident_tombstone")
+    op.drop_table("resident_tombstone")
+    op.drop_column("resident", "died_on")
