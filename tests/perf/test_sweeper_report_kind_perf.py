@@ -101,7 +101,8 @@ async def make_due(engine: AsyncEngine, template: uuid.UUID, reminder_at: dateti
             ),
             {"t": template, "started": started, "due": reminder_at, "kind": routing.KIND},
         )
-        await conn.execute(text("analyze deadline; analyze sentinel_report"))
+        await conn.execute(text("analyze deadline"))
+        await conn.execute(text("analyze sentinel_report"))
 
 
 @pytest.mark.parametrize("messages", ["set-based messages", "per-step messages"])
