@@ -13,6 +13,7 @@ per due step: with set-based messages (``deadline_messages_many``, one call per 
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
@@ -34,8 +35,8 @@ from tests.conftest import Servers, fresh_database
 from tests.factories import TEST_PII
 from tests.report_world import build_report_world, health_need, sentinel_principal
 
-DUE = 5_000
-ROUNDS = 3
+DUE = int(os.environ.get("GRIDCARE_BENCH_DUE", "5000"))  # smaller to profile
+ROUNDS = int(os.environ.get("GRIDCARE_BENCH_ROUNDS", "3"))
 BATCH = 200
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
