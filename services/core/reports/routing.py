@@ -276,9 +276,17 @@ async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline
 @deadline_messages_many(REPORT_IN_KIND)
 @deadline_messages_many(KIND)
 async def messages_many(db: AsyncSession, items: Sequence[tuple[Deadline, Step, Sequence[uuid.UUID]]]) -> list[Message]:
-    """``message`` for a sweep batch: the reports in one query, their names and places in a few more."""
+    """``message`` for a sweep batch: the reports in one query (none when the recipients step loaded them),
+    their names and places in a few more."""
     ids = {deadline.subject_id for deadline, _, _ in items}
-    reports = {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(ids)))}
+    reports: dict[uuid.UUID, SentinelReport] = {}
+    for rid in ids:
+        loaded = db.identity_map.get(db.identity_key(SentinelReport, rid))
+        if isinstance(loaded, SentinelReport):
+            reports[rid] = loaded
+    missing = ids - set(reports)
+    if missing:
+        reports |= {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(missing)))}
     found = [reports.get(deadline.subject_id) for deadline, _, _ in items]
     rendered = iter(
         await messages.report_messages(
