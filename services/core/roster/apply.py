@@ -3,18 +3,16 @@ rules of the core services that create each record, checked a kind at a time and
 (``bulk``); a broken rule becomes a problem on its row.
 
 Why not one service call per record: a district's first import is about 25,000 records and each call
-costs some ten round trips (scope, lock, overlap, insert, audit), which took minutes. The bulk kinds
-(units, people, memberships, responsibilities, community roles, pairings) are checked here with the
-same scope statements, kinds, period rules and area rules, under the same row locks (taken once per
-kind, in id order), and inserted with their audit events in a few statements. The rare kinds
-(institutions, stewards, teams: tens per district) still go through their services.
+costs some ten round trips (scope, lock, overlap, insert, audit), which took minutes. Each kind (units,
+institutions, people, stewards, teams, memberships, responsibilities, community roles, pairings) is
+checked here with its service's scope statements, kinds, period rules and area rules, under the same
+row locks (taken once per kind, in id order), and inserted with its audit events in a few statements.
+A rule added to one of those services must be added to its twin here (CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -33,39 +31,30 @@ from services.core.roster.export import _mobiles
 from services.core.roster.plan import Planner, _col, _PlannedPerson, _Ref
 from services.core.roster.workbook import Roster
 from services.core.security.roles import Permission
-from services.core.teams import institutions as institution_service
 from services.core.teams import people as people_service
 from services.core.teams import repository as teams_repository
-from services.core.teams import teams as team_service
 from services.core.teams import validation
 from services.core.teams.models import (
+    LEVEL_OF_KIND,
     Institution,
+    InstitutionKind,
     InstitutionLevel,
     InstitutionSteward,
     MemberRole,
     Person,
     PersonKind,
     Team,
+    TeamKind,
+    TeamLevel,
     TeamMember,
     TeamStatus,
 )
-from services.core.teams.schemas import InstitutionCreate, StewardCreate, TeamCreate
-
-T = TypeVar("T")
 
 
 class Importer(Planner):
     """A checked plan (``plan.Planner``) that writes what is missing."""
 
     # -- applying
-    async def guarded(self, ref: _Ref, step: Awaitable[T]) -> T | None:
-        """Await one core call; a domain error becomes this row's problem (checks precede writes in core)."""
-        try:
-            return await step
-        except DomainError as exc:
-            self.errors.append(ref.error(_explain(exc)))
-            return None
-
     def count(self, kind: str, created: bool) -> None:
         (self.created if created else self.unchanged)[kind] += 1
 
@@ -74,24 +63,7 @@ class Importer(Planner):
         (institutions, stewards, teams) through their core services, one call per record."""
         self.writer = bulk.Writer(self.db, self.principal, self.at)
         await self.apply_units(roster)
-        # institutions
-        for i in roster.institutions:
-            ref = _Ref(wb.INSTITUTIONS, i.row, _col(wb.INSTITUTIONS, "统一社会信用代码"))
-            if i.credit_code in self.institutions:
-                self.count("institutions", False)
-                continue
-            home = self.units[i.unit_code]
-            made_inst = await self.guarded(
-                ref,
-                institution_service.create_institution(
-                    self.db,
-                    principal=self.principal,
-                    data=InstitutionCreate(name=i.name, kind=i.kind, credit_code=i.credit_code, org_unit_id=home.id),
-                ),
-            )
-            if made_inst is not None:
-                self.institutions[i.credit_code] = made_inst[0]
-                self.count("institutions", True)
+        await self.apply_institutions(roster)
         await self.apply_people(roster)
         await self.preload()
         await self.apply_stewards(roster)
@@ -278,7 +250,66 @@ class Importer(Planner):
             (m for (t, _), m in self.memberships.items() if t == team_id and m.role == MemberRole.LEADER.value), None
         )
 
+    async def apply_institutions(self, roster: Roster) -> None:
+        """``teams.institutions.create_institution``'s rules (credit code format and free anywhere, its unit
+        writable and the district or a town), one INSERT."""
+        wanted = [i for i in roster.institutions if i.credit_code not in self.institutions]
+        self.unchanged["institutions"] = len(roster.institutions) - len(wanted)
+        if not wanted:
+            return
+        homes = {self.units[i.unit_code].id for i in wanted if i.unit_code in self.units}
+        writable = await bulk.ids_in(
+            self.db, org_repository.readable(self.principal, Permission.INSTITUTIONS_WRITE), OrgUnit.id, homes
+        )
+        records: list[Institution] = []
+        audits: list[tuple[str, str, dict[str, object]]] = []
+        codes: dict[str, str | DomainError] = {}
+        for i in wanted:
+            try:
+                codes[i.credit_code] = validation.credit_code(i.credit_code)
+            except DomainError as exc:
+                codes[i.credit_code] = exc
+        taken = await bulk.ids_in(
+            self.db, select(Institution), Institution.credit_code, [c for c in codes.values() if isinstance(c, str)]
+        )
+        for i in wanted:
+            ref = _Ref(wb.INSTITUTIONS, i.row, _col(wb.INSTITUTIONS, "统一社会信用代码"))
+            home = self.units[i.unit_code]
+            code = codes[i.credit_code]
+            if isinstance(code, DomainError):
+                self.errors.append(ref.error(_explain(code)))
+                continue
+            problem = (
+                "所在单位不在您的可写范围内"
+                if home.id not in writable
+                else "an institution sits in the district or a town"
+                if home.kind not in (OrgUnitKind.DISTRICT, OrgUnitKind.TOWN)
+                else f"credit code {code} is already registered"
+                if code in taken
+                else None
+            )
+            if problem:
+                self.errors.append(ref.error(problem))
+                continue
+            institution = Institution(
+                id=uuid.uuid4(),
+                name=i.name.strip(),
+                kind=i.kind,
+                level=LEVEL_OF_KIND[InstitutionKind(i.kind)],
+                credit_code=code,
+                org_unit_id=home.id,
+                district_id=home.district_id,
+            )
+            records.append(institution)
+            audits.append(("institution.created", home.path, {"kind": i.kind}))
+            self.institutions[i.credit_code] = institution
+            self.count("institutions", True)
+        await self.writer.insert(records, audits)
+
     async def apply_stewards(self, roster: Roster) -> None:
+        """``teams.institutions.appoint_steward``'s rules (the institution writable and locked, the person a
+        readable staff member, one steward at a time), one INSERT."""
+        wanted: list[tuple[Institution, Person, _Ref]] = []
         for i in roster.institutions:
             institution = self.institutions.get(i.credit_code)
             person = self.people.get(i.steward_mobile or "")
@@ -292,45 +323,133 @@ class Importer(Planner):
                 else:
                     self.errors.append(ref.error("该机构已有另一名家医管家在任;请先在系统中结束其任期"))
                 continue
-            made = await self.guarded(
-                ref,
-                institution_service.appoint_steward(
-                    self.db,
-                    principal=self.principal,
-                    institution_id=institution.id,
-                    data=StewardCreate(person_id=person.id, starts_at=self.at),
-                ),
+            wanted.append((institution, person, ref))
+        if not wanted:
+            return
+        ids = {institution.id for institution, _, _ in wanted}
+        await bulk.lock(self.db, Institution.id, ids)
+        writable = await bulk.ids_in(
+            self.db,
+            teams_repository.readable_institutions(self.principal, Permission.INSTITUTIONS_WRITE),
+            Institution.id,
+            ids,
+        )
+        readable = await bulk.ids_in(
+            self.db, teams_repository.readable_people(self.principal), Person.id, {p.id for _, p, _ in wanted}
+        )
+        taken = {
+            row.institution_id
+            for row in await bulk.overlapping(
+                self.db, InstitutionSteward, InstitutionSteward.institution_id, ids, starts_at=self.at
             )
-            if made is not None:
-                self.stewards[institution.id] = made[0]
-                self.count("stewards", True)
+        }
+        records: list[InstitutionSteward] = []
+        audits: list[tuple[str, str, dict[str, object]]] = []
+        for institution, person, ref in wanted:
+            problem = (
+                "机构不在您的可写范围内"
+                if institution.id not in writable
+                else "人员不在您的管理范围内"
+                if person.id not in readable
+                else "an institution steward is a staff member"
+                if person.kind != PersonKind.STAFF
+                else "the institution already has a steward then"
+                if institution.id in taken
+                else None
+            )
+            if problem:
+                self.errors.append(ref.error(problem))
+                continue
+            steward = InstitutionSteward(
+                id=uuid.uuid4(),
+                institution_id=institution.id,
+                person_id=person.id,
+                starts_at=self.at,
+                ends_at=None,
+                district_id=institution.district_id,
+            )
+            taken.add(institution.id)
+            records.append(steward)
+            audits.append(
+                (
+                    "institution_steward.appointed",
+                    await self.path(institution.org_unit_id),
+                    {"institution_id": institution.id},
+                )
+            )
+            self.stewards[institution.id] = steward
+            self.count("stewards", True)
+        await self.writer.insert(records, audits)
 
     async def apply_teams(self, roster: Roster) -> None:
+        """``teams.teams.create_team``'s rules (kind and level agree; the institution readable; its unit
+        writable for that institution's teams; no two teams of an institution with one name), one INSERT."""
+        wanted: list[tuple[wb.TeamRow, Institution, _Ref]] = []
         for t in roster.teams:
-            key = (t.credit_code, t.name)
-            if key in self.teams:
+            if (t.credit_code, t.name) in self.teams:
                 self.count("teams", False)
                 continue
             institution = self.institutions.get(t.credit_code)
-            if institution is None:
-                continue
-            made = await self.guarded(
-                _Ref(wb.TEAMS, t.row, _col(wb.TEAMS, "团队名称")),
-                team_service.create_team(
-                    self.db,
-                    principal=self.principal,
-                    data=TeamCreate(
-                        institution_id=institution.id,
-                        name=t.name,
-                        kind=t.kind,
-                        level=t.level,
-                        service_phone=t.service_phone,
-                    ),
-                ),
+            if institution is not None:
+                wanted.append((t, institution, _Ref(wb.TEAMS, t.row, _col(wb.TEAMS, "团队名称"))))
+        if not wanted:
+            return
+        ids = {institution.id for _, institution, _ in wanted}
+        readable = await bulk.ids_in(
+            self.db, teams_repository.readable_institutions(self.principal), Institution.id, ids
+        )
+        writable = await bulk.ids_in(
+            self.db,
+            org_repository.readable(self.principal, Permission.TEAMS_WRITE),
+            OrgUnit.id,
+            {institution.org_unit_id for _, institution, _ in wanted},
+        )
+        names = {
+            (institution_id, name)
+            for part in bulk.chunks(sorted(ids))
+            for institution_id, name in (
+                await self.db.execute(select(Team.institution_id, Team.name).where(Team.institution_id.in_(part)))
+            ).all()
+        }
+        records: list[Team] = []
+        audits: list[tuple[str, str, dict[str, object]]] = []
+        for t, institution, ref in wanted:
+            level = t.level or (TeamLevel.VILLAGE if t.kind is TeamKind.PRIMARY else TeamLevel.DISTRICT)
+            unit = self.units_by_id().get(institution.org_unit_id)
+            name = t.name.strip()
+            problem = (
+                "the four departments are district-level teams"
+                if t.kind is not TeamKind.PRIMARY and level is not TeamLevel.DISTRICT
+                else "机构不在您的管理范围内"
+                if institution.id not in readable
+                else "所在单位不在您的可写范围内"
+                if unit is None or unit.id not in writable
+                else "you manage the teams of another institution"
+                if not self.principal.can_at_institution(Permission.TEAMS_WRITE, unit.path, institution.id)
+                else f"the institution already has a team named {name}"
+                if (institution.id, name) in names
+                else None
             )
-            if made is not None:
-                self.teams[key] = made[0]
-                self.count("teams", True)
+            if problem or unit is None:
+                self.errors.append(ref.error(problem or ""))
+                continue
+            team = Team(
+                id=uuid.uuid4(),
+                institution_id=institution.id,
+                name=name,
+                kind=t.kind,
+                level=level,
+                status=TeamStatus.ACTIVE,
+                service_phone=t.service_phone,
+                org_unit_id=unit.id,
+                district_id=unit.district_id,
+            )
+            names.add((institution.id, name))
+            records.append(team)
+            audits.append(("team.created", unit.path, {"institution_id": institution.id}))
+            self.teams[(t.credit_code, t.name)] = team
+            self.count("teams", True)
+        await self.writer.insert(records, audits)
 
     async def apply_members(self, roster: Roster) -> None:
         """``teams.members.add_member``'s rules (team writable and locked, not dissolved; the person a
@@ -725,7 +844,7 @@ class Importer(Planner):
             return "org unit not found"
         if home.kind == OrgUnitKind.TOWN and village.path.startswith(home.path):
             return None
-        areas = [village.id] + [u.id for u in by_id.values() if u.parent_id == village.id]
+        areas = [village.id, *self.children_of(village.id)]
         serves = any(
             (r := self.responsibility.get(area)) is not None and institution_of_team.get(r.team_id) == institution.id
             for area in areas
@@ -750,7 +869,7 @@ class Importer(Planner):
                 if found is None:
                     self.errors.append(ref.error(f"结对人 {c.paired_mobile} 不是在任的机构家医管家"))
                 return found
-            areas = [role.org_unit_id] + [u.id for u in self.units.values() if u.parent_id == role.org_unit_id]
+            areas = [role.org_unit_id, *self.children_of(role.org_unit_id)]
             candidates: list[tuple[bool, str, uuid.UUID]] = []
             for area in areas:
                 responsible = self.responsibility.get(area)
@@ -784,9 +903,18 @@ class Importer(Planner):
             return leader.id if leader is not None else None
         return None  # a sentinel left unpaired on purpose
 
+    def children_of(self, unit_id: uuid.UUID) -> list[uuid.UUID]:
+        """The ids of the units directly under ``unit_id`` (an index kept with ``units_by_id``)."""
+        self.units_by_id()
+        return self._children.get(unit_id, [])
+
     def units_by_id(self) -> dict[uuid.UUID, OrgUnit]:
         if len(self._by_id) != len(self.units):
             self._by_id = {u.id: u for u in self.units.values()}
+            self._children = {}
+            for u in self.units.values():
+                if u.parent_id is not None:
+                    self._children.setdefault(u.parent_id, []).append(u.id)
         return self._by_id
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, insert, inspect, select
+from sqlalchemy import ColumnElement, Select, Table, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -99,8 +99,9 @@ class Writer:
         if not records:
             return
         model, now = type(records[0]), clock.now()
+        table = cast(Table, model.__table__)  # Core, not the ORM's bulk path: the rows are complete
         for part in chunks(list(records), 1_000):
-            await self.db.execute(insert(model), [values(r, now) for r in part])
+            await self.db.execute(insert(table), [values(r, now) for r in part])
         events = [
             {
                 "occurred_at": now,
@@ -115,4 +116,4 @@ class Writer:
             for record, (action, org_path, details) in zip(records, audits, strict=True)
         ]
         for part in chunks(events, 1_000):
-            await self.db.execute(insert(AuditEvent), list(part))
+            await self.db.execute(insert(cast(Table, AuditEvent.__table__)), list(part))
