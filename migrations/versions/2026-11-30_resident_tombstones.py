@@ -42,36 +42,40 @@ def upgrade() -> None:
     op.execute(
         """
         create function resident_leave_tombstone() returns trigger language plpgsql as $$
-        declare
-            old_path text := (select path from org_unit where id = old.grid_id);
         begin
             if tg_op = 'DELETE' then
                 if old.died_on is null then
                     insert into resident_tombstone (resident_id, district_id, from_path, reason)
-                    values (old.id, old.district_id, old_path, 'deleted');
+                    select old.id, old.district_id, path, 'deleted' from org_unit where id = old.grid_id;
                 end if;
-                return null;
-            end if;
-            if new.died_on is not null and old.died_on is null then
+            elsif new.died_on is not null and old.died_on is null then
                 insert into resident_tombstone (resident_id, district_id, from_path, reason)
-                values (old.id, old.district_id, old_path, 'died');
+                select old.id, old.district_id, path, 'died' from org_unit where id = old.grid_id;
             elsif new.grid_id is distinct from old.grid_id and new.died_on is null then
                 insert into resident_tombstone (resident_id, district_id, from_path, to_path, reason)
-                values (old.id, old.district_id, old_path, (select path from org_unit where id = new.grid_id),
-                        'moved_out');
+                select old.id, old.district_id, o.path, n.path, 'moved_out'
+                from org_unit o, org_unit n where o.id = old.grid_id and n.id = new.grid_id;
             end if;
             return null;
         end $$;
         """
     )
+    # Only rows whose grid or death actually changed run the function: a bulk re-import that rewrites
+    # unchanged residents pays nothing.
     op.execute(
-        "create trigger resident_tombstone after update of grid_id, died_on or delete on resident "
+        "create trigger resident_tombstone_on_update after update of grid_id, died_on on resident for each row "
+        "when (old.grid_id is distinct from new.grid_id or old.died_on is distinct from new.died_on) "
+        "execute function resident_leave_tombstone()"
+    )
+    op.execute(
+        "create trigger resident_tombstone_on_delete after delete on resident "
         "for each row execute function resident_leave_tombstone()"
     )
 
 
 def downgrade() -> None:
-    op.execute("drop trigger resident_tombstone on resident")
+    op.execute("drop trigger resident_tombstone_on_delete on resident")
+    op.execute("drop trigger resident_tombstone_on_update on resident")
     op.execute("drop function resident_leave_tombstone()")
     op.drop_index("ix_resident_tombstone_change_xid_id", table_name="resident_tombstone")
     op.drop_table("resident_tombstone")
