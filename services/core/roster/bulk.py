@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, insert, inspect, select
@@ -75,9 +76,16 @@ async def overlapping(
     return rows
 
 
+@cache
+def _columns(model: type[Base]) -> tuple[str, ...]:
+    """The mapped column attribute names of ``model`` (inspected once, not per row)."""
+    return tuple(attr.key for attr in inspect(model).column_attrs)
+
+
 def values(record: Base, at: datetime) -> dict[str, Any]:
     """The column values of a transient ``record`` as an INSERT row (timestamps and version filled in)."""
-    row = {attr.key: getattr(record, attr.key) for attr in inspect(type(record)).column_attrs}
+    state = record.__dict__  # a transient instance: every value set is here, unset ones are absent
+    row = {key: state.get(key) for key in _columns(type(record))}
     for name, default in (("created_at", at), ("updated_at", at), ("version", 1)):
         if name in row and row[name] is None:
             row[name] = default

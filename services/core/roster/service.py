@@ -80,6 +80,9 @@ async def import_roster(
     importer.check_community(roster)
     if importer.errors:
         raise RosterInvalid(importer.errors)
+    # What is in force and not in the file, read before writing: the import only adds records the file
+    # names and never ends one, so the answer is the same as after, and a first import reads an empty area.
+    existing = await gather(db, target, at, pii=pii) if not dry_run else Roster()
     savepoint = await db.begin_nested()
     try:
         await importer.apply(roster)
@@ -92,7 +95,6 @@ async def import_roster(
             raise RosterInvalid(importer.errors)
     else:
         await savepoint.commit()
-    existing = await gather(db, target, at, pii=pii) if not dry_run else Roster()
     return RosterImportSummary(
         org_unit_id=target.id,
         at=at,
