@@ -11,7 +11,7 @@ from services.core.notifications.models import InboxCounter, Notification, Outbo
 from services.core.org.models import Institution, OrgUnit
 from services.core.referrals.models import Referral, ReferralChange, ReferralFeedCounter, ReferralIdentifier
 from services.core.reports.models import ReportFollowUp, SentinelReport
-from services.core.residents.models import IdempotencyKey, Resident, ResidentTag
+from services.core.residents.models import IdempotencyKey, Resident, ResidentTag, ResidentTombstone
 from services.core.signing.models import Contact, Signing
 from services.core.socialwork.models import Activity as SocialWorkActivity
 from services.core.socialwork.models import AidApplication as SocialWorkAidApplication
@@ -61,6 +61,7 @@ __all__ = [
     "ReportFollowUp",
     "Resident",
     "ResidentTag",
+    "ResidentTombstone",
     "Responsibility",
     "RoleGrant",
     "SentinelReport",

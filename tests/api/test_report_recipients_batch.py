@@ -61,3 +61,38 @@ async def test_batch_and_per_step_recipients_agree_on_every_step(client: httpx.A
     one_by_one = [list(await routing.report_follow_up(db, d, step)) for d, step in pairs]
     assert any(one_by_one), "the world has people to tell"
     assert await routing.report_follow_up_many(db, pairs) == one_by_one
+
+
+async def test_batch_and_per_step_messages_agree_on_every_step(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    """``messages_many`` (one call per sweep batch) renders what ``message`` renders per step, for every
+    recipient in both languages, resident names shown to the same readers only."""
+    world = await world_at_t0(db)
+    newcomer = {"name": "李四", "birth_on": "1950-02-03"}
+    bodies = [
+        (world.sentinel, health_need(world.grid.id, world.resident.id)),
+        (world.sentinel, urgent_risk(world.grid.id, world.resident.id)),
+        (world.bare_sentinel, health_need(world.bare_grid.id, None, new_resident=newcomer)),
+    ]
+    for sentinel, body in bodies:
+        answer = await client.post("/reports", json=body, headers=await auth_headers(client, sentinel))
+        assert answer.status_code == 201, answer.text
+    clock.freeze(T0 + timedelta(hours=1))
+    deadlines = list(
+        await db.scalars(select(Deadline).where(Deadline.kind.in_([routing.KIND, routing.REPORT_IN_KIND])))
+    )
+    items = [
+        (d, step, list(await routing.report_follow_up(db, d, step)))
+        for d in deadlines
+        for step in Policy.model_validate(d.policy).steps
+    ]
+    assert any(recipients for _, _, recipients in items), "the world has people to tell"
+    one_by_one = [await routing.message(db, d, step, recipients) for d, step, recipients in items]
+    batched = await routing.messages_many(db, items)
+    assert batched == one_by_one
+    shown = {
+        (said.render(lang, user), lang)
+        for said, (_, _, recipients) in zip(batched, items, strict=True)
+        for user in recipients
+        for lang in ("zh", "en")
+    }
+    assert any("李" in title + body for (title, body), _ in shown), "some reader sees the resident's masked name"

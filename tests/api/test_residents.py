@@ -287,6 +287,26 @@ async def test_updates_need_if_match(client: httpx.AsyncClient, db: AsyncSession
     assert_problem(stale, 412, "version_mismatch")
 
 
+async def test_a_death_is_recorded_with_a_real_date_and_a_wrong_one_is_422_naming_the_field(
+    client: httpx.AsyncClient, db: AsyncSession, area: Area
+) -> None:
+    headers = {**await headers_for(client, db, Role.TEAM_MEMBER, area.village), "If-Match": '"1"'}
+    rid = await saved(db, await make_resident(db, area.grid, birth_on=date(1950, 5, 1)))
+    for died_on, message in (("1949-12-31", "before the birth date"), ("2999-01-01", "in the future")):
+        refused = await client.patch(f"/residents/{rid}", json={"died_on": died_on}, headers=headers)
+        assert_problem(refused, 422, "validation_error")
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.died_on"]
+        assert message in refused.json()["errors"][0]["message"]
+    for garbage in ("yesterday", 20260101):
+        refused = await client.patch(f"/residents/{rid}", json={"died_on": garbage}, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "body.died_on"
+    died = await client.patch(f"/residents/{rid}", json={"died_on": "2026-01-02"}, headers=headers)
+    assert died.status_code == 200, died.text
+    assert died.json()["died_on"] == "2026-01-02"
+    assert died.headers["etag"] == '"2"'
+
+
 async def test_key_population_tags_are_checked_and_listed(
     client: httpx.AsyncClient, db: AsyncSession, area: Area
 ) -> None:

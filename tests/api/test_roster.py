@@ -328,3 +328,27 @@ async def test_the_roster_with_its_phone_numbers_is_not_for_the_care_side(
         headers = await auth_headers(client, await make_user(db, role, town))
         refused = await client.get(f"/roster.xlsx?org_unit_id={town.id}", headers=headers)
         assert refused.status_code == 403, (role, refused.text)
+
+
+async def test_a_second_grid_leader_for_a_grid_is_refused_on_its_row_by_the_bulk_checks(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """The file names a new person as a grid's leader while another is in office: the community roles are
+    checked a kind at a time now, with the service's rule (one grid leader per grid at a time), and the
+    import is refused whole on that row."""
+    district = await demo(db)
+    headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, district))
+    exported = (await client.get(f"/roster.xlsx?org_unit_id={district.id}", headers=headers)).content
+    wb = load_workbook(io.BytesIO(exported))
+    sheet = wb["网格人员"]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[1].value == "网格长")
+    row[2].value, row[3].value, row[4].value = "另一位网格长", "13700000031", None
+    before = await counts(db)
+    response = await client.post(
+        f"/roster/imports?org_unit_id={district.id}", headers=headers, files=upload(_bytes(wb))
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["sheet"], e["row"]) for e in errors] == [("网格人员", row[0].row)], errors
+    assert "already has a grid_leader" in errors[0]["message"]
+    assert await counts(db) == before

@@ -84,7 +84,7 @@ UNEXPRESSIBLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/teams"): frozenset({"body.institution_id", "body.leader_id", "body.level"}),  # level by kind
     ("POST", "/pairings"): frozenset({"body.community_role_id", "body.member_id", "body.ends_at"}),
     ("POST", "/residents"): frozenset({"body.id_number", "body.birth_on", "body.sex"}),  # check digit, agree
-    ("PATCH", "/residents/{resident_id}"): frozenset({"body.id_number", "body.birth_on", "body.sex"}),
+    ("PATCH", "/residents/{resident_id}"): frozenset({"body.id_number", "body.birth_on", "body.sex", "body.died_on"}),
     ("POST", "/residents/lookup"): frozenset({"body.id_number"}),
     ("POST", "/reports"): frozenset(
         {"body.resident_id", "body.new_resident", "body.details", "body.observed_at"}  # which one, by category

@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.api.app import create_app
 from services.core.db import make_engine, make_session_factory, session_scope
-from services.core.errors import PreconditionFailed
+from services.core.errors import NotFound, PreconditionFailed
 from services.core.org.models import OrgUnit
 from services.core.residents import service
 from services.core.residents.models import Resident
@@ -258,3 +258,209 @@ async def test_key_rotation_re_encrypts_people_mobiles_too(committed: Committed,
             assert people_service.open_mobile(person, rotated) == phones[person.id]
             assert person.mobile_bidx == people_service.mobile_index(rotated, phones[person.id])
             assert person.version == 1
+
+
+# ---------------------------------------------------------------- removals: tombstones
+
+
+async def _all_settled(factory: async_sessionmaker[AsyncSession]) -> None:
+    """``_settled`` for residents and tombstones both (a deletion leaves only a tombstone)."""
+    for _ in range(6000):
+        async with session_scope(factory) as db:
+            passed = await db.scalar(
+                text(
+                    "select greatest((select coalesce(max(change_xid), 0) from resident), "
+                    "(select coalesce(max(change_xid), 0) from resident_tombstone)) "
+                    "< (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"
+                )
+            )
+        if passed:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the sync horizon never passed the last change")
+
+
+@dataclass
+class Phone:
+    """A phone's copy of its area, kept the way the sync tells clients to: removals first, then items."""
+
+    principal: Principal
+    cursor: str | None = None
+    residents: dict[uuid.UUID, int] | None = None
+    tombstones: list[uuid.UUID] | None = None
+
+    async def sync(self, factory: async_sessionmaker[AsyncSession], limit: int) -> None:
+        self.residents = self.residents if self.residents is not None else {}
+        self.tombstones = self.tombstones if self.tombstones is not None else []
+        while True:
+            async with session_scope(factory) as db:
+                page = await service.sync_changes(db, self.principal, cursor=self.cursor, limit=limit)
+            for gone in page.removed:
+                self.tombstones.append(gone.id)
+                self.residents.pop(gone.resident_id, None)
+            for resident, _ in page.items:
+                self.residents[resident.id] = resident.version
+            self.cursor = page.next_cursor
+            if not page.has_more:
+                return
+
+
+async def _two_grids(committed: Committed) -> tuple[OrgUnit, OrgUnit]:
+    """The fixture's grid (the phone's area) and another grid of the same village (outside it)."""
+    async with session_scope(committed.factory) as db:
+        village = await db.get(OrgUnit, committed.grid.parent_id)
+        assert village is not None
+        other = await make_child(db, village, number=2)
+    return committed.grid, other
+
+
+def _sentinel_of(grid: OrgUnit) -> Principal:
+    return Principal(
+        user_id=uuid.uuid4(),
+        username="phone",
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=(Grant(uuid.uuid4(), Role.SENTINEL, grid.id, grid.path),),
+    )
+
+
+async def test_tombstones_are_delivered_once_across_pages_while_others_write(committed: Committed) -> None:
+    """Writers move residents out of the phone's grid and back, record deaths, delete records and edit others
+    while the phone pages with small pages: each tombstone arrives once, and the phone ends with exactly the
+    living residents of its grid, at their latest version."""
+    here, there = await _two_grids(committed)
+    rng = random.Random(13)
+    ids: list[uuid.UUID] = []
+    async with session_scope(committed.factory) as db:
+        for i in range(30):
+            ids.append(
+                (await service.create(db, committed.principal, _new(here, f"住{i}"), pii=TEST_PII)).record.resident.id
+            )
+    phone = Phone(_sentinel_of(here))
+    deleted: set[uuid.UUID] = set()
+    writers_done = asyncio.Event()
+
+    async def write(n: int, step: int) -> None:
+        rid = rng.choice(ids)
+        if rid in deleted:
+            return
+        async with session_scope(committed.factory) as db:
+            row = (await db.execute(select(Resident.version, Resident.grid_id).where(Resident.id == rid))).one_or_none()
+            if row is None:
+                return
+            version, grid_id = row
+            roll = rng.random()
+            if roll < 0.05:
+                deleted.add(rid)
+                await db.execute(text("delete from resident where id = :id"), {"id": rid})
+                return
+            if roll < 0.15:
+                change = ResidentUpdate(died_on=date(2026, 1, 1) if rng.random() < 0.7 else None)
+            elif roll < 0.6:
+                change = ResidentUpdate(grid_id=there.id if grid_id == here.id else here.id)
+            else:
+                change = ResidentUpdate(address=f"{n}-{step}")
+            await service.update(db, committed.principal, rid, change, expected_version=int(version), pii=TEST_PII)
+
+    async def writer(n: int) -> None:
+        for step in range(30):
+            try:
+                await write(n, step)
+            except (StaleDataError, PreconditionFailed, NotFound):
+                pass  # a lost race with another writer (or a deletion): the other change counts
+            await asyncio.sleep(0)
+
+    async def writers() -> None:
+        await asyncio.gather(*(writer(n) for n in range(4)))
+        writers_done.set()
+
+    async def reader() -> None:
+        while True:
+            done = writers_done.is_set()
+            if done:
+                await _all_settled(committed.factory)
+            await phone.sync(committed.factory, rng.choice([2, 5, 9]))
+            if done:
+                return
+            await asyncio.sleep(0)
+
+    await asyncio.gather(writers(), reader())
+
+    assert phone.tombstones is not None
+    assert phone.tombstones, "the writers removed residents from the phone's grid"
+    assert len(phone.tombstones) == len(set(phone.tombstones)), "a tombstone was delivered twice"
+    async with session_scope(committed.factory) as db:
+        living_here = dict(
+            (
+                await db.execute(
+                    select(Resident.id, Resident.version).where(Resident.grid_id == here.id, Resident.died_on.is_(None))
+                )
+            ).all()
+        )
+        reasons = set((await db.scalars(text("select distinct reason from resident_tombstone"))).all())
+    assert phone.residents == living_here, "the phone holds exactly the living residents of its grid, latest versions"
+    assert reasons == {"moved_out", "died", "deleted"}
+
+
+async def test_a_removal_committed_late_by_a_long_transaction_is_not_skipped(committed: Committed) -> None:
+    """A move out of the phone's grid in a transaction that started first and commits last: the phone is
+    held at the open transaction (nothing after it is answered), then gets the tombstone and the later change."""
+    here, there = await _two_grids(committed)
+    async with session_scope(committed.factory) as db:
+        leaving = (await service.create(db, committed.principal, _new(here, "迁"), pii=TEST_PII)).record.resident
+    phone = Phone(_sentinel_of(here))
+    await _all_settled(committed.factory)
+    await phone.sync(committed.factory, 10)
+    assert phone.residents == {leaving.id: 1}
+    slow = committed.factory()
+    await slow.begin()
+    await service.update(
+        slow, committed.principal, leaving.id, ResidentUpdate(grid_id=there.id), expected_version=1, pii=TEST_PII
+    )
+    async with session_scope(committed.factory) as db:
+        arriving = (await service.create(db, committed.principal, _new(here, "来"), pii=TEST_PII)).record.resident
+    await phone.sync(committed.factory, 10)
+    assert phone.residents == {leaving.id: 1}, "nothing committed after the open transaction is answered yet"
+    assert phone.tombstones == []
+    await slow.commit()
+    await slow.close()
+    await _all_settled(committed.factory)
+    await phone.sync(committed.factory, 10)
+    assert phone.residents == {arriving.id: 1}
+    assert phone.tombstones is not None
+    assert len(phone.tombstones) == 1
+    await phone.sync(committed.factory, 10)
+    assert len(phone.tombstones) == 1, "asked again, nothing is repeated"
+
+
+async def test_a_phone_whose_area_holds_both_grids_gets_no_tombstone_for_a_move(committed: Committed) -> None:
+    """Moving within the caller's area is a change, not a removal; the village's phone sees the resident move."""
+    here, there = await _two_grids(committed)
+    village = Principal(
+        user_id=uuid.uuid4(),
+        username="village",
+        kind="person",
+        session_id=uuid.uuid4(),
+        grants=(
+            Grant(
+                uuid.uuid4(),
+                Role.TEAM_MEMBER,
+                committed.grid.parent_id,
+                committed.grid.path[: -len(committed.grid.code) - 1],
+            ),
+        ),
+    )
+    async with session_scope(committed.factory) as db:
+        mover = (await service.create(db, committed.principal, _new(here, "动"), pii=TEST_PII)).record.resident
+    async with session_scope(committed.factory) as db:
+        await service.update(
+            db, committed.principal, mover.id, ResidentUpdate(grid_id=there.id), expected_version=1, pii=TEST_PII
+        )
+    await _all_settled(committed.factory)
+    wide, narrow = Phone(village), Phone(_sentinel_of(here))
+    await wide.sync(committed.factory, 10)
+    await narrow.sync(committed.factory, 10)
+    assert (wide.residents, wide.tombstones) == ({mover.id: 2}, [])
+    assert narrow.residents == {}
+    assert narrow.tombstones is not None
+    assert len(narrow.tombstones) == 1

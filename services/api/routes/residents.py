@@ -12,13 +12,14 @@ from services.api.problems import problem_responses
 from services.core.errors import field_error
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.residents import imports, repository, service
-from services.core.residents.models import KeyPopulation
+from services.core.residents.models import KeyPopulation, RemovalReason
 from services.core.residents.schemas import (
     IdentityRead,
     ImportSummary,
     ResidentCreate,
     ResidentLookup,
     ResidentRead,
+    ResidentTombstone,
     ResidentUpdate,
     SyncPage,
     TagCreate,
@@ -212,8 +213,11 @@ async def sync_residents(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> SyncPage:
-    """Every change in the caller's area exactly once across pages, in commit-safe order; a changed resident returns."""
-    rows, next_cursor, has_more = await service.sync(db, principal, cursor=cursor, limit=limit)
+    """Each change in your area once, in commit-safe order: residents in `items`, those who left in `removed`."""
+    page = await service.sync_changes(db, principal, cursor=cursor, limit=limit)
     return SyncPage(
-        items=[service.to_read(principal, r, p) for r, p in rows], next_cursor=next_cursor, has_more=has_more
+        items=[service.to_read(principal, r, p) for r, p in page.items],
+        removed=[ResidentTombstone(resident_id=t.resident_id, reason=RemovalReason(t.reason)) for t in page.removed],
+        next_cursor=page.next_cursor,
+        has_more=page.has_more,
     )

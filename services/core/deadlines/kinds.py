@@ -141,3 +141,35 @@ def deadline_kind_many(kind: str) -> Callable[[ManyRecipientsFn], ManyRecipients
 def many_recipients_for(kind: str) -> ManyRecipientsFn | None:
     """The set-based recipients of ``kind``, if it registered one."""
     return _MANY.get(kind)
+
+
+# --- optional: messages for a whole sweep batch at once -------------------------------------------
+
+ManyMessagesFn = Callable[
+    [AsyncSession, Sequence[tuple[Deadline, Step, Sequence[uuid.UUID]]]], Awaitable[Sequence[Message]]
+]
+
+_MANY_MESSAGES: dict[str, ManyMessagesFn] = {}
+
+
+def deadline_messages_many(kind: str) -> Callable[[ManyMessagesFn], ManyMessagesFn]:
+    """Register a set-based ``message`` for ``kind``: ``(db, [(deadline, step, recipients), ...]) -> [Message, ...]``.
+
+    Optional, beside the per-step ``message``: a message that names places and people reads them
+    from the database, a handful of queries per step; the sweeper calls this once per batch instead.
+    It must answer exactly what the per-step ``message`` would, in the same order.
+    """
+
+    def register(fn: ManyMessagesFn) -> ManyMessagesFn:
+        existing = _MANY_MESSAGES.get(kind)
+        if existing is not None and existing is not fn:
+            raise ValueError(f"set-based messages for {kind} registered twice")
+        _MANY_MESSAGES[kind] = fn
+        return fn
+
+    return register
+
+
+def many_messages_for(kind: str) -> ManyMessagesFn | None:
+    """The set-based messages of ``kind``, if it registered one."""
+    return _MANY_MESSAGES.get(kind)

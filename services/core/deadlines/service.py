@@ -24,13 +24,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from services.core import clock
 from services.core.config import Settings, get_settings
 from services.core.db import new_id
-from services.core.deadlines.kinds import handler_for, many_recipients_for
+from services.core.deadlines.kinds import handler_for, many_messages_for, many_recipients_for
 from services.core.deadlines.models import Deadline, DeadlineState, DeadlineStep
 from services.core.deadlines.policy import Policy, Step, policy_for, snapshot
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.metrics import DEADLINE_STEPS_FIRED
 from services.core.notifications.service import Message, locales, notify, notify_many
 from services.core.notifications.templates import DEFAULT_LOCALE
+from services.core.notifications.templates import Message as Said
 
 log = logging.getLogger("gridcare.deadlines")
 
@@ -412,9 +413,10 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
         if (p.deadline.id, step.name) in claimed and recipients
     ]
     languages = await locales(db, {u for _, _, recipients in pending for u in recipients})
+    said_of = await _said(db, pending)
     messages: list[Message] = []
-    for p, step, recipients in pending:
-        said = await handler_for(p.deadline.kind).message(db, p.deadline, step, recipients)
+    for i, (p, step, recipients) in enumerate(pending):
+        said = said_of[i]
         by_text: dict[tuple[str, str], list[uuid.UUID]] = {}
         for user_id in recipients:
             by_text.setdefault(said.render(languages.get(user_id, DEFAULT_LOCALE), user_id), []).append(user_id)
@@ -437,6 +439,27 @@ async def _advance_batch(db: AsyncSession, deadlines: list[Deadline], now: datet
         if p.upcoming.next_step is not None and p.upcoming.next_step_at is not None:
             _plan(db, p.deadline.id, p.upcoming.next_step, p.upcoming.next_step_at)
     return len(claimed)
+
+
+async def _said(db: AsyncSession, pending: list[tuple[_Planned, Step, list[uuid.UUID]]]) -> list[Said]:
+    """What each claimed step says, in ``pending``'s order: one call per kind when it registered
+    set-based messages (``deadline_messages_many``), else the kind's ``message`` per step."""
+    said: list[Said | None] = [None] * len(pending)
+    by_kind: dict[str, list[int]] = {}
+    for i, (p, _, _) in enumerate(pending):
+        by_kind.setdefault(p.deadline.kind, []).append(i)
+    for kind, indexes in by_kind.items():
+        many = many_messages_for(kind)
+        if many is not None:
+            answers = await many(db, [(pending[i][0].deadline, pending[i][1], pending[i][2]) for i in indexes])
+            for i, answer in zip(indexes, answers, strict=True):
+                said[i] = answer
+            continue
+        handler = handler_for(kind)
+        for i in indexes:
+            p, step, recipients = pending[i]
+            said[i] = await handler.message(db, p.deadline, step, recipients)
+    return [s for s in said if s is not None]  # every index was filled above
 
 
 async def _resolve_recipients(db: AsyncSession, planned: list[_Planned]) -> None:

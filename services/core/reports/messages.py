@@ -11,10 +11,10 @@ residents get it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
@@ -223,64 +223,111 @@ register("report.report_in", zh=_report_in_zh, en=_report_in_en)
 # ---------------------------------------------------------------- parameters
 
 
-async def _name_of(db: AsyncSession, user_id: uuid.UUID | None) -> str | None:
-    """A person's name (their linked person), else the account's display name."""
-    if user_id is None:
-        return None
-    return await db.scalar(
-        select(func.coalesce(Person.name, User.display_name))
-        .select_from(User)
-        .outerjoin(Person, Person.user_id == User.id)
-        .where(User.id == user_id)
-    )
-
-
-async def may_read_residents(db: AsyncSession, user_ids: Collection[uuid.UUID], grid_path: str) -> frozenset[uuid.UUID]:
-    """The accounts among ``user_ids`` holding ``residents:read`` over the grid now (the same grants
-    and scope rule as reading the resident through the API)."""
-    if not user_ids:
-        return frozenset()
-    rows = await db.execute(
-        select(RoleGrant.user_id, RoleGrant.role)
-        .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
-        .where(
-            RoleGrant.user_id.in_(list(user_ids)),
-            active_at(RoleGrant, clock.now()),
-            literal(grid_path).startswith(OrgUnit.path),
-        )
-    )
-    return frozenset(u for u, role in rows.all() if Permission.RESIDENTS_READ in ROLE_PERMISSIONS[Role(role)])
-
-
 async def report_message(
     db: AsyncSession, template: str, report: SentinelReport, recipients: Collection[uuid.UUID], **extra: Any
 ) -> Message:
     """The message ``template`` about ``report`` for ``recipients``: names, places and times, never ids."""
-    rows = await db.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_([report.village_id, report.grid_id])))
-    places: dict[uuid.UUID, str] = {i: n for i, n in rows.all()}  # noqa: C416 - typed rows
-    grid_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == report.grid_id)) or ""
-    team = (
-        (await db.execute(select(Team.name, Team.service_phone).where(Team.id == report.team_id))).first()
-        if report.team_id
-        else None
-    )
-    resident_name: str | None = None
-    if report.resident_id is not None:
-        resident_name = await db.scalar(select(Resident.name).where(Resident.id == report.resident_id))
-    elif report.resident_draft:
-        resident_name = str(report.resident_draft.get("name") or "") or None
-    params: dict[str, Any] = {
-        "category": report.category,
-        "village": places.get(report.village_id, ""),
-        "grid": places.get(report.grid_id, ""),
-        "reporter": await _name_of(db, report.reporter_id),
-        "responder": await _name_of(db, report.reported_in_by),
-        "team": team[0] if team else "",
-        "team_phone": team[1] if team else None,
-        "submitted_at": report.submitted_at,
-        "reported_in_at": report.reported_in_at,
-        **extra,
+    return (await report_messages(db, [(template, report, recipients, extra)]))[0]
+
+
+async def report_messages(
+    db: AsyncSession, items: Sequence[tuple[str, SentinelReport, Collection[uuid.UUID], Mapping[str, Any]]]
+) -> list[Message]:
+    """``report_message`` for many ``(template, report, recipients, extra)`` at once, in order: the places,
+    teams, residents, names and readers' grants of them all in five queries, whatever their number (the
+    sweeper tells a whole batch of clocks with it)."""
+    if not items:
+        return []
+    reports = [report for _, report, _, _ in items]
+    units = {u for r in reports for u in (r.village_id, r.grid_id)}
+    places: dict[uuid.UUID, tuple[str, str]] = {
+        i: (n, p)
+        for i, n, p in (
+            await db.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.id.in_(units)))
+        ).all()
     }
-    restricted = {"resident": mask_name(resident_name)} if resident_name else {}
-    readers = await may_read_residents(db, recipients, grid_path) if restricted else frozenset()
-    return Message(template, params, restricted, readers)
+    team_ids = {r.team_id for r in reports if r.team_id}
+    teams: dict[uuid.UUID, tuple[str, str | None]] = (
+        {
+            i: (n, phone)
+            for i, n, phone in (
+                await db.execute(select(Team.id, Team.name, Team.service_phone).where(Team.id.in_(team_ids)))
+            ).all()
+        }
+        if team_ids
+        else {}
+    )
+    resident_ids = {r.resident_id for r in reports if r.resident_id}
+    residents: dict[uuid.UUID, str] = (
+        {  # noqa: C416 - typed rows
+            i: n
+            for i, n in (
+                await db.execute(select(Resident.id, Resident.name).where(Resident.id.in_(resident_ids)))
+            ).all()
+        }
+        if resident_ids
+        else {}
+    )
+    names = await _names_of(db, {u for r in reports for u in (r.reporter_id, r.reported_in_by) if u})
+    answers: list[Message] = []
+    pending_readers: list[tuple[int, Collection[uuid.UUID], str]] = []
+    for template, report, recipients, extra in items:
+        team = teams.get(report.team_id) if report.team_id else None
+        resident_name: str | None = None
+        if report.resident_id is not None:
+            resident_name = residents.get(report.resident_id)
+        elif report.resident_draft:
+            resident_name = str(report.resident_draft.get("name") or "") or None
+        params: dict[str, Any] = {
+            "category": report.category,
+            "village": places.get(report.village_id, ("", ""))[0],
+            "grid": places.get(report.grid_id, ("", ""))[0],
+            "reporter": names.get(report.reporter_id),
+            "responder": names.get(report.reported_in_by) if report.reported_in_by else None,
+            "team": team[0] if team else "",
+            "team_phone": team[1] if team else None,
+            "submitted_at": report.submitted_at,
+            "reported_in_at": report.reported_in_at,
+            **extra,
+        }
+        restricted = {"resident": mask_name(resident_name)} if resident_name else {}
+        if restricted:
+            pending_readers.append((len(answers), recipients, places.get(report.grid_id, ("", ""))[1]))
+        answers.append(Message(template, params, restricted, frozenset()))
+    if pending_readers:
+        readers = await _residents_readers(db, {u for _, users, _ in pending_readers for u in users})
+        for index, users, grid_path in pending_readers:
+            said = answers[index]
+            allowed = frozenset(u for u in users if any(grid_path.startswith(p) for p in readers.get(u, ())))
+            answers[index] = Message(said.template, said.params, said.restricted, allowed)
+    return answers
+
+
+async def _names_of(db: AsyncSession, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """Each account's name (its linked person's), else its display name."""
+    if not user_ids:
+        return {}
+    rows = await db.execute(
+        select(User.id, func.coalesce(Person.name, User.display_name))
+        .select_from(User)
+        .outerjoin(Person, Person.user_id == User.id)
+        .where(User.id.in_(list(user_ids)))
+    )
+    return {i: n for i, n in rows.all()}  # noqa: C416 - typed rows
+
+
+async def _residents_readers(db: AsyncSession, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Per account among ``user_ids``, the org paths where a grant in force now gives it ``residents:read``:
+    the rule of reading the grid's residents through the API (the grid's path starts with the grant's)."""
+    if not user_ids:
+        return {}
+    rows = await db.execute(
+        select(RoleGrant.user_id, RoleGrant.role, OrgUnit.path)
+        .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
+        .where(RoleGrant.user_id.in_(list(user_ids)), active_at(RoleGrant, clock.now()))
+    )
+    found: dict[uuid.UUID, list[str]] = {}
+    for user_id, role, path in rows.all():
+        if Permission.RESIDENTS_READ in ROLE_PERMISSIONS[Role(role)]:
+            found.setdefault(user_id, []).append(path)
+    return found

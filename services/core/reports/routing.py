@@ -15,7 +15,7 @@ notified (the coverage gaps and the team roster show who lacks one). Audiences:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, literal, select
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.accounts.models import RoleGrant
 from services.core.assignments.models import CommunityRole, CommunityRoleKind
-from services.core.deadlines.kinds import deadline_kind, deadline_kind_many, default_message
+from services.core.deadlines.kinds import deadline_kind, deadline_kind_many, deadline_messages_many, default_message
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import DEFAULT_STEPS, Policy, Step
 from services.core.notifications.models import Notification
@@ -139,6 +139,21 @@ async def already_told(db: AsyncSession, report_id: uuid.UUID) -> set[uuid.UUID]
     return set(await db.scalars(stmt))
 
 
+async def already_told_many(db: AsyncSession, report_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """``already_told`` for many reports in one query."""
+    told: dict[uuid.UUID, set[uuid.UUID]] = {}
+    if report_ids:
+        rows = await db.execute(
+            select(Notification.subject_id, Notification.user_id).where(
+                Notification.subject_type == SUBJECT, Notification.subject_id.in_(list(report_ids))
+            )
+        )
+        for report_id, user_id in rows.all():
+            if report_id is not None:
+                told.setdefault(report_id, set()).add(user_id)
+    return told
+
+
 async def audience(db: AsyncSession, report: SentinelReport, name: str, at: datetime) -> list[uuid.UUID]:
     """The accounts one audience name stands for, for this report at ``at``."""
     grid_path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == report.grid_id)) or ""
@@ -224,6 +239,15 @@ async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline
     reports = {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(ids)))}
     now = clock.now()
     memo: dict[tuple[object, ...], list[uuid.UUID]] = {}
+    waiting = {
+        deadline.subject_id
+        for deadline, step in pairs
+        if "team_if_waiting" in step.audience
+        and (r := reports.get(deadline.subject_id)) is not None
+        and r.team_id is not None
+        and r.status == ReportStatus.SUBMITTED
+    }
+    told = await already_told_many(db, waiting)
     answers: list[list[uuid.UUID]] = []
     for deadline, step in pairs:
         report = reports.get(deadline.subject_id)
@@ -232,6 +256,12 @@ async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline
             answers.append(found)
             continue
         for name in step.audience:
+            if name == "team_if_waiting":  # ``audience``'s rule, with who was told read for the whole batch
+                if report.id in waiting:
+                    if ("team", report.team_id) not in memo:
+                        memo[("team", report.team_id)] = await audience(db, report, "team", now)
+                    found += [u for u in memo[("team", report.team_id)] if u not in told.get(report.id, set())]
+                continue
             key = _shared_key(report, name)
             if key is None:
                 found += await audience(db, report, name, now)
@@ -241,3 +271,34 @@ async def report_follow_up_many(db: AsyncSession, pairs: Sequence[tuple[Deadline
             found += memo[key]
         answers.append(list(dict.fromkeys(found)))
     return answers
+
+
+@deadline_messages_many(REPORT_IN_KIND)
+@deadline_messages_many(KIND)
+async def messages_many(db: AsyncSession, items: Sequence[tuple[Deadline, Step, Sequence[uuid.UUID]]]) -> list[Message]:
+    """``message`` for a sweep batch: the reports in one query (none when the recipients step loaded them),
+    their names and places in a few more."""
+    ids = {deadline.subject_id for deadline, _, _ in items}
+    reports: dict[uuid.UUID, SentinelReport] = {}
+    for rid in ids:
+        loaded = db.identity_map.get(db.identity_key(SentinelReport, rid))
+        if isinstance(loaded, SentinelReport):
+            reports[rid] = loaded
+    missing = ids - set(reports)
+    if missing:
+        reports |= {r.id: r for r in await db.scalars(select(SentinelReport).where(SentinelReport.id.in_(missing)))}
+    found = [reports.get(deadline.subject_id) for deadline, _, _ in items]
+    rendered = iter(
+        await messages.report_messages(
+            db,
+            [
+                (deadline.kind, report, recipients, {"step": step.name, "due_at": deadline.due_at})
+                for (deadline, step, recipients), report in zip(items, found, strict=True)
+                if report is not None
+            ],
+        )
+    )
+    return [
+        next(rendered) if report is not None else await default_message(db, deadline, step, recipients)
+        for (deadline, step, recipients), report in zip(items, found, strict=True)
+    ]

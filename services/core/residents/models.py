@@ -87,6 +87,7 @@ class Resident(TimestampMixin, Base):
     household_code: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     change_xid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint"))
+    died_on: Mapped[date | None]  # a deceased resident's record stays (history); the sync answers a tombstone
 
     tags: Mapped[list[ResidentTag]] = relationship(
         back_populates="resident", lazy="raise", order_by="ResidentTag.since_on"
@@ -99,6 +100,38 @@ ID_NUMBER = sealed(
     Resident.id_number_enc, context="resident.id_number", blind_index=Resident.id_number_bidx, index_kind="id"
 )
 PHONE = sealed(Resident.phone_enc, context="resident.phone", blind_index=Resident.phone_bidx, index_kind="phone")
+
+
+class RemovalReason(StrEnum):
+    """Why a resident left a phone's sync: moved to a grid outside its area, died, or the record was deleted."""
+
+    MOVED_OUT = "moved_out"
+    DIED = "died"
+    DELETED = "deleted"
+
+
+class ResidentTombstone(Base):
+    """A resident leaving the grid at ``from_path``: what the delta sync answers to phones whose area holds
+    that grid (and not ``to_path``, where the resident moved), so they drop their copy exactly once.
+
+    Written by triggers on ``resident`` (see the migration), so every writer — the API, the bulk import,
+    an operator's SQL — leaves one; ``change_xid`` is the writing transaction's id, the same order and
+    horizon as ``resident.change_xid``. No foreign key to the resident: a deleted one is gone.
+    """
+
+    __tablename__ = "resident_tombstone"
+    __table_args__ = (
+        CheckConstraint(f"reason in ({_in(RemovalReason)})", name="reason"),
+        Index("ix_resident_tombstone_change_xid_id", "change_xid", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
+    resident_id: Mapped[uuid.UUID]
+    district_id: Mapped[uuid.UUID]
+    from_path: Mapped[str] = mapped_column(String(200))
+    to_path: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(16))
+    change_xid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint"))
 
 
 class ResidentTag(TimestampMixin, Base):

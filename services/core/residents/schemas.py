@@ -17,7 +17,7 @@ from services.core.residents.identity import (
     IdType,
     Sex,
 )
-from services.core.residents.models import KeyPopulation, TagSource
+from services.core.residents.models import KeyPopulation, RemovalReason, TagSource
 from services.core.text import Date, RequestModel
 
 
@@ -101,6 +101,11 @@ class ResidentUpdate(RequestModel):
     )
     address: str | None = Field(default=None, max_length=200)
     household_code: str | None = Field(default=None, max_length=64)
+    died_on: Date | None = Field(
+        default=None,
+        description="The day the resident died (not before birth, not in the future); null undoes a mistaken entry. "
+        "Phones then get a tombstone for the resident.",
+    )
 
 
 class ResidentView(StrEnum):
@@ -127,6 +132,7 @@ class ResidentRead(BaseModel):
     address: str | None
     household_code: str | None = Field(description="Absent in the sentinel view.")
     tags: list[TagRead] = Field(description="Key-population tags; a sentinel sees only those it reported.")
+    died_on: date | None = Field(default=None, description="Set when the resident has died.")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -164,9 +170,24 @@ class ImportSummary(BaseModel):
     errors: list[ImportRowError]
 
 
+class ResidentTombstone(BaseModel):
+    """A resident who left the caller's area: delete your copy."""
+
+    resident_id: uuid.UUID
+    reason: RemovalReason = Field(
+        description="`moved_out` (to a grid outside your area), `died`, or `deleted` (the record is gone)."
+    )
+
+
 class SyncPage(BaseModel):
-    """Changes in the caller's area; keep `next_cursor` and send it next time, even when empty."""
+    """Changes in the caller's area; keep `next_cursor` and send it next time, even when empty.
+
+    Apply `removed` first, then `items`: a resident in `items` is in your area now, whatever
+    happened before."""
 
     items: list[ResidentRead]
+    removed: list[ResidentTombstone] = Field(
+        description="Residents who left your area since the cursor (moved out, died, deleted), each once."
+    )
     next_cursor: str = Field(description="Where to continue; send it back as `cursor`.")
     has_more: bool = Field(description="More changes are ready now; fetch again at once.")

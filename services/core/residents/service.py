@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column, or_, select
+from sqlalchemy import ColumnElement, literal_column, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.core import clock
 from services.core.audit import service as audit
 from services.core.errors import AlreadyExists, Conflict, DomainError, ValidationFailed, field_error
+from services.core.notifications.templates import CHINA_TIME
 from services.core.org.models import OrgUnit
 from services.core.pagination import Keyset, paginate_rows
 from services.core.replay import Created, insert_once, replayed
@@ -26,7 +27,15 @@ from services.core.residents.errors import (
     PossibleDuplicate,
 )
 from services.core.residents.identity import IdType, Sex, age_on, check_id_number, check_identity
-from services.core.residents.models import ID_NUMBER, PHONE, IdempotencyKey, KeyPopulation, Resident, ResidentTag
+from services.core.residents.models import (
+    ID_NUMBER,
+    PHONE,
+    IdempotencyKey,
+    KeyPopulation,
+    Resident,
+    ResidentTag,
+    ResidentTombstone,
+)
 from services.core.residents.schemas import (
     IdentityRead,
     ResidentCreate,
@@ -38,7 +47,7 @@ from services.core.residents.schemas import (
     TagUpdate,
 )
 from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
-from services.core.security.principal import Principal
+from services.core.security.principal import Principal, scope_clause
 from services.core.security.roles import Permission
 from services.core.versioning import check_version
 
@@ -97,6 +106,7 @@ def to_read(principal: Principal, resident: Resident, grid_path: str) -> Residen
         address=resident.address,
         household_code=None if sentinel else resident.household_code,
         tags=[TagRead.model_validate(t) for t in tags],
+        died_on=resident.died_on,
         version=resident.version,
         created_at=resident.created_at,
         updated_at=resident.updated_at,
@@ -445,6 +455,15 @@ async def update(
         if grid.district_id != resident.district_id:
             raise field_error("body.grid_id", "a resident moves only within the district")
         values["grid_id"], path = grid.id, grid.path
+    if "died_on" in changes:
+        died_on = changes["died_on"]
+        if died_on is not None and died_on < values["birth_on"]:
+            raise field_error("body.died_on", "cannot be before the birth date")
+        if (
+            died_on is not None and died_on > clock.now().astimezone(CHINA_TIME).date()
+        ):  # the day as people there count it
+            raise field_error("body.died_on", "cannot be in the future")
+        values["died_on"] = died_on
     for i, tag in enumerate(resident.tags):
         _check_tag(
             values["sex"], values["birth_on"], KeyPopulation(tag.population), tag.since_on, tag.until_on, f"tags.{i}"
@@ -711,25 +730,70 @@ async def update_tag(
 # xmin nothing can commit any more, so a cursor past it never skips a late commit.
 _XMIN: ColumnElement[int] = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 _SYNC_KEYS = Keyset(Resident.change_xid, Resident.id)
+_TOMBSTONE_KEYS = Keyset(ResidentTombstone.change_xid, ResidentTombstone.id)  # the same cursor, the other stream
 
 
 async def sync(
     db: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[tuple[Resident, str]], str, bool]:
     """Residents in the caller's area changed after ``cursor``, in commit-safe order (change_xid, id)."""
+    changes = await sync_changes(db, principal, cursor=cursor, limit=limit)
+    return changes.items, changes.next_cursor, changes.has_more
+
+
+@dataclass(frozen=True)
+class SyncChanges:
+    """One page of the delta sync: residents changed in the area, and tombstones of those who left it."""
+
+    items: list[tuple[Resident, str]]
+    removed: list[ResidentTombstone]
+    next_cursor: str
+    has_more: bool
+
+
+async def sync_changes(db: AsyncSession, principal: Principal, *, cursor: str | None, limit: int) -> SyncChanges:
+    """Changes after ``cursor`` in commit-safe order (change_xid, id): living residents in the caller's area,
+    and tombstones of residents who left it (moved to a grid outside it, died, deleted).
+
+    Both streams are ordered and bounded the same way (below the horizon, after the cursor), and
+    merged into one: a row is answered exactly once across pages however writers interleave. A
+    tombstone reaches only callers whose area held the old grid and does not hold the new one.
+    """
     # Not ``paginate``: the horizon (below xmin) bounds every page, and an empty page answers
     # the cursor it was given, so the client never moves past a change still to commit.
     last = _SYNC_KEYS.decode(cursor) or [0, uuid.UUID(int=0)]
     stmt = (
         repository.readable(principal)
-        .where(_SYNC_KEYS.after(last), Resident.change_xid < _XMIN)
+        .where(_SYNC_KEYS.after(last), Resident.change_xid < _XMIN, Resident.died_on.is_(None))
         .options(selectinload(Resident.tags))
         .order_by(*_SYNC_KEYS.order_by())
         .limit(limit + 1)
         .execution_options(populate_existing=True)
     )
-    rows = (await db.execute(stmt)).all()
-    page = [(r[0], r[1]) for r in rows[:limit]]
+    gone = (
+        select(ResidentTombstone)
+        .where(
+            _TOMBSTONE_KEYS.after(last),
+            ResidentTombstone.change_xid < _XMIN,
+            scope_clause(principal, Permission.RESIDENTS_READ, ResidentTombstone.from_path),
+            or_(
+                ResidentTombstone.to_path.is_(None),
+                not_(scope_clause(principal, Permission.RESIDENTS_READ, ResidentTombstone.to_path)),
+            ),
+        )
+        .order_by(*_TOMBSTONE_KEYS.order_by())
+        .limit(limit + 1)
+    )
+    merged: list[tuple[int, uuid.UUID, tuple[Resident, str] | ResidentTombstone]] = [
+        (r[0].change_xid, r[0].id, (r[0], r[1])) for r in (await db.execute(stmt)).all()
+    ]
+    merged += [(t.change_xid, t.id, t) for t in (await db.scalars(gone)).all()]
+    merged.sort(key=lambda m: (m[0], m[1]))
+    page = merged[:limit]
     if page:
-        last = _SYNC_KEYS.values_of(page[-1][0])
-    return page, _SYNC_KEYS.encode(last), len(rows) > limit
+        last = [page[-1][0], page[-1][1]]
+    items = [m[2] for m in page if isinstance(m[2], tuple)]
+    present = {resident.id for resident, _ in items}
+    # A resident back in the area within this page is current in ``items``: its older tombstone is moot.
+    removed = [m[2] for m in page if isinstance(m[2], ResidentTombstone) and m[2].resident_id not in present]
+    return SyncChanges(items, removed, _SYNC_KEYS.encode(last), len(merged) > limit)

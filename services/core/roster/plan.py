@@ -68,6 +68,7 @@ class Planner:
         self.teams: dict[tuple[str, str], Team] = {}
         self.district_code = ""
         self._by_id: dict[uuid.UUID, OrgUnit] = {}
+        self._children: dict[uuid.UUID, list[uuid.UUID]] = {}
         self.readable_people: set[uuid.UUID] = set()
         self.readable_institutions: set[uuid.UUID] = set()
 
