@@ -36,6 +36,7 @@ from services.api.routes import (
     teams,
 )
 from services.api.routing import guard_shadowed
+from services.core.accounts.principals import PrincipalCache
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.metrics import watch_pool
@@ -179,6 +180,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.migration_head = migration_head()
+    app.state.principals = PrincipalCache(seconds=settings.auth_cache_seconds)
     if engine is not None:
         app.state.session_factory = make_session_factory(engine)
         watch_pool(engine, "api")

@@ -52,14 +52,18 @@ bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /
 
 
 async def authenticate(
+    request: Request,
     db: DbSession,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller behind the bearer token; 401 problem+json when there is none or it is bad."""
+    """The caller behind the bearer token; 401 problem+json when there is none or it is bad.
+
+    The process's principal cache spares a login seen in the last second its three-table read."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send an access token as 'Authorization: Bearer <token>'")
-    return await auth_service.authenticate(db, settings=settings, bearer=credentials.credentials)
+    cache = getattr(request.app.state, "principals", None)
+    return await auth_service.authenticate(db, settings=settings, bearer=credentials.credentials, cache=cache)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

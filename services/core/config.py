@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: int = Field(default=5, ge=1)
     worker_stale_after_seconds: int = Field(default=60, ge=5)
     db_pool_size: int = Field(default=10, ge=1)
+    # A login's principal (its session, account and grants) is kept this long per API process, so a
+    # request does not read three tables to learn who is calling; a revocation or a grant changed
+    # through this process drops it at once, one made elsewhere is seen within this bound. 0: read every time.
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    # `gridcare api`: uvicorn worker processes; 0 means one per CPU core.
+    api_workers: int = Field(default=0, ge=0, le=64)
 
     # SLA clocks: how often the sweeper looks for due steps, and per-kind policy overrides,
     # e.g. {"report.follow_up": {"due_after_hours": 24}, "report.follow_up:urgent_risk": {...}}.
