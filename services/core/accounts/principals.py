@@ -12,7 +12,6 @@ refused within one second everywhere, and at once by the process that revoked it
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,19 +43,20 @@ class _Entry:
 
 
 class PrincipalCache:
-    """Principals by (user, login), each kept at most ``seconds``; bounded, least recently used first out."""
+    """Principals by access token (so a kept one skips the signature check too), each kept at most
+    ``seconds`` and never past the token's expiry; bounded, least recently used out first."""
 
-    def __init__(self, *, seconds: float, max_entries: int = 20_000) -> None:
+    def __init__(self, *, seconds: float, max_entries: int = 10_000) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[uuid.UUID, uuid.UUID], _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Principal | None:
-        """The principal kept for this login, when it is still fresh."""
-        key = (user_id, session_id)
+    def get(self, token: str) -> Principal | None:
+        """The principal kept for this access token, when it is still fresh."""
+        key = token
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -71,9 +71,9 @@ class PrincipalCache:
         self._entries.move_to_end(key)
         return entry.principal
 
-    def put(self, principal: Principal, *, loaded_marker: int, next_change: datetime | None) -> None:
-        """Keep ``principal`` (read while the marker was ``loaded_marker``) until the bound or ``next_change``,
-        the next instant one of its grants starts or ends, whichever comes first."""
+    def put(self, token: str, principal: Principal, *, loaded_marker: int, next_change: datetime | None) -> None:
+        """Keep ``principal`` (read while the marker was ``loaded_marker``) until the bound or ``next_change``
+        (the token's expiry, or the next instant one of its grants starts or ends), whichever comes first."""
         if self.seconds <= 0 or loaded_marker != _marker:
             return
         now = clock.now()
@@ -82,7 +82,7 @@ class PrincipalCache:
             fresh_until = min(fresh_until, next_change)
         if fresh_until <= now:
             return
-        key = (principal.user_id, principal.session_id)
+        key = token
         self._entries[key] = _Entry(principal, loaded_marker, now, fresh_until, time.monotonic() + self.seconds)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

@@ -101,15 +101,16 @@ async def authenticate(
 
     With a ``cache`` (the API keeps one per process), a login seen within the last second is not
     read again; see ``principals`` for why a revocation still takes effect within that second."""
-    claims = tokens.decode_access(bearer, key=settings.signing_key(), issuer=settings.token_issuer)
     if cache is not None:
-        kept = cache.get(claims.user_id, claims.session_id)
+        kept = cache.get(bearer)
         if kept is not None:
             return kept
+    claims = tokens.decode_access(bearer, key=settings.signing_key(), issuer=settings.token_issuer)
     seen = principals.marker()
     principal, next_change = await load_principal(db, user_id=claims.user_id, session_id=claims.session_id)
     if cache is not None:
-        cache.put(principal, loaded_marker=seen, next_change=next_change)
+        until = claims.expires_at if next_change is None else min(next_change, claims.expires_at)
+        cache.put(bearer, principal, loaded_marker=seen, next_change=until)
     return principal
 
 
