@@ -103,6 +103,7 @@ def create_app(
             _require(settings.database_url, "GRIDCARE_DATABASE_URL"),
             pool_size=settings.db_pool_size,
             application_name="gridcare-api",
+            pre_ping=False,
         )
         watch_pool(db_engine, "api")
         app.state.session_factory = make_session_factory(db_engine)
