@@ -131,6 +131,12 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from services.load.morning import main as run_load
+
+    return run_load(args)
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     from services.dev.run import run_dev
 
@@ -160,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--admin-name", default="District administrator")
     p.add_argument("--admin-password", required=True)
     p.set_defaults(fn=cmd_init_district)
+    p = sub.add_parser("load", help="drive a running API over HTTP (a mixed morning) and print latencies")
+    from services.load.morning import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(fn=cmd_load)
     p = sub.add_parser("rotate-pii-keys", help="re-encrypt personal data under the newest PII key, in batches")
     p.add_argument("--batch-size", type=int, default=1000)
     p.set_defaults(fn=cmd_rotate_pii_keys)
