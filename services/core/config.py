@@ -112,18 +112,26 @@ class Settings(BaseSettings):
         if self.token_signing_key and self.pii_keys and self.pii_blind_index_key:
             return self
         path = self.data_dir / "secrets.json"
-        if path.exists():
-            stored = json.loads(path.read_text())
-        else:
+        if not path.exists():
+            # Several API processes may start at once: each writes its own file whole, then links it into
+            # place; the first link wins and everyone reads the winner (never a half-written file).
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            stored = {
+            fresh = {
                 "token_signing_key": secrets.token_urlsafe(48),
                 "pii_keys": json.dumps({"1": _new_aes_key()}),
                 "pii_blind_index_key": secrets.token_urlsafe(48),
             }
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            mine = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump(stored, f)
+                json.dump(fresh, f)
+            try:
+                os.link(mine, path)
+            except FileExistsError:
+                pass
+            finally:
+                mine.unlink()
+        stored = json.loads(path.read_text())
         return self.model_copy(
             update={
                 name: self.__dict__[name] or SecretStr(stored[name])

@@ -29,7 +29,7 @@ async def world_app(servers: Servers) -> AsyncIterator[tuple[ReportWorld, httpx.
     engine = make_engine(url, pool_size=8, pre_ping=False)
     async with session_scope(make_session_factory(engine)) as db:
         world = await build_report_world(db, at=clock.now() - timedelta(days=1))
-    app = create_app(make_settings(url, servers.redis_url), engine=engine, redis=None)  # type: ignore[arg-type]
+    app = create_app(make_settings(url, servers.redis_url), engine=engine, redis=None)
     yield world, httpx.ASGITransport(app=app), engine
     await engine.dispose()
     await drop_database(servers.server_url, url.rsplit("/", 1)[1])
