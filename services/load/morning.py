@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import time
 import uuid
 from collections import Counter
@@ -93,6 +94,7 @@ class MemorySummary:
     first_kb: int
     last_kb: int
     max_kb: int
+    cpu_seconds: float  # user + system time of the process and its children while the clock ran
 
     @property
     def change(self) -> float:
@@ -137,7 +139,12 @@ class Report:
         for m in self.memory:
             lines.append(
                 f"pid {m.pid}: RSS {m.first_kb / 1024:.1f} MiB after warm-up, {m.last_kb / 1024:.1f} MiB at the end "
-                f"({m.change:+.1%}), peak {m.max_kb / 1024:.1f} MiB"
+                f"({m.change:+.1%}), peak {m.max_kb / 1024:.1f} MiB; CPU {m.cpu_seconds:.1f} s"
+                + (
+                    f" ({1000 * m.cpu_seconds / total:.2f} ms per request)"
+                    if (total := sum(o.count for o in self.ops))
+                    else ""
+                )
             )
         return "\n".join(lines)
 
@@ -434,6 +441,7 @@ class Morning:
             if role == "sentinel":
                 await self._grid(login)  # found before the clock starts
         sampler = RssSampler(self.plan.pids, every=self.plan.rss_every, warmup=self.plan.warmup)
+        sampler.start()
         sampling = asyncio.create_task(sampler.run())
         started = time.perf_counter()
         self.deadline = started + self.plan.duration
@@ -443,39 +451,71 @@ class Morning:
         self.stats.recording = False
         sampling.cancel()
         await asyncio.gather(sampling, return_exceptions=True)
-        await sampler.sample()
+        await sampler.stop()
         return Report(self.plan, elapsed, self.stats.summary(elapsed), sampler.summary())
 
 
 class RssSampler:
-    """Resident memory of some processes and their children (Linux ``/proc``), sampled every few seconds."""
+    """Resident memory and CPU time of some processes and their children (Linux ``/proc``), sampled every few
+    seconds: the soak's "flat after warm-up", and what a request costs the server in CPU."""
 
     def __init__(self, pids: Sequence[int], *, every: float, warmup: float) -> None:
         self.pids = list(pids)
         self.every = every
         self.warmup = warmup
         self.samples: dict[int, list[int]] = {pid: [] for pid in self.pids}
+        self.cpu_start = {pid: self.cpu_seconds(pid) for pid in self.pids}
+        self.cpu_end = dict(self.cpu_start)
 
     @staticmethod
-    def rss_kb(pid: int) -> int:
-        """VmRSS of ``pid`` and every descendant (uvicorn's worker processes), in KiB; 0 when it is gone."""
-        total = 0
-        todo = [pid]
+    def _tree(pid: int) -> list[int]:
+        """``pid`` and its descendants (uvicorn's worker processes)."""
+        found, todo = [], [pid]
         while todo:
             current = todo.pop()
+            found.append(current)
             try:
-                for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
                 for task in Path(f"/proc/{current}/task").iterdir():
                     todo += [int(c) for c in (task / "children").read_text().split()]
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 continue
+        return found
+
+    @classmethod
+    def rss_kb(cls, pid: int) -> int:
+        """VmRSS of ``pid`` and every descendant, in KiB; 0 when it is gone."""
+        total = 0
+        for current in cls._tree(pid):
+            try:
+                for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
         return total
+
+    @classmethod
+    def cpu_seconds(cls, pid: int) -> float:
+        """User + system CPU time of ``pid`` and every live descendant, in seconds."""
+        ticks = 0
+        for current in cls._tree(pid):
+            try:
+                fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+                continue
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self.cpu_start = {pid: self.cpu_seconds(pid) for pid in self.pids}
 
     async def sample(self) -> None:
         for pid in self.pids:
             self.samples[pid].append(self.rss_kb(pid))
+
+    async def stop(self) -> None:
+        self.cpu_end = {pid: self.cpu_seconds(pid) for pid in self.pids}
+        await self.sample()
 
     async def run(self) -> None:
         if not self.pids:
@@ -487,7 +527,7 @@ class RssSampler:
 
     def summary(self) -> list[MemorySummary]:
         return [
-            MemorySummary(pid, values[0], values[-1], max(values))
+            MemorySummary(pid, values[0], values[-1], max(values), self.cpu_end[pid] - self.cpu_start[pid])
             for pid, values in self.samples.items()
             if values and values[0]
         ]

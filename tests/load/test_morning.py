@@ -104,9 +104,11 @@ async def test_inbox_sync_alone_pages_through_the_inbox(
     assert report.ops[0].count > 0
 
 
-def test_memory_is_sampled_from_proc_with_children() -> None:
+def test_memory_and_cpu_are_read_from_proc_with_children() -> None:
     assert RssSampler.rss_kb(os.getpid()) > 1024
+    assert RssSampler.cpu_seconds(os.getpid()) > 0
     assert RssSampler.rss_kb(2**22 + 7) == 0  # a process that is gone counts nothing
+    assert RssSampler.cpu_seconds(2**22 + 7) == 0
 
 
 def test_percentiles_by_nearest_rank() -> None:
