@@ -50,6 +50,9 @@ def cmd_api(args: argparse.Namespace) -> int:
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # Longer than a load balancer's idle timeout (60 s is common) and a phone's pause between syncs, so
+        # the server does not close a kept-alive connection just as a client sends on it.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
     return 0
