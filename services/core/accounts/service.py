@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.accounts import principals
-from services.core.accounts.models import AuthSession, RefreshToken, RoleGrant, User
+from services.core.accounts.models import AuthMarker, AuthSession, RefreshToken, RoleGrant, User
 from services.core.accounts.principals import PrincipalCache
 from services.core.config import Settings
 from services.core.errors import InvalidClient, InvalidGrant, InvalidToken
@@ -99,19 +99,33 @@ async def authenticate(
 ) -> Principal:
     """Resolve an access token to a Principal with its grants active right now.
 
-    With a ``cache`` (the API keeps one per process), a login seen within the last second is not
-    read again; see ``principals`` for why a revocation still takes effect within that second."""
-    if cache is not None:
+    With a ``cache`` (the API keeps one per process), a token resolved before is answered from it while
+    the revocation marker stands still (read at most once a second); see ``principals``."""
+    if cache is not None and cache.enabled:
+        await _check_marker(db, cache)
         kept = cache.get(bearer)
         if kept is not None:
             return kept
     claims = tokens.decode_access(bearer, key=settings.signing_key(), issuer=settings.token_issuer)
-    seen = principals.marker()
+    seen = principals.generation()
     principal, next_change = await load_principal(db, user_id=claims.user_id, session_id=claims.session_id)
     if cache is not None:
         until = claims.expires_at if next_change is None else min(next_change, claims.expires_at)
-        cache.put(bearer, principal, loaded_marker=seen, next_change=until)
+        cache.put(bearer, principal, loaded_generation=seen, until=until)
     return principal
+
+
+async def _check_marker(db: AsyncSession, cache: PrincipalCache) -> None:
+    """Read the revocation marker when the last reading is older than the cache's bound (one request
+    reads it; those arriving meanwhile go on with the last value, so the bound is a second plus a read)."""
+    if cache.marker_fresh() or cache.reading:
+        return
+    cache.reading = True
+    try:
+        value = await db.scalar(select(AuthMarker.seq).where(AuthMarker.id == 1))
+        cache.saw_marker(int(value or 0))
+    finally:
+        cache.reading = False
 
 
 async def load_principal(
