@@ -272,9 +272,9 @@ class Morning:
         if response is not None:
             self._offer(response.json()["id"], response.headers.get("etag", '"1"'))
 
-    async def submit_batch(self, login: Login, size: int | None = None, name: str = "submit_batch") -> None:
+    async def submit_batch(self, login: Login, size: int | None = None, name: str = "submit_batch", **kw: Any) -> None:
         bodies = [await self._body(login) for _ in range(size or self.plan.batch_size)]
-        response = await self.call(name, "POST", "/reports/batch", login, json={"reports": bodies})
+        response = await self.call(name, "POST", "/reports/batch", login, json={"reports": bodies}, **kw)
         if response is None:
             return
         result = response.json()
@@ -415,17 +415,18 @@ class Morning:
         return list(await asyncio.gather(*(one(u) for u in names)))
 
     async def _prefill(self) -> None:
-        """Reports for the doctors to take before the clock starts (``--prefill``), 100 per batch."""
+        """Reports for the doctors to take before the clock starts (``--prefill``)."""
         if self.plan.prefill <= 0:
             return
         sentinel = await self.login(self.plan.sentinels[0])
         self.stats.recording = True  # a refused prefill is worth reporting
-        sizes = [100] * (self.plan.prefill // 100) + ([self.plan.prefill % 100] if self.plan.prefill % 100 else [])
+        # Batches of 25, each allowed a minute: the prefill is setup, not measured, and must not time out.
+        sizes = [25] * (self.plan.prefill // 25) + ([self.plan.prefill % 25] if self.plan.prefill % 25 else [])
         gate = asyncio.Semaphore(4)
 
         async def one(size: int) -> None:
             async with gate:
-                await self.submit_batch(sentinel, size, name="prefill")
+                await self.submit_batch(sentinel, size, name="prefill", timeout=60.0)
 
         await asyncio.gather(*(one(size) for size in sizes))
         prefill = self.stats.ops.pop("prefill", None)
