@@ -55,6 +55,7 @@ class Plan:
     prefill: int = 0  # reports submitted before the clock starts (report-in has something to take)
     timeout: float = 10.0
     think: float = 0.0  # seconds a client waits between its requests (0: closed loop, as fast as answered)
+    rounds: int | None = None  # each client stops after this many steps (a smoke run; None: only the clock)
     pids: Sequence[int] = ()
     rss_every: float = 5.0
     warmup: float = 0.0  # seconds before the memory baseline is taken
@@ -389,7 +390,7 @@ class Morning:
     async def _client(self, role: str, login: Login) -> None:
         cursors: dict[str, str | None] = {}
         n = 0
-        while time.perf_counter() < self.deadline:
+        while time.perf_counter() < self.deadline and (self.plan.rounds is None or n < self.plan.rounds):
             try:
                 await self._step(role, login, cursors, n)()
                 n += 1
@@ -556,6 +557,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefill", type=int, default=None, help="reports submitted before the clock starts")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request counts as failed")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client waits between requests")
+    parser.add_argument("--rounds", type=int, default=None, help="each client stops after this many steps")
     parser.add_argument("--pid", type=int, action="append", default=[], help="sample this process's RSS (repeat)")
     parser.add_argument("--rss-every", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--warmup", type=float, default=None, help="seconds before the RSS baseline")
@@ -583,6 +585,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         prefill=prefill,
         timeout=args.timeout,
         think=args.think,
+        rounds=args.rounds,
         pids=args.pid,
         rss_every=args.rss_every,
         warmup=args.warmup if args.warmup is not None else min(30.0, args.duration / 5),
