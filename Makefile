@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck contract contract-check pytest bench lock clean
+.PHONY: help install run test lint typecheck contract contract-check pytest bench load lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ pytest: $(STAMP) ## the test suite alone
 
 bench: $(STAMP) ## performance benchmarks in tests/perf (not part of make test)
 	$(BIN)/pytest -q -s tests/perf -p no:randomly --override-ini addopts=""
+
+load: $(STAMP) ## drive a running API over HTTP, e.g. make load LOAD_ARGS="--url http://127.0.0.1:8000 --duration 60"
+	$(BIN)/gridcare load $(LOAD_ARGS)
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --extra dev --strip-extras -o requirements.lock pyproject.toml

@@ -5,25 +5,55 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
-from services.core.config import get_settings
+from services.core.config import Settings, get_settings
 
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
 EVENTS = CONTRACT.parent / "events"
 
 
-def cmd_api(_: argparse.Namespace) -> int:
+def api_workers(configured: int) -> int:
+    """How many API processes: as configured, else one per CPU core this process may run on."""
+    if configured > 0:
+        return configured
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _multiprocess_metrics(settings: Settings) -> None:
+    """Several API processes behind one port each count their own requests: prometheus-client's
+    multiprocess mode has them write to one directory that ``/metrics`` merges (``core.metrics``).
+    The directory is emptied at start, so no dead process's counts are carried into this run."""
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics-api").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # before any worker imports prometheus-client
+
+
+def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    workers = args.workers if args.workers is not None else api_workers(settings.api_workers)
+    if workers > 1:
+        _multiprocess_metrics(settings)
+    print(f"gridcare api: {workers} process(es) on {settings.host}:{settings.port}", file=sys.stderr)  # noqa: T201
     uvicorn.run(
         "services.api.main:app",
         host=settings.host,
         port=settings.port,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
+        # Longer than a load balancer's idle timeout (60 s is common) and a phone's pause between syncs, so
+        # the server does not close a kept-alive connection just as a client sends on it.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
     return 0
@@ -177,6 +207,12 @@ def cmd_rotate_pii_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from services.load.morning import main as run_load
+
+    return run_load(args)
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     from services.dev.run import run_dev
 
@@ -190,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dev", help="embedded servers (if no URLs set), migrations, demo data, API and worker").set_defaults(
         fn=cmd_dev
     )
-    sub.add_parser("api", help="run the HTTP API (uvicorn)").set_defaults(fn=cmd_api)
+    p = sub.add_parser("api", help="run the HTTP API (uvicorn; one process per core unless told otherwise)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes (default: GRIDCARE_API_WORKERS, else one per core)"
+    )
+    p.set_defaults(fn=cmd_api)
     sub.add_parser("worker", help="run the arq worker").set_defaults(fn=cmd_worker)
     p = sub.add_parser("migrate", help="apply (or with --down, revert) migrations")
     p.add_argument("revision", nargs="?", default="head")
@@ -212,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--admin-name", default="District administrator")
     p.add_argument("--admin-password", required=True)
     p.set_defaults(fn=cmd_init_district)
+    p = sub.add_parser("load", help="drive a running API over HTTP (a mixed morning) and print latencies")
+    from services.load.morning import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(fn=cmd_load)
     p = sub.add_parser("rotate-pii-keys", help="re-encrypt personal data under the newest PII key, in batches")
     p.add_argument("--batch-size", type=int, default=1000)
     p.set_defaults(fn=cmd_rotate_pii_keys)

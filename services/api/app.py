@@ -41,6 +41,7 @@ from services.api.routes import (
     webhooks,
 )
 from services.api.routing import guard_shadowed
+from services.core.accounts.principals import PrincipalCache
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
 from services.core.metrics import watch_pool
@@ -112,6 +113,7 @@ def create_app(
             _require(settings.database_url, "GRIDCARE_DATABASE_URL"),
             pool_size=settings.db_pool_size,
             application_name="gridcare-api",
+            pre_ping=False,
         )
         watch_pool(db_engine, "api")
         app.state.session_factory = make_session_factory(db_engine)
@@ -221,6 +223,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.migration_head = migration_head()
+    app.state.principals = PrincipalCache(seconds=settings.auth_cache_seconds)
     if engine is not None:
         app.state.session_factory = make_session_factory(engine)
         watch_pool(engine, "api")

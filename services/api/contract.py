@@ -121,7 +121,7 @@ def _operation(operation: dict[str, Any], route: APIRoute, *, path: str, public:
         operation["security"] = []
     for parameter in parameters:
         if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
-            if calls & {deps.if_match, deps.if_match_later} or "428" in responses:
+            if calls & {deps.if_match, deps.if_match_later, deps.if_match_later_header} or "428" in responses:
                 parameter["required"] = True
                 parameter["schema"] = {"type": "string", "pattern": IF_MATCH_PATTERN, "maxLength": 13}
         if parameter["in"] == "query" and parameter["name"] in CURSOR_PARAMETERS and _is_text(parameter["schema"]):

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: int = Field(default=5, ge=1)
     worker_stale_after_seconds: int = Field(default=60, ge=5)
     db_pool_size: int = Field(default=10, ge=1)
+    # A login's principal (its session, account and grants) is kept this long per API process, so a
+    # request does not read three tables to learn who is calling; a revocation or a grant changed
+    # through this process drops it at once, one made elsewhere is seen within this bound. 0: read every time.
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
+    # `gridcare api`: uvicorn worker processes; 0 means one per CPU core.
+    api_workers: int = Field(default=0, ge=0, le=64)
 
     # SLA clocks: how often the sweeper looks for due steps, and per-kind policy overrides,
     # e.g. {"report.follow_up": {"due_after_hours": 24}, "report.follow_up:urgent_risk": {...}}.
@@ -119,18 +125,26 @@ class Settings(BaseSettings):
         if self.token_signing_key and self.pii_keys and self.pii_blind_index_key:
             return self
         path = self.data_dir / "secrets.json"
-        if path.exists():
-            stored = json.loads(path.read_text())
-        else:
+        if not path.exists():
+            # Several API processes may start at once: each writes its own file whole, then links it into
+            # place; the first link wins and everyone reads the winner (never a half-written file).
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            stored = {
+            fresh = {
                 "token_signing_key": secrets.token_urlsafe(48),
                 "pii_keys": json.dumps({"1": _new_aes_key()}),
                 "pii_blind_index_key": secrets.token_urlsafe(48),
             }
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            mine = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump(stored, f)
+                json.dump(fresh, f)
+            try:
+                os.link(mine, path)
+            except FileExistsError:
+                pass
+            finally:
+                mine.unlink()
+        stored = json.loads(path.read_text())
         return self.model_copy(
             update={
                 name: self.__dict__[name] or SecretStr(stored[name])

@@ -18,6 +18,7 @@ FORBIDDEN = {
     "core": ("services.api", "services.worker", "services.dev", "fastapi", "starlette", "arq"),
     "api": ("services.worker", "services.dev"),
     "worker": ("services.api", "services.dev", "fastapi"),
+    "load": ("services.api", "services.worker", "services.dev", "fastapi", "sqlalchemy"),
 }
 
 
@@ -252,6 +253,8 @@ def _imported_modules(path: Path) -> set[str]:
         ("services.cli", ()),
         # started by cli's ``dev`` command (``make run``); its modules use one another
         ("services.dev", ("cli.py", "dev/")),
+        # started by cli's ``load`` command (``make load``): an HTTP client of a running API
+        ("services.load", ("cli.py", "load/")),
     ],
 )
 def test_nothing_imports_cli_or_dev_but_their_entry_points(entry_point: str, importers: tuple[str, ...]) -> None:

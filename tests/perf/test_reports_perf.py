@@ -53,7 +53,7 @@ async def _bounded(n: int, work: object) -> float:
 
 
 async def test_bench_report_submissions_api_vs_raw_asyncpg(bench_url: str, servers: Servers) -> None:
-    engine = make_engine(bench_url, pool_size=CONCURRENCY)
+    engine = make_engine(bench_url, pool_size=CONCURRENCY, pre_ping=False)  # as `gridcare api` builds it
     factory = make_session_factory(engine)
     async with session_scope(factory) as db:
         world = await build_report_world(db, at=clock.now() - timedelta(days=1))

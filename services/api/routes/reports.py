@@ -100,8 +100,11 @@ async def submit_report(
     The grid must be one the caller may report on (else 404); the resident must live in it.
     """
     result = await service.create(db, principal, body, pii=pii)
-    scoped = ScopedReport(await access.viewer_for(db, principal), result.report, result.grid_path)
-    return await _answer(db, scoped, response, created=result.status_code == 201)
+    viewer = await access.viewer_for(db, principal)
+    view = await service.submitted_view(db, viewer, result)
+    return answer(
+        response, result.report, view, location=f"/reports/{result.report.id}", created=result.status_code == 201
+    )
 
 
 @router.post(

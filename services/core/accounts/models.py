@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.db import Base, TimestampMixin, new_id
@@ -79,3 +79,16 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class AuthMarker(Base):
+    """One row whose ``seq`` PostgreSQL itself bumps (statement triggers, migration 0015) whenever a login
+    is revoked, an account changes or a grant is given, changed or ended, by any process or tool. An API
+    process reads it at most once a second and keeps the principals it resolved while it stands still:
+    a revocation takes effect everywhere within a second, and no request reads the login tables."""
+
+    __tablename__ = "auth_marker"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
-from services.core.accounts.models import AuthSession, RefreshToken, RoleGrant, User
+from services.core.accounts import principals
+from services.core.accounts.models import AuthMarker, AuthSession, RefreshToken, RoleGrant, User
+from services.core.accounts.principals import PrincipalCache
 from services.core.config import Settings
 from services.core.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.core.org.models import OrgUnit
@@ -64,6 +66,7 @@ async def rotate_refresh_token(db: AsyncSession, *, settings: Settings, refresh_
     if token.used_at is not None:
         session.revoked_at, session.revoked_reason = now, "refresh_token_reused"
         await db.flush()
+        principals.changed()
         raise RefreshTokenReused("this refresh token was already used; the whole login is revoked")
     if token.expires_at <= now:
         raise InvalidGrant("the refresh token has expired")
@@ -78,6 +81,7 @@ async def logout(db: AsyncSession, *, session_id: uuid.UUID, reason: str = "logo
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
     )
+    principals.changed()
 
 
 async def revoke_all_sessions(db: AsyncSession, *, user_id: uuid.UUID, reason: str) -> None:
@@ -87,32 +91,104 @@ async def revoke_all_sessions(db: AsyncSession, *, user_id: uuid.UUID, reason: s
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
     )
+    principals.changed()
 
 
-async def authenticate(db: AsyncSession, *, settings: Settings, bearer: str) -> Principal:
-    """Resolve an access token to a Principal with its grants active right now."""
+async def authenticate(
+    db: AsyncSession, *, settings: Settings, bearer: str, cache: PrincipalCache | None = None
+) -> Principal:
+    """Resolve an access token to a Principal with its grants active right now.
+
+    With a ``cache`` (the API keeps one per process), a token resolved before is answered from it while
+    the revocation marker stands still (read at most once a second); see ``principals``."""
+    if cache is not None and cache.enabled:
+        await _check_marker(db, cache)
+        kept = cache.get(bearer)
+        if kept is not None:
+            return kept
     claims = tokens.decode_access(bearer, key=settings.signing_key(), issuer=settings.token_issuer)
-    row = (
+    seen = principals.generation()
+    principal, next_change = await load_principal(db, user_id=claims.user_id, session_id=claims.session_id)
+    if cache is not None:
+        until = claims.expires_at if next_change is None else min(next_change, claims.expires_at)
+        cache.put(bearer, principal, loaded_generation=seen, until=until)
+    return principal
+
+
+async def _check_marker(db: AsyncSession, cache: PrincipalCache) -> None:
+    """Read the revocation marker when the last reading is older than the cache's bound (one request
+    reads it; those arriving meanwhile go on with the last value, so the bound is a second plus a read)."""
+    if cache.marker_fresh() or cache.reading:
+        return
+    cache.reading = True
+    try:
+        value = await db.scalar(select(AuthMarker.seq).where(AuthMarker.id == 1))
+        cache.saw_marker(int(value or 0))
+    finally:
+        cache.reading = False
+
+
+async def load_principal(
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[Principal, datetime | None]:
+    """The login's principal, read in one statement (account, login, grants not yet ended, their units'
+    paths), and the next instant one of those grants starts or ends (when the answer would change)."""
+    now = clock.now()
+    grants = RoleGrant.__table__.join(OrgUnit.__table__, OrgUnit.id == RoleGrant.org_unit_id)
+    rows = (
         await db.execute(
-            select(User, AuthSession)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
+            select(
+                User.id,
+                User.username,
+                User.kind,
+                User.is_active,
+                AuthSession.revoked_at,
+                RoleGrant.id.label("grant_id"),
+                RoleGrant.role,
+                RoleGrant.org_unit_id,
+                RoleGrant.institution_id,
+                RoleGrant.starts_at,
+                RoleGrant.ends_at,
+                OrgUnit.path,
+            )
+            .select_from(User)
+            .join(AuthSession, and_(AuthSession.user_id == User.id, AuthSession.id == session_id))
+            .outerjoin(
+                grants, and_(RoleGrant.user_id == User.id, or_(RoleGrant.ends_at.is_(None), RoleGrant.ends_at > now))
+            )
+            .where(User.id == user_id)
         )
-    ).one_or_none()
-    if row is None:
+    ).all()
+    if not rows:
         raise InvalidToken("the token's login no longer exists")
-    user, session = row
-    if session.revoked_at is not None:
+    first = rows[0]
+    if first.revoked_at is not None:
         raise InvalidToken("this login has been revoked")
-    if not user.is_active:
+    if not first.is_active:
         raise InvalidToken("this account is disabled")
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        kind=user.kind,
-        session_id=session.id,
-        grants=tuple(await active_grants(db, user_id=user.id)),
+    active: list[Grant] = []
+    changes: list[datetime] = []
+    for r in rows:
+        if r.grant_id is None:
+            continue
+        if r.starts_at > now:
+            changes.append(r.starts_at)
+            continue
+        if r.ends_at is not None:
+            changes.append(r.ends_at)
+        active.append(
+            Grant(
+                id=r.grant_id,
+                role=Role(r.role),
+                org_unit_id=r.org_unit_id,
+                org_path=r.path,
+                institution_id=r.institution_id,
+            )
+        )
+    principal = Principal(
+        user_id=first.id, username=first.username, kind=first.kind, session_id=session_id, grants=tuple(active)
     )
+    return principal, min(changes, default=None)
 
 
 async def active_grants(db: AsyncSession, *, user_id: uuid.UUID) -> list[Grant]:

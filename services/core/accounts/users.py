@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, periods
+from services.core.accounts import principals
 from services.core.accounts import service as auth_service
 from services.core.accounts.models import RoleGrant, User
 from services.core.accounts.schemas import GrantCreate, UserCreate, UserUpdate
@@ -141,6 +142,7 @@ async def add_grant(
     )
     db.add(grant)
     await db.flush()
+    principals.changed()  # the holder's next request sees the new grant, not a kept principal
     if principal is not None:
         await _audit_user(
             db, principal, "role_grant.created", user, role=data.role.value, org_unit_id=str(data.org_unit_id)
@@ -216,6 +218,7 @@ async def end_grant(db: AsyncSession, principal: Principal, user_id: uuid.UUID, 
             await keep_an_administrator(db, [grant], removing_grants=frozenset({grant.id}))
         grant.ends_at = max(now, grant.starts_at)
         await db.flush()
+        principals.changed()
         await _audit_user(db, principal, "role_grant.ended", user, grant_id=str(grant.id))
     return grant
 
@@ -240,6 +243,7 @@ async def update_user(
         )
     if data.is_active is not None:
         user.is_active = data.is_active
+        principals.changed()
     if data.locale is not None:
         user.locale = data.locale
     if data.secret is not None:

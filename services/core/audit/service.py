@@ -14,6 +14,29 @@ from services.core.logging import current_request_id
 from services.core.security.principal import Principal
 
 
+def event(
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID | None,
+    org_path: str | None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row ``record`` appends, for a writer that inserts it within a larger statement (same rules:
+    ``org_path`` scopes it for auditors, ``details`` never holds personal data in clear)."""
+    return {
+        "occurred_at": clock.now(),
+        "actor_id": actor_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "org_path": org_path,
+        "request_id": current_request_id(),
+        "details": details or {},
+    }
+
+
 async def record(
     db: AsyncSession,
     *,
@@ -29,18 +52,15 @@ async def record(
     ``org_path`` is the path of the subject's org unit (``OrgUnit.path``), which scopes the event
     for auditors: required, so no new call site can forget it; None only for events about no org
     unit at all."""
-    db.add(
-        AuditEvent(
-            occurred_at=clock.now(),
-            actor_id=actor_id,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            org_path=org_path,
-            request_id=current_request_id(),
-            details=details or {},
-        )
+    row = event(
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        org_path=org_path,
+        details=details,
     )
+    db.add(AuditEvent(**row))
     await db.flush()
 
 

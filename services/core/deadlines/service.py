@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Select, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -61,6 +62,61 @@ class SweepResult:
     failed: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A clock about to be opened: its row's values, and its first step with that step's time."""
+
+    values: dict[str, Any]
+    first_step: tuple[str, datetime] | None
+
+    @property
+    def id(self) -> uuid.UUID:
+        ident: uuid.UUID = self.values["id"]
+        return ident
+
+
+def planned(
+    *,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    kind: str,
+    district_id: uuid.UUID,
+    started_at: datetime | None = None,
+    category: str | None = None,
+    policy: Policy | None = None,
+    settings: Settings | None = None,
+) -> Planned:
+    """The row ``open_deadline`` writes, computed without the database (for writers that insert
+    several rows in one statement; they call ``plan_first_step`` for each clock they inserted)."""
+    handler_for(kind)  # an unknown kind is refused now, not at breach time
+    policy = policy or policy_for(settings or get_settings(), kind, category)
+    started_at = started_at or clock.now()
+    due_at = started_at + timedelta(hours=policy.due_after_hours)
+    schedule = policy.schedule(started_at=started_at, due_at=due_at)
+    now = clock.now()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "kind": kind,
+        "policy": snapshot(policy),
+        "district_id": district_id,
+        "started_at": started_at,
+        "due_at": due_at,
+        "state": DeadlineState.OPEN.value,
+        "next_step_at": schedule[0][1] if schedule else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return Planned(values, (schedule[0][0].name, schedule[0][1]) if schedule else None)
+
+
+def plan_first_step(db: AsyncSession, clock_: Planned) -> None:
+    """After inserting a planned clock: its first step's job, enqueued after commit."""
+    if clock_.first_step is not None:
+        _plan(db, clock_.id, *clock_.first_step)
+
+
 async def open_deadline(
     db: AsyncSession,
     *,
@@ -78,36 +134,27 @@ async def open_deadline(
     Idempotent: one clock per (subject, kind); opening it again returns the existing one.
     The first step's job is enqueued after the caller commits.
     """
-    handler_for(kind)  # an unknown kind is refused now, not at breach time
-    policy = policy or policy_for(settings or get_settings(), kind, category)
-    started_at = started_at or clock.now()
-    due_at = started_at + timedelta(hours=policy.due_after_hours)
-    schedule = policy.schedule(started_at=started_at, due_at=due_at)
-    now = clock.now()
+    plan = planned(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        kind=kind,
+        district_id=district_id,
+        started_at=started_at,
+        category=category,
+        policy=policy,
+        settings=settings,
+    )
     stmt = (
         insert(Deadline)
-        .values(
-            id=new_id(),
-            subject_type=subject_type,
-            subject_id=subject_id,
-            kind=kind,
-            policy=snapshot(policy),
-            district_id=district_id,
-            started_at=started_at,
-            due_at=due_at,
-            state=DeadlineState.OPEN.value,
-            next_step_at=schedule[0][1] if schedule else None,
-            created_at=now,
-            updated_at=now,
-        )
+        .values(**plan.values)
         .on_conflict_do_nothing(index_elements=["subject_type", "subject_id", "kind"])
         .returning(Deadline.id)
     )
     inserted = await db.scalar(stmt)
     deadline = await get(db, subject_type=subject_type, subject_id=subject_id, kind=kind)
     assert deadline is not None  # noqa: S101 - just inserted or already there
-    if inserted is not None and schedule:
-        _plan(db, deadline.id, schedule[0][0].name, schedule[0][1])
+    if inserted is not None and plan.first_step is not None:
+        _plan(db, deadline.id, *plan.first_step)
     return deadline
 
 

@@ -8,16 +8,18 @@ needs, deadlines each opens, meets or cancels), loads its record in scope, then 
 """
 
 from services.core.lifecycle.machine import Action, Deadlines, Lifecycle, Transition
-from services.core.lifecycle.service import Checked, check, creating, history, move, require_version
+from services.core.lifecycle.service import Checked, Creation, check, creating, creation, history, move, require_version
 
 __all__ = [
     "Action",
     "Checked",
+    "Creation",
     "Deadlines",
     "Lifecycle",
     "Transition",
     "check",
     "creating",
+    "creation",
     "history",
     "move",
     "require_version",

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import func, select
+from pydantic_core import to_json
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
 from services.core.accounts.models import User
-from services.core.assignments.queries import responsible_for
 from services.core.audit import service as audit
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline
@@ -33,9 +33,10 @@ from services.core.errors import (
     field_error,
 )
 from services.core.notifications import service as notifications
+from services.core.notifications.templates import DEFAULT_LOCALE, Message
 from services.core.org.models import OrgUnit
 from services.core.pagination import paginate
-from services.core.replay import insert_once, replayed
+from services.core.replay import replayed
 from services.core.reports import access, messages, routing
 from services.core.reports.access import Viewer
 from services.core.reports.lifecycle import REPORT
@@ -73,9 +74,9 @@ from services.core.reports.schemas import (
 )
 from services.core.residents.identity import check_identity
 from services.core.residents.models import Resident
-from services.core.security.pii import PiiCipher, mask_id_number, mask_phone
-from services.core.security.principal import Principal, scope_clause
-from services.core.security.roles import Permission
+from services.core.security.pii import PiiCipher, mask_id_number, mask_name, mask_phone
+from services.core.security.principal import Principal
+from services.core.security.roles import ROLE_PERMISSIONS, Permission
 from services.core.teams.models import Person, Team
 
 SUBJECT = routing.SUBJECT
@@ -92,6 +93,7 @@ class CreateResult:
     report: SentinelReport
     grid_path: str
     status_code: int  # 201 stored, 200 a replay
+    team: TeamRef | None = None  # a new report's team, as the answer names it (no read needed)
 
 
 def digest(pii: PiiCipher, data: ReportCreate) -> str:
@@ -166,17 +168,121 @@ def _sealed_draft(
     return shown.model_dump(mode="json"), id_enc, phone_enc
 
 
-async def _grid_for_submit(db: AsyncSession, principal: Principal, grid_id: uuid.UUID) -> OrgUnit:
-    grid = await db.scalar(
-        select(OrgUnit).where(
-            OrgUnit.id == grid_id,
-            OrgUnit.kind == "grid",
-            scope_clause(principal, Permission.REPORTS_SUBMIT, OrgUnit.path),
-        )
+# What a submission needs to know, in one statement: a report already stored under the id (a replay),
+# the grid in the caller's scope with its village and town, the resident in the grid, the reporter's
+# person and name, the team responsible now (the grid's own assignment before its village's), whether
+# the reporter holds the sentinel role in the grid, and who is told first with each one's language and
+# whether they may read residents there (the resident's name is theirs only). Before: some twenty
+# round trips through ``responsible_for``, ``messages.report_message`` and ``notify``; the rules are
+# theirs (``periods.active_at``: starts_at <= now < ends_at; ``routing.team_users``), written in SQL once.
+_SUBMIT_CONTEXT = text(
+    """
+    with g as (
+        select g.id, g.path, g.name, g.district_id, v.id as village_id, v.name as village_name,
+               v.parent_id as town_id
+        from org_unit g join org_unit v on v.id = g.parent_id
+        where g.id = :grid_id and g.kind = 'grid'
+          and exists (select 1 from unnest(cast(:paths as text[])) as p(path) where starts_with(g.path, p.path))
+    ), me as (
+        select p.id as person_id, coalesce(p.name, u.display_name) as name
+        from app_user u left join person p on p.user_id = u.id
+        where u.id = :user_id
+        limit 1
+    ), team as (
+        select t.id, t.name, t.service_phone
+        from g join responsibility r on r.org_unit_id in (g.id, g.village_id)
+        join team t on t.id = r.team_id
+        where r.starts_at <= :now and (r.ends_at is null or r.ends_at > :now)
+        order by case when r.unit_kind = 'grid' then 0 else 1 end
+        limit 1
+    ), sentinel_role as (
+        select c.id
+        from g, me, community_role c
+        where c.role = 'sentinel' and c.org_unit_id = g.id and c.person_id = me.person_id
+          and c.starts_at <= :now and (c.ends_at is null or c.ends_at > :now)
+    ), member as (
+        select m.id, p.user_id
+        from team join team_member m on m.team_id = team.id join person p on p.id = m.person_id
+        where m.starts_at <= :now and (m.ends_at is null or m.ends_at > :now) and p.user_id is not null
+    ), paired as (
+        select distinct m.user_id
+        from member m join pairing pr on pr.team_member_id = m.id
+        where pr.community_role_id in (select id from sentinel_role) and pr.kind = 'member_sentinel'
+          and pr.starts_at <= :now and (pr.ends_at is null or pr.ends_at > :now)
+    ), recipient as (
+        select u.id, u.locale,
+               exists (
+                   select 1 from role_grant rg join org_unit o on o.id = rg.org_unit_id, g
+                   where rg.user_id = u.id and rg.role = any(cast(:reader_roles as text[]))
+                     and rg.starts_at <= :now and (rg.ends_at is null or rg.ends_at > :now)
+                     and starts_with(g.path, o.path)
+               ) as reads_residents
+        from app_user u
+        where u.id in (select user_id from paired)
+           or (not exists (select 1 from paired) and u.id in (select user_id from member))
     )
-    if grid is None:
-        raise NotFound(f"grid {grid_id} not found")
-    return grid
+    select (select s.reporter_id from sentinel_report s where s.id = :report_id) as existing_reporter,
+           g.id as grid_id, g.path as grid_path, g.name as grid_name, g.district_id, g.village_id,
+           g.village_name, g.town_id,
+           exists (select 1 from resident r where r.id = :resident_id and r.grid_id = g.id) as resident_in_grid,
+           (select r.name from resident r where r.id = :resident_id and r.grid_id = g.id) as resident_name,
+           (select person_id from me) as reporter_person, (select name from me) as reporter_name,
+           (select id from team) as team_id, (select name from team) as team_name,
+           (select service_phone from team) as team_phone,
+           exists (select 1 from sentinel_role) as is_sentinel,
+           array(select id from recipient order by id) as recipient_ids,
+           array(select coalesce(locale, '') from recipient order by id) as recipient_locales,
+           array(select reads_residents from recipient order by id) as recipient_readers
+    from (select 1) as one left join g on true
+    """
+)
+
+# The report, its first history row, its clocks and its audit event in one statement: each later
+# insert reads the report's ``returning``, so a concurrent twin (same id, committed first) writes
+# nothing at all and the caller answers the replay instead.
+_SUBMIT_WRITE = text(
+    """
+    with r as (
+        insert into sentinel_report (id, district_id, town_id, village_id, grid_id, category, status, details,
+                                     resident_id, resident_draft, draft_id_number_enc, draft_phone_enc,
+                                     reporter_id, reporter_person_id, team_id, unrouted, observed_at,
+                                     submitted_at, body_digest, version, created_at, updated_at)
+        values (:id, :district_id, :town_id, :village_id, :grid_id, :category, :status,
+                cast(:details as text)::jsonb, :resident_id, cast(:resident_draft as text)::jsonb,
+                cast(:id_enc as bytea), cast(:phone_enc as bytea), :reporter_id, :reporter_person_id, :team_id,
+                :unrouted, cast(:observed_at as timestamptz), :now, :body_digest, 1, :now, :now)
+        on conflict (id) do nothing
+        returning id
+    ), t as (
+        insert into record_transition (id, subject_type, subject_id, district_id, action, from_state, to_state,
+                                       actor_id, at, reason, details)
+        select :t_id, :t_subject_type, r.id, :district_id, :t_action, null, :t_to_state, :reporter_id, :now,
+               null, cast(:t_details as text)::jsonb
+        from r
+    ), d as (
+        insert into deadline (id, subject_type, subject_id, kind, policy, district_id, started_at, due_at, state,
+                              next_step_at, created_at, updated_at)
+        select x.id, x.subject_type, r.id, x.kind, x.policy::jsonb, :district_id, x.started_at, x.due_at, x.state,
+               x.next_step_at, :now, :now
+        from r, unnest(cast(:d_ids as uuid[]), cast(:d_subject_types as text[]), cast(:d_kinds as text[]),
+                       cast(:d_policies as text[]), cast(:d_started as timestamptz[]),
+                       cast(:d_due as timestamptz[]), cast(:d_states as text[]),
+                       cast(:d_next as timestamptz[]))
+             as x(id, subject_type, kind, policy, started_at, due_at, state, next_step_at)
+        returning id
+    ), a as (
+        insert into audit_event (occurred_at, actor_id, action, subject_type, subject_id, org_path, request_id,
+                                 details)
+        select :a_occurred_at, :reporter_id, :a_action, :a_subject_type, r.id, :a_org_path, :a_request_id,
+               cast(:a_details as text)::jsonb
+        from r
+    )
+    select (select count(*) from r) as created, (select count(*) from d) as clocks
+    """
+)
+
+# Roles whose grants let a recipient read residents (the resident's masked name is shown to them only).
+_READER_ROLES = sorted(r.value for r, perms in ROLE_PERMISSIONS.items() if Permission.RESIDENTS_READ in perms)
 
 
 def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
@@ -186,78 +292,199 @@ def _only_as_sentinel(principal: Principal, grid_path: str) -> bool:
     return bool(covering) and not any(g.may(Permission.REPORTS_SUBMIT_ANY_GRID) for g in covering)
 
 
+def _json(value: Any) -> str | None:
+    return None if value is None else to_json(value).decode()
+
+
 async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, pii: PiiCipher) -> CreateResult:
-    """Store a report, route it, start its clock; a replay of the same id and body answers the original."""
+    """Store a report, route it, start its clock; a replay of the same id and body answers the original.
+
+    Two statements in the usual case: one reads everything the rules and the message need, one writes
+    the report with its history row, clocks and audit event (the lifecycle declaration says which); then
+    the inbox items, set-based, last (they take each recipient's inbox-counter row until commit).
+    """
     body_digest = digest(pii, data)
     same = _same_submission(principal, body_digest)
-    replay = await replayed(db, SentinelReport, data.id, same=same)
-    if replay is not None:
+    now = clock.now()
+    paths = principal.paths_with(Permission.REPORTS_SUBMIT)
+    ctx = (
+        await db.execute(
+            _SUBMIT_CONTEXT,
+            {
+                "report_id": data.id,
+                "grid_id": data.grid_id,
+                "resident_id": data.resident_id,
+                "user_id": principal.user_id,
+                "now": now,
+                "paths": paths,
+                "reader_roles": _READER_ROLES,
+            },
+        )
+    ).one()
+    if ctx.existing_reporter is not None:  # a retry of a committed create: answered before any rule
+        replay = await replayed(db, SentinelReport, data.id, same=same)
+        assert replay is not None  # noqa: S101 - it exists (reports are never deleted)
         return await _replayed(db, replay.record)
     _check_rules(data)
-    grid = await _grid_for_submit(db, principal, data.grid_id)
-    if data.resident_id is not None:
-        in_grid = await db.scalar(
-            select(Resident.id).where(Resident.id == data.resident_id, Resident.grid_id == grid.id)
-        )
-        if in_grid is None:
-            raise field_error("body.resident_id", "not a resident of this grid")
+    if ctx.grid_id is None:
+        raise NotFound(f"grid {data.grid_id} not found")
+    if data.resident_id is not None and not ctx.resident_in_grid:
+        raise field_error("body.resident_id", "not a resident of this grid")
     draft: dict[str, Any] | None = None
     id_enc = phone_enc = None
     if data.new_resident is not None:
         draft, id_enc, phone_enc = _sealed_draft(data.new_resident, data.id, pii)
-    village = await db.get(OrgUnit, grid.parent_id)
-    assert village is not None  # noqa: S101 - a grid sits in a village
-    assert village.parent_id is not None  # noqa: S101 - which sits in a town
-    now = clock.now()
-    responsible = await responsible_for(db, grid_id=grid.id, at=now)
-    reporter_person = await db.scalar(select(Person.id).where(Person.user_id == principal.user_id))
-    if _only_as_sentinel(principal, grid.path) and reporter_person not in {s.person_id for s in responsible.sentinels}:
+    if _only_as_sentinel(principal, ctx.grid_path) and not ctx.is_sentinel:
         raise Forbidden("you are not an active sentinel of this grid (no current sentinel role here)")
-    team_id = responsible.team.id if responsible.team else None
-    result = await insert_once(
-        db,
-        SentinelReport(
-            id=data.id,
-            district_id=grid.district_id,
-            town_id=village.parent_id,
-            village_id=village.id,
-            grid_id=grid.id,
-            category=data.details.category,
-            status=ReportStatus.SUBMITTED.value,
-            details=data.details.model_dump(mode="json"),
-            resident_id=data.resident_id,
-            resident_draft=draft,
-            draft_id_number_enc=id_enc,
-            draft_phone_enc=phone_enc,
-            reporter_id=principal.user_id,
-            reporter_person_id=reporter_person,
-            team_id=team_id,
-            unrouted=team_id is None,
-            observed_at=data.observed_at,
-            submitted_at=now,
-            body_digest=body_digest,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        ),
-        same=same,
+    team_id: uuid.UUID | None = ctx.team_id
+    # A transient carrier of the values (never added to the session): what the declaration's snapshot,
+    # clocks and the answer read.
+    report = SentinelReport(
+        id=data.id,
+        district_id=ctx.district_id,
+        town_id=ctx.town_id,
+        village_id=ctx.village_id,
+        grid_id=ctx.grid_id,
+        category=data.details.category,
+        status=ReportStatus.SUBMITTED.value,
+        details=data.details.model_dump(mode="json"),
+        resident_id=data.resident_id,
+        resident_draft=draft,
+        draft_id_number_enc=id_enc,
+        draft_phone_enc=phone_enc,
+        reporter_id=principal.user_id,
+        reporter_person_id=ctx.reporter_person,
+        team_id=team_id,
+        unrouted=team_id is None,
+        observed_at=data.observed_at,
+        submitted_at=now,
+        body_digest=body_digest,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
-    if not result.created:  # a concurrent replay committed first
-        return await _replayed(db, result.record)
-    report = result.record
-    opened = await lifecycle.move(db, lifecycle.creating(REPORT, report, "submit"), actor_id=principal.user_id, at=now)
-    await audit.record(
-        db,
+    rows = lifecycle.creation(REPORT, report, "submit", actor_id=principal.user_id, at=now)
+    event = audit.event(
         actor_id=principal.user_id,
         action="report.submitted",
         subject_type=SUBJECT,
         subject_id=report.id,
-        org_path=grid.path,
-        details={"grid_id": str(grid.id), "category": report.category, "unrouted": report.unrouted},
+        org_path=ctx.grid_path,
+        details={"grid_id": str(ctx.grid_id), "category": report.category, "unrouted": report.unrouted},
     )
-    # Last: notifying takes each recipient's inbox-counter row lock until commit.
-    await _route(db, report, opened[0], responsible.sentinels, responsible.members, reporter_person, grid.path, now)
-    return CreateResult(report, grid.path, 201)
+    clocks = [c.values for c in rows.deadlines]
+    written = (
+        await db.execute(
+            _SUBMIT_WRITE,
+            {
+                "id": report.id,
+                "district_id": report.district_id,
+                "town_id": report.town_id,
+                "village_id": report.village_id,
+                "grid_id": report.grid_id,
+                "category": report.category,
+                "status": report.status,
+                "details": _json(report.details),
+                "resident_id": report.resident_id,
+                "resident_draft": _json(draft),
+                "id_enc": id_enc,
+                "phone_enc": phone_enc,
+                "reporter_id": principal.user_id,
+                "reporter_person_id": report.reporter_person_id,
+                "team_id": team_id,
+                "unrouted": report.unrouted,
+                "observed_at": report.observed_at,
+                "now": now,
+                "body_digest": body_digest,
+                "t_id": rows.transition["id"],
+                "t_subject_type": rows.transition["subject_type"],
+                "t_action": rows.transition["action"],
+                "t_to_state": rows.transition["to_state"],
+                "t_details": _json(rows.transition["details"]),
+                "d_ids": [c["id"] for c in clocks],
+                "d_subject_types": [c["subject_type"] for c in clocks],
+                "d_kinds": [c["kind"] for c in clocks],
+                "d_policies": [_json(c["policy"]) for c in clocks],
+                "d_started": [c["started_at"] for c in clocks],
+                "d_due": [c["due_at"] for c in clocks],
+                "d_states": [c["state"] for c in clocks],
+                "d_next": [c["next_step_at"] for c in clocks],
+                "a_occurred_at": event["occurred_at"],
+                "a_action": event["action"],
+                "a_subject_type": event["subject_type"],
+                "a_org_path": event["org_path"],
+                "a_request_id": event["request_id"],
+                "a_details": _json(event["details"]),
+            },
+        )
+    ).one()
+    if not written.created:  # a concurrent twin committed first: compare and answer it
+        twin = await replayed(db, SentinelReport, data.id, same=same)
+        if twin is None:
+            raise Conflict(f"sentinel report {data.id} was taken and released; retry", existing_id=str(data.id))
+        return await _replayed(db, twin.record)
+    for planned_clock in rows.deadlines:
+        deadlines.plan_first_step(db, planned_clock)
+        step_at = planned_clock.values["next_step_at"]
+        if step_at is not None and step_at <= now:
+            await deadlines.fire_due(db, planned_clock.id, now=now)  # an at-start step (urgent risk): now
+    await _route_submitted(db, report, ctx, now)
+    team = TeamRef(id=team_id, name=ctx.team_name) if team_id is not None else None
+    return CreateResult(report, ctx.grid_path, 201, team=team)
+
+
+async def _route_submitted(db: AsyncSession, report: SentinelReport, ctx: Any, now: datetime) -> None:
+    """Tell the first people (the clock is open): the sentinel's paired members (else the whole team),
+    or for an unrouted report the town's primary institutions' stewards and supervisors; in each one's
+    language, the resident's masked name only to those who may read residents there."""
+    if report.team_id is None:
+        users = await routing.town_fallback(db, report.town_id, ctx.grid_path, now)
+        message = await messages.report_message(db, "report.unrouted", report, users)
+        await notifications.notify(
+            db,
+            user_ids=users,
+            kind="report.submitted",
+            message=message,
+            subject_type=SUBJECT,
+            subject_id=report.id,
+            dedupe_key=f"report:{report.id}:submitted",
+        )
+        return
+    resident_name = ctx.resident_name
+    if resident_name is None and report.resident_draft:
+        resident_name = str(report.resident_draft.get("name") or "") or None
+    params: dict[str, Any] = {
+        "category": report.category,
+        "village": ctx.village_name or "",
+        "grid": ctx.grid_name or "",
+        "reporter": ctx.reporter_name,
+        "responder": None,
+        "team": ctx.team_name or "",
+        "team_phone": ctx.team_phone,
+        "submitted_at": report.submitted_at,
+        "reported_in_at": None,
+    }
+    restricted = {"resident": mask_name(resident_name)} if resident_name else {}
+    readers = frozenset(u for u, reads in zip(ctx.recipient_ids, ctx.recipient_readers, strict=True) if reads)
+    message = Message("report.submitted", params, restricted, readers)
+    rendered: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for user_id, locale in zip(ctx.recipient_ids, ctx.recipient_locales, strict=True):
+        rendered.setdefault(message.render(locale or DEFAULT_LOCALE, user_id), []).append(user_id)
+    await notifications.notify_many(
+        db,
+        [
+            notifications.Message(
+                user_ids=users,
+                kind="report.submitted",
+                title=title,
+                body=body,
+                subject_type=SUBJECT,
+                subject_id=report.id,
+                dedupe_key=f"report:{report.id}:submitted",
+            )
+            for (title, body), users in rendered.items()
+        ],
+    )
 
 
 def _same_submission(principal: Principal, body_digest: str) -> Callable[[SentinelReport], bool]:
@@ -285,44 +512,6 @@ async def _replayed(db: AsyncSession, existing: SentinelReport) -> CreateResult:
     """The answer to a retry (200): the report first stored, with its grid's path."""
     path = await db.scalar(select(OrgUnit.path).where(OrgUnit.id == existing.grid_id))
     return CreateResult(existing, path or "", 200)
-
-
-async def _route(
-    db: AsyncSession,
-    report: SentinelReport,
-    deadline: Deadline,
-    sentinels: list[Any],
-    members: list[Any],
-    reporter_person: uuid.UUID | None,
-    grid_path: str,
-    now: datetime,
-) -> None:
-    """Tell the first people (the clock is open): the sentinel's paired members (else the whole
-    team), or for an unrouted report the town's primary institutions' stewards and supervisors."""
-    if deadline.next_step_at is not None and deadline.next_step_at <= now:
-        await deadlines.fire_due(db, deadline.id, now=now)  # an at-start step (urgent risk): now, not later
-    if report.team_id is None:
-        users = await routing.town_fallback(db, report.town_id, grid_path, now)
-        template = "report.unrouted"
-    else:
-        paired_records = {m for s in sentinels if s.person_id == reporter_person for m in s.paired_member_ids}
-        persons = [m.person_id for m in members if m.record_id in paired_records]
-        if persons:
-            users = [u for u in await db.scalars(select(Person.user_id).where(Person.id.in_(persons))) if u]
-        else:
-            users = []
-        if not users:
-            users = await routing.team_users(db, report.team_id, now)
-        template = "report.submitted"
-    await notifications.notify(
-        db,
-        user_ids=users,
-        kind="report.submitted",
-        message=await messages.report_message(db, template, report, users),
-        subject_type=SUBJECT,
-        subject_id=report.id,
-        dedupe_key=f"report:{report.id}:submitted",
-    )
 
 
 # ---------------------------------------------------------------- batch
@@ -648,6 +837,21 @@ async def to_view(
             "version": report.version,
         }
     )
+
+
+async def submitted_view(
+    db: AsyncSession, viewer: Viewer, result: CreateResult
+) -> ReportRead | ReportStatusRead | ReportUrgentRead:
+    """The answer to a submission: a new report's status view is built from what was just written (no
+    read); the care and urgent views, and a replay, are read as ``to_view`` reads them."""
+    report, path = result.report, result.grid_path
+    if (
+        result.status_code == 201
+        and not access.care_view(viewer, report, path)
+        and not access.urgent_view(viewer, report, path)
+    ):
+        return to_status(viewer, report, result.team)
+    return await to_view(db, viewer, report, path)
 
 
 def _deadline_brief(deadline: Deadline | None) -> DeadlineBrief | None:

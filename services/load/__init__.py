@@ -1,0 +1,1 @@
+"""``gridcare load``: drive a running gridcare over HTTP and say how it answered (see ``morning.py``)."""
