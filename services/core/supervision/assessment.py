@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.config import Settings
-from services.core.supervision import sections
+from services.core.supervision import providers, sections
 from services.core.supervision.halves import china_day
 from services.core.supervision.sections import Figures, Unit, Window
 from services.core.supervision.town import GRIDS, active, duty_outcomes, quarters_sql
@@ -32,7 +32,9 @@ DEFAULTS: dict[str, tuple[str, str, float, float]] = {
     "referrals_handled_share": ("下转按时接续率", "referrals handled", 0.9, 10),
 }
 
-sections.declare_team_indicator("team_work_days", "家医工作日开展", "family doctor work days held")
+sections.declare_team_indicator(
+    "team_work_days", "家医工作日开展", "family doctor work days held", providers.team_work_days
+)
 
 
 def indicators(settings: Settings) -> dict[str, dict[str, Any]]:
