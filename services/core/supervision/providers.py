@@ -91,7 +91,7 @@ async def _units_with_cases(db: AsyncSession, unit: Unit, window: Window) -> lis
         .where(OrgUnit.kind == "grid", OrgUnit.path.startswith(unit.path))
         .order_by(OrgUnit.code)
     )
-    return [(grid, village) for grid, village in rows.tuples() if village is not None]
+    return [(grid, village) for grid, village in rows.all() if village is not None]
 
 
 async def social_work(db: AsyncSession, unit: Unit, window: Window) -> Figures:
@@ -122,9 +122,16 @@ async def social_work(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     figures["aid_approved"] = town.aid_approved
     figures["aid_amount_approved"] = float(town.aid_amount_approved)
     out["town"] = figures
-    paths = dict(
-        (await db.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.path.startswith(unit.path)))).tuples().all()
-    )
+    units = (
+        await db.execute(
+            select(OrgUnit.id, OrgUnit.kind, OrgUnit.path).where(
+                OrgUnit.path.startswith(unit.path), OrgUnit.kind.in_(("village", "grid"))
+            )
+        )
+    ).all()
+    paths = {unit_id: path for unit_id, _kind, path in units}
+    for unit_id, kind, _path in units:  # every village and grid is listed, those without a case as zeros
+        out["grids" if kind == "grid" else "villages"][str(unit_id)] = _case_figures(None)
     villages: set[uuid.UUID] = set()
     for grid, village in await _units_with_cases(db, unit, window):
         villages.add(village)
