@@ -359,7 +359,11 @@ def duty_outcomes() -> BindParameter[Any]:
 
 async def signing(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     """Signing coverage (residents signed at the end of the period) and the quarterly-contact duty
-    (each resident signed on a quarter's last day reached at least once in that quarter; ended quarters only)."""
+    (each resident signed on a quarter's last day reached at least once in that quarter; ended quarters only).
+
+    The rule is ``core.duties.metrics.contact_duty``'s (the assessment calls that per team); it is restated
+    here in SQL only because the bulletin counts per resident's grid and village in one GROUPING SETS
+    statement, which that per-team function cannot answer without a query per grid and quarter."""
     params = _params(unit, window)
     quarters, judged = quarters_sql(window, params)
     stmt = text(SIGNING.format(grids=GRIDS, quarters=quarters, levels=LEVELS)).bindparams(duty_outcomes())
