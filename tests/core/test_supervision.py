@@ -462,6 +462,29 @@ async def test_a_provider_registered_later_fills_its_section(db: AsyncSession) -
     assert bulletin.source_counts["volunteer_record"] == 3
 
 
+async def test_a_draft_at_the_first_instant_of_a_half_year_has_empty_figures_not_an_error(db: AsyncSession) -> None:
+    world = await build_supervision_world(db)
+    town = await db.get(OrgUnit, world.town.id)
+    assert town is not None
+    clock.freeze(halves.HalfYear(2026, 2).starts_at)  # the running half year has not begun to count
+    f = (await service.draft(db, town, halves.HalfYear(2026, 2)))["figures"]
+    social = f["sections"]["social_work"]
+    assert (social["status"], social["town"]["cases_opened"], social["town"]["transfers_offered"]) == ("ok", 0, 0)
+    assert f["sections"]["volunteers"]["town"]["verified_hours"] is None  # nothing logged in an empty window
+    assessment = await provider_team_work_days(db, world)
+    assert assessment == {world.team_a.id: None, world.team_b.id: None}  # no month of it begun: unjudged
+
+
+async def provider_team_work_days(db: AsyncSession, world: SupervisionWorld) -> dict[Any, float | None]:
+    from services.core.supervision import providers
+
+    district = await db.get(OrgUnit, world.district.id)
+    assert district is not None
+    h2 = halves.HalfYear(2026, 2)
+    window = sections.Window(h2, h2.starts_at)
+    return await providers.team_work_days(db, service.unit_of(district), window, [world.team_a.id, world.team_b.id])
+
+
 class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
