@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,22 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core import clock
 from services.core.assignments.models import Pairing
 from services.core.deadlines.models import Deadline
+from services.core.duties.models import WorkDay
 from services.core.notifications.templates import CHINA_TIME
 from services.core.referrals.models import Referral
 from services.core.reports.models import SentinelReport
 from services.core.security.roles import Role
 from services.core.signing.models import Contact
+from services.core.socialwork.lifecycle import TRANSFER_FOLLOW_UP, TRANSFER_SUBJECT
+from services.core.socialwork.models import SocialWorkCase, Transfer
 from services.core.supervision.models import RectificationItem
 from services.core.teams.models import InstitutionKind, InstitutionSteward
+from services.core.volunteers.models import Volunteer, VolunteerHours
 from tests.factories import (
     make_assignment,
     make_child,
     make_community_role,
+    make_department,
     make_district,
     make_institution,
     make_member,
     make_resident,
     make_signing,
+    make_social_worker,
     make_staff,
     make_team,
     make_user,
@@ -144,6 +151,160 @@ async def _report(
     )
     await db.flush()
     return report_id
+
+
+async def _social_work_volunteers_and_work_days(
+    db: AsyncSession, district: Any, institution: Any, v1: Any, g3: Any, res1: Any, res3: Any, team_a: Any, team_b: Any
+) -> None:
+    """The other domains' rows (see ``test_the_town_bulletin_equals_the_figures_counted_by_hand``):
+
+    * the town's health centre's social-work department D: c1 (res1, G1) opened 1 Feb, closed 1 May; c2 (res3,
+      G2) opened 1 March, still open; c3 a non-resident opened 1 April, still open; c0 (res1) opened and
+      closed in 2025. Transfers: c1's offered 1 May, answered with a receipt, followed up in time; c2's offered
+      1 June, unanswered, its follow-up clock breached.
+    * volunteer hours: D's volunteer 2.5 h verified, 3 h rejected, 4 h submitted in the half year, 8 h verified
+      on 31 Dec 2025; clinic K (at V1) 1.5 h rejected (logged, none verified: 0); station N (at G3) nothing
+      logged (null).
+    * work days: team A on 15 and 20 January, 5 March and 30 June (3 of 6 months); team B on 20 Dec 2025 only.
+    """
+    department = await make_department(db, institution)
+    worker = await make_social_worker(db, department)
+
+    def case(resident: Any, opened: datetime, closed: datetime | None = None) -> SocialWorkCase:
+        row = SocialWorkCase(
+            id=uuid.uuid4(),
+            district_id=district.id,
+            department_id=department.id,
+            institution_id=institution.id,
+            org_unit_id=department.org_unit_id,
+            status="closed" if closed else "active",
+            source="self",
+            resident_id=resident.id if resident is not None else None,
+            grid_id=resident.grid_id if resident is not None else None,
+            client_name_enc=None if resident is not None else b"sealed",
+            client_name_masked="患*",
+            service_areas=["psychosocial"] if resident is not None else ["resource_integration"],
+            risk_level="low",
+            opened_at=opened,
+            opened_by=worker.id,
+            closed_at=closed,
+        )
+        db.add(row)
+        return row
+
+    c1 = case(res1, cn(2, 1), cn(5, 1))
+    c2 = case(res3, cn(3, 1))
+    case(None, cn(4, 1))
+    case(res1, cn(10, 1, year=2025), cn(12, 1, year=2025))
+    await db.flush()
+
+    def transfer(c: SocialWorkCase, resident: Any, offered: datetime, **over: Any) -> None:
+        row = Transfer(
+            id=uuid.uuid4(),
+            case_id=c.id,
+            department_id=department.id,
+            district_id=district.id,
+            resident_id=resident.id,
+            grid_id=resident.grid_id,
+            village_id=v1.id,
+            status=over.pop("status", "offered"),
+            scope="summary",
+            summary_enc=b"",
+            consent_by="patient",
+            consent_method="written",
+            consent_at=offered,
+            to_team_id=team_a.id,
+            discharged_at=offered,
+            offered_at=offered,
+            offered_by=worker.id,
+            **{k: v for k, v in over.items() if k not in ("met_at", "breached_at")},
+        )
+        db.add(row)
+        db.add(
+            Deadline(
+                subject_type=TRANSFER_SUBJECT,
+                subject_id=row.id,
+                kind=TRANSFER_FOLLOW_UP,
+                policy={},
+                district_id=district.id,
+                started_at=offered,
+                due_at=offered + timedelta(hours=48),
+                met_at=over.get("met_at"),
+                breached_at=over.get("breached_at"),
+                state="met" if over.get("met_at") else "breached",
+            )
+        )
+
+    transfer(
+        c1,
+        res1,
+        cn(5, 1),
+        status="followed_up",
+        receipt_no="HZ-1",
+        answered_at=cn(5, 1, 8),
+        followed_up_at=cn(5, 2),
+        met_at=cn(5, 2),
+    )
+    transfer(c2, res3, cn(6, 1), breached_at=cn(6, 3))
+
+    clinic = await make_department(db, await make_institution(db, v1, kind=InstitutionKind.SOCIAL_CLINIC))
+    await make_institution(db, g3, kind=InstitutionKind.NURSING_STATION)  # no department, nothing logged
+
+    async def volunteer(dept: Any, name: str) -> Volunteer:
+        row = Volunteer(
+            name=name,
+            registered_on=date(2025, 12, 1),
+            department_id=dept.id,
+            institution_id=dept.institution_id,
+            org_unit_id=dept.org_unit_id,
+            district_id=dept.district_id,
+        )
+        db.add(row)
+        await db.flush()
+        return row
+
+    def hours(v: Volunteer, on: date, amount: str, status: str) -> None:
+        db.add(
+            VolunteerHours(
+                volunteer_id=v.id,
+                served_on=on,
+                hours=Decimal(amount),
+                activity="导诊",
+                status=status,
+                submitted_at=datetime.combine(on, datetime.min.time(), tzinfo=CHINA_TIME),
+                submitted_by=worker.id,
+                department_id=v.department_id,
+                institution_id=v.institution_id,
+                org_unit_id=v.org_unit_id,
+                district_id=v.district_id,
+            )
+        )
+
+    mine, theirs = await volunteer(department, "甲"), await volunteer(clinic, "乙")
+    hours(mine, date(2026, 3, 1), "2.5", "verified")
+    hours(mine, date(2026, 3, 5), "3", "rejected")
+    hours(mine, date(2026, 6, 30), "4", "submitted")
+    hours(mine, date(2025, 12, 31), "8", "verified")
+    hours(theirs, date(2026, 2, 1), "1.5", "rejected")
+
+    for team, day in (
+        (team_a, date(2026, 1, 15)),
+        (team_a, date(2026, 1, 20)),
+        (team_a, date(2026, 3, 5)),
+        (team_a, date(2026, 6, 30)),
+        (team_b, date(2025, 12, 20)),
+    ):
+        db.add(
+            WorkDay(
+                district_id=district.id,
+                team_id=team.id,
+                held_on=day,
+                activities=["义诊"],
+                residents_served=5,
+                recorded_by=worker.id,
+            )
+        )
+    await db.flush()
 
 
 def _referral(world_ids: dict[str, Any], direction: str, **over: Any) -> Referral:
@@ -386,6 +547,7 @@ async def build_supervision_world(db: AsyncSession) -> SupervisionWorld:
         )
     )
     await db.flush()
+    await _social_work_volunteers_and_work_days(db, district, institution, v1, g3, res1, res3, team_a, team_b)
     clock.freeze(AFTER)
     return SupervisionWorld(
         district=snapshot(district),

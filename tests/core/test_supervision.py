@@ -172,9 +172,58 @@ async def test_the_town_bulletin_equals_the_figures_counted_by_hand(db: AsyncSes
     ledger = f["sections"]["rectification"]["town"]
     assert ledger == {"items": 2, "open": 1, "overdue": 1, "verified_in_period": 1}
 
-    # capabilities not built yet say so
-    assert f["sections"]["social_work"] == {"status": "not_built", "note_zh": "暂未上线", "note_en": "not yet built"}
-    assert f["sections"]["volunteers"]["status"] == "not_built"
+    # social work, counted where the client lives: c1 (G1) opened and closed, c2 (G2) opened and open, c3 (a
+    # non-resident) opened and open in the town total only, c0 closed in 2025 nowhere; c1's transfer answered
+    # and followed up in time, c2's unanswered and its clock breached.
+    social = f["sections"]["social_work"]
+    assert social["status"] == "ok"
+    transfers = {
+        "transfers_offered": 2,
+        "transfers_accepted": 1,
+        "transfers_followed_up_in_time": 1,
+        "transfers_follow_up_missed": 1,
+        "transfer_in_time_share": 0.5,
+    }
+    assert {k: social["town"][k] for k in ("cases_opened", "cases_active", "cases_closed", "non_resident_cases")} == {
+        "cases_opened": 3,
+        "cases_active": 2,
+        "cases_closed": 1,
+        "non_resident_cases": 1,
+    }
+    assert {k: social["town"][k] for k in transfers} == transfers
+    assert social["town"]["by_service_area"] == {
+        "psychosocial": {"opened": 2, "active": 1, "closed": 1},
+        "resource_integration": {"opened": 1, "active": 1, "closed": 0},
+    }
+    assert by_code(social["villages"], world.v1) == {
+        "id": str(world.v1.id),
+        "code": world.v1.code,
+        "name": world.v1.name,
+        "cases_opened": 2,
+        "cases_active": 1,
+        "cases_closed": 1,
+        **transfers,
+    }
+    g1_cases = by_code(social["grids"], world.g1)
+    assert (g1_cases["cases_opened"], g1_cases["cases_active"], g1_cases["cases_closed"]) == (1, 0, 1)
+    assert (g1_cases["transfers_accepted"], g1_cases["transfers_followed_up_in_time"]) == (1, 1)
+    assert by_code(social["grids"], world.g2)["transfers_follow_up_missed"] == 1
+    assert by_code(social["grids"], world.g3)["cases_opened"] == 0
+    assert "非本地居民" in social["note_zh"]
+
+    # verified hours of the institutions sitting here: the health centre (town) 2.5 (3 rejected, 4 pending,
+    # 8 in 2025 outside); clinic K at V1 logged only a rejected entry: 0; station N at G3 logged nothing: null.
+    hours = f["sections"]["volunteers"]
+    assert hours["status"] == "ok"
+    assert hours["town"] == {"institutions": 3, "verified_hours": 2.5, "pending_hours": 4.0}
+    assert {k: v for k, v in by_code(hours["villages"], world.v1).items() if k not in ("id", "code", "name")} == {
+        "institutions": 1,
+        "verified_hours": 0.0,
+        "pending_hours": 0.0,
+    }
+    assert by_code(hours["villages"], world.v2)["verified_hours"] is None
+    assert by_code(hours["grids"], world.g3)["verified_hours"] is None
+    assert sorted(i["verified_hours"] is None for i in hours["institutions"]) == [False, False, True]
 
     # attention: V1 (ledger overdue, a report overdue, SLA 50%, quarterly contacts 66.7%), G2 (unpaired sentinel,
     # unpaired leader, a report overdue, SLA 0%), V2 (no steward, no resident signed), G3 (no sentinel, no team)
@@ -193,7 +242,11 @@ async def test_the_town_bulletin_equals_the_figures_counted_by_hand(db: AsyncSes
         "resident": 4,
         "referral": 3,
         "rectification_item": 2,
+        "social_work_case": 3,
+        "social_work_transfer": 2,
+        "volunteer_hours": 4,
     }
+    assert "暂未上线" not in json.dumps(f, ensure_ascii=False)
     assert bulletin.definitions_version == figures.DEFINITIONS_VERSION
 
 
@@ -350,7 +403,7 @@ async def test_issuing_tells_the_supervisors_the_stewards_and_the_commission_onc
         await service.issue(db, supervisor, bulletin, world.town.path, expected_version=bulletin.version)
 
 
-async def test_the_assessment_scores_and_ranks_each_team_with_work_days_not_built_yet(db: AsyncSession) -> None:
+async def test_the_assessment_scores_and_ranks_each_team_with_its_work_days(db: AsyncSession) -> None:
     world = await build_supervision_world(db)
     district = await db.get(OrgUnit, world.district.id)
     assert district is not None
@@ -366,21 +419,26 @@ async def test_the_assessment_scores_and_ranks_each_team_with_work_days_not_buil
     assert a["sla_share"]["actual"] == 0.6667
     assert a["reports_handled_share"]["actual"] == 0.75
     assert a["referrals_handled_share"]["actual"] == 0.5
+    # work days: A held them in January, March and June: 3 of the half year's 6 months
     assert a["team_work_days"] == {
         "indicator": "team_work_days",
-        "actual": None,
+        "actual": 0.5,
         "target": 1.0,
         "weight": 10.0,
-        "points": None,
-        "status": "not_built",
+        "points": 5.0,
+        "status": "ok",
     }
-    # points: 25·0.5/0.6 + 20·0.5/0.9 + 20·0.6667/0.9 + 15·0.75/0.95 + 10·0.5/0.9, over the 90 judged
-    expected = 25 * min(0.5 / 0.6, 1) + 20 * 0.5 / 0.9 + 20 * 0.6667 / 0.9 + 15 * 0.75 / 0.95 + 10 * 0.5 / 0.9
-    assert teams[world.team_a.name]["score"] == pytest.approx(100 * expected / 90, abs=0.05)
+    # points: 25·0.5/0.6 + 20·0.5/0.9 + 20·0.6667/0.9 + 15·0.75/0.95 + 10·0.5/1 + 10·0.5/0.9, over all 100
+    expected = (
+        25 * min(0.5 / 0.6, 1) + 20 * 0.5 / 0.9 + 20 * 0.6667 / 0.9 + 15 * 0.75 / 0.95 + 10 * 0.5 + 10 * 0.5 / 0.9
+    )
+    assert teams[world.team_a.name]["score"] == pytest.approx(expected, abs=0.05)
     b = {i["indicator"]: i for i in teams[world.team_b.name]["indicators"]}
     assert b["signing_coverage"]["actual"] == 1.0
     assert b["contact_duty_share"]["actual"] == 1.0
     assert b["sla_share"]["actual"] == 0.0
+    assert b["team_work_days"]["actual"] == 0.0  # its only work day was in December 2025
+    assert b["team_work_days"]["status"] == "ok"
     assert sorted(t["rank"] for t in teams.values()) == [1, 2]
 
 
@@ -402,6 +460,29 @@ async def test_a_provider_registered_later_fills_its_section(db: AsyncSession) -
         "town": {"hours": 12.5, "unit": world.town.code},
     }
     assert bulletin.source_counts["volunteer_record"] == 3
+
+
+async def test_a_draft_at_the_first_instant_of_a_half_year_has_empty_figures_not_an_error(db: AsyncSession) -> None:
+    world = await build_supervision_world(db)
+    town = await db.get(OrgUnit, world.town.id)
+    assert town is not None
+    clock.freeze(halves.HalfYear(2026, 2).starts_at)  # the running half year has not begun to count
+    f = (await service.draft(db, town, halves.HalfYear(2026, 2)))["figures"]
+    social = f["sections"]["social_work"]
+    assert (social["status"], social["town"]["cases_opened"], social["town"]["transfers_offered"]) == ("ok", 0, 0)
+    assert f["sections"]["volunteers"]["town"]["verified_hours"] is None  # nothing logged in an empty window
+    assessment = await provider_team_work_days(db, world)
+    assert assessment == {world.team_a.id: None, world.team_b.id: None}  # no month of it begun: unjudged
+
+
+async def provider_team_work_days(db: AsyncSession, world: SupervisionWorld) -> dict[Any, float | None]:
+    from services.core.supervision import providers
+
+    district = await db.get(OrgUnit, world.district.id)
+    assert district is not None
+    h2 = halves.HalfYear(2026, 2)
+    window = sections.Window(h2, h2.starts_at)
+    return await providers.team_work_days(db, service.unit_of(district), window, [world.team_a.id, world.team_b.id])
 
 
 class _Collect(HTMLParser):
@@ -433,7 +514,7 @@ async def test_the_printable_page_parses_and_its_svg_charts_are_valid_xml(db: As
         assert "svg" in parser.tags
         assert "@page { size: A4" in page
         words = "".join(parser.text)
-        assert "暂未上线" in words
+        assert "暂未上线" not in words  # every section and indicator is built now
         if snapshot.kind == "town":
             assert "龙溪街道2026年上半年家医网格督导通报" in words
             assert "需关注的村和网格" in words
@@ -463,7 +544,14 @@ async def test_the_workbook_opens_with_one_sheet_per_section(db: AsyncSession) -
     reports = book["哨兵上报与家医报到"]
     assert reports.cell(2, 1).value == "全镇(街道)"
     assert reports.cell(2, 2).value == world.town.name
-    assert book["医务社工个案"].cell(2, 1).value == "暂未上线"
+    social = book["医务社工个案"]
+    header = [c.value for c in social[1]]
+    assert social.cell(2, 2).value == world.town.name
+    assert social.cell(2, header.index("本期新开个案") + 1).value == 3
+    hours = book["志愿服务时长"]
+    header = [c.value for c in hours[1]]
+    assert hours.cell(2, header.index("已审核志愿服务时长") + 1).value == 2.5
+    assert "—" in [row[header.index("已审核志愿服务时长")] for row in hours.iter_rows(min_row=3, values_only=True)]
     cover = {r[0]: r[1] for r in book["封面"].iter_rows(values_only=True)}
     assert cover["内容校验值 SHA-256"] == bulletin.content_hash
 

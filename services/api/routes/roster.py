@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from services.api.deps import AssignmentsWrite, DbSession, Pii, RosterExport
 from services.api.problems import problem_responses
+from services.api.workbooks import Accept, xlsx_answer, xlsx_responses
 from services.core import clock
 from services.core.errors import field_error
 from services.core.org import repository as org_repository
@@ -17,16 +18,12 @@ from services.core.org.models import OrgUnitKind
 from services.core.roster import directory
 from services.core.roster import service as roster_service
 from services.core.roster.schemas import DirectoryVillage, RosterImportSummary
-from services.core.roster.workbook import XLSX_MEDIA_TYPE
 from services.core.security.roles import Permission
 from services.core.text import Instant
 
 router = APIRouter(tags=["roster"])
 
 MAX_ROSTER_BYTES = 10 * 1024 * 1024
-
-# The workbook's own type first; octet-stream for clients that only know "bytes" (generated ones).
-_MEDIA_TYPES = (XLSX_MEDIA_TYPE, "application/octet-stream")
 
 _AREA = Query(description="A town/subdistrict, or the district: the roster covers its villages and grids.")
 
@@ -35,21 +32,11 @@ _AREA = Query(description="A town/subdistrict, or the district: the roster cover
     "/roster.xlsx",
     summary="Export the member roster as .xlsx",
     response_class=Response,
-    responses={
-        200: {
-            "description": "The workbook (sheets 网格, 机构, 团队, 团队成员, 网格人员); as "
-            "`application/octet-stream` when the request's `Accept` asks for that (generic HTTP clients)",
-            "content": {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in _MEDIA_TYPES},
-            "headers": {
-                "Content-Disposition": {
-                    "description": '`attachment; filename="roster-<code>-<yyyymmdd>.xlsx"`',
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^attachment; filename="},
-                }
-            },
-        },
-        **problem_responses(401, 403, 404, 422),
-    },
+    responses=xlsx_responses(
+        "The workbook (sheets 网格, 机构, 团队, 团队成员, 网格人员)",
+        "roster-<code>-<yyyymmdd>.xlsx",
+        *(401, 403, 404, 422),
+    ),
 )
 async def export_roster(
     db: DbSession,
@@ -57,7 +44,7 @@ async def export_roster(
     pii: Pii,
     org_unit_id: Annotated[uuid.UUID, _AREA],
     at: Annotated[Instant | None, Query(description="The roster as it stood then; defaults to now.")] = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    accept: Accept = None,
 ) -> Response:
     """家医网格"双向赋能"成员明细表 for a town or the district, in the layout the import reads back."""
     unit = await org_repository.get_in_scope(db, principal, org_unit_id, Permission.ROSTER_EXPORT)
@@ -65,20 +52,7 @@ async def export_roster(
         raise field_error("query.org_unit_id", "the roster is exported for a town or the district")
     when: datetime = at or clock.now()
     content = await roster_service.export_xlsx(db, unit, when, pii=pii, actor_id=principal.user_id)
-    filename = f"roster-{unit.code}-{when:%Y%m%d}.xlsx"
-    return Response(
-        content,
-        media_type=_negotiate(accept),
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _negotiate(accept: str | None) -> str:
-    """The workbook's type, unless the client accepts only octet-stream (not the workbook's own type)."""
-    offered = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
-    if "application/octet-stream" in offered and XLSX_MEDIA_TYPE not in offered:
-        return "application/octet-stream"
-    return XLSX_MEDIA_TYPE
+    return xlsx_answer(content, accept=accept, filename=f"roster-{unit.code}-{when:%Y%m%d}.xlsx")
 
 
 @router.post(

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from services.api.deps import DbSession, IfMatchLater, answer, require
 from services.api.problems import problem_responses
+from services.api.workbooks import Accept, xlsx_answer, xlsx_responses
 from services.core.org.models import OrgUnitKind
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.security.principal import Principal
@@ -21,9 +22,9 @@ from services.core.supervision import halves, outputs, rectification, service
 from services.core.supervision.models import Bulletin, ItemStatus, RectificationItem, SnapshotKind
 from services.core.supervision.schemas import (
     BulletinBrief,
+    BulletinDraftRead,
     BulletinRead,
     Correction,
-    DraftRead,
     ItemCreate,
     ItemRead,
     ItemReopen,
@@ -144,37 +145,20 @@ async def get_bulletin(db: DbSession, scoped: ReadableBulletin, response: Respon
     return await _bulletin(db, scoped, response)
 
 
-_XLSX = {
-    200: {
-        "description": "The workbook: a cover sheet, then one sheet per section",
-        "content": {outputs.XLSX: {"schema": {"type": "string", "format": "binary"}}},
-        "headers": {
-            "Content-Disposition": {
-                "description": '`attachment; filename="supervision-<period>-<edition>.xlsx"`',
-                "required": True,
-                "schema": {"type": "string", "pattern": "^attachment; filename="},
-            }
-        },
-    },
-    **problem_responses(401, 403, 404, 422),
-}
-
-
 @router.get(
     "/bulletins/{bulletin_id}/workbook",
     summary="Download a snapshot as .xlsx",
     response_class=Response,
-    responses=_XLSX,
+    responses=xlsx_responses(
+        "The workbook: a cover sheet, then one sheet per section",
+        "supervision-<period>-<edition>.xlsx",
+        *(401, 403, 404, 422),
+    ),
 )
-async def bulletin_workbook(scoped: ReadableBulletin) -> Response:
-    """One sheet per section (a section not built yet says 暂未上线), ready to circulate."""
+async def bulletin_workbook(scoped: ReadableBulletin, accept: Accept = None) -> Response:
+    """One sheet per section, ready to circulate."""
     b = scoped.bulletin
-    filename = f"supervision-{b.period}-{b.edition}.xlsx"
-    return Response(
-        outputs.workbook(b),
-        media_type=outputs.XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return xlsx_answer(outputs.workbook(b), accept=accept, filename=f"supervision-{b.period}-{b.edition}.xlsx")
 
 
 @router.get(
@@ -231,12 +215,14 @@ async def correct_bulletin(
 @router.get(
     "/draft", summary="A town's draft for a half year (not stored)", responses=problem_responses(401, 403, 404, 422)
 )
-async def town_draft(db: DbSession, principal: SupervisionRead, org_unit_id: uuid.UUID, period: Period) -> DraftRead:
+async def town_draft(
+    db: DbSession, principal: SupervisionRead, org_unit_id: uuid.UUID, period: Period
+) -> BulletinDraftRead:
     """The figures as of now: the running half year's draft on demand, recomputed on every request."""
     half = halves.parse(period)
     town = await service.unit_in_scope(db, principal, org_unit_id, OrgUnitKind.TOWN, field="query.org_unit_id")
     draft = await service.draft(db, town, half)
-    return DraftRead(org_unit_id=town.id, period=half.name, **draft)
+    return BulletinDraftRead(org_unit_id=town.id, period=half.name, **draft)
 
 
 @router.get(

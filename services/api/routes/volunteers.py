@@ -7,10 +7,11 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.api.deps import CurrentPrincipal, DbSession, IfMatchLater, answer, require
 from services.api.problems import problem_responses
+from services.api.workbooks import Accept, xlsx_answer, xlsx_responses
 from services.core.accounts import users
 from services.core.errors import AlreadyExists, Forbidden, IllegalTransition, field_error
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -370,24 +371,11 @@ async def volunteer_hour_totals(
     "/volunteer-hours.xlsx",
     summary="Export volunteer hours as .xlsx",
     response_class=Response,
-    responses={
-        200: {
-            "description": "The workbook (sheets 服务时长明细, 志愿者时长汇总; English for an `en` account); as "
-            "`application/octet-stream` when the request's `Accept` asks for that",
-            "content": {
-                media_type: {"schema": {"type": "string", "format": "binary"}}
-                for media_type in (export.XLSX_MEDIA_TYPE, "application/octet-stream")
-            },
-            "headers": {
-                "Content-Disposition": {
-                    "description": '`attachment; filename="volunteer-hours-<from>-<to>.xlsx"`',
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^attachment; filename="},
-                }
-            },
-        },
-        **problem_responses(401, 403, 422),
-    },
+    responses=xlsx_responses(
+        "The workbook (sheets 服务时长明细, 志愿者时长汇总; English for an `en` account)",
+        "volunteer-hours-<from>-<to>.xlsx",
+        *(401, 403, 422),
+    ),
 )
 async def export_volunteer_hours(
     db: DbSession,
@@ -395,7 +383,7 @@ async def export_volunteer_hours(
     from_: From,
     to: To,
     department_id: uuid.UUID | None = None,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    accept: Accept = None,
 ) -> Response:
     """Each entry served in the period (China time) and each volunteer's verified total; audited."""
     _period(from_, to)
@@ -403,13 +391,7 @@ async def export_volunteer_hours(
     content = await export.export_xlsx(
         db, principal=principal, starts_on=from_, ends_on=to, department_id=department_id, locale=locale
     )
-    offered = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
-    octet = "application/octet-stream" in offered and export.XLSX_MEDIA_TYPE not in offered
-    return Response(
-        content,
-        media_type="application/octet-stream" if octet else export.XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="volunteer-hours-{from_:%Y%m%d}-{to:%Y%m%d}.xlsx"'},
-    )
+    return xlsx_answer(content, accept=accept, filename=f"volunteer-hours-{from_:%Y%m%d}-{to:%Y%m%d}.xlsx")
 
 
 @router.get("/volunteer-hours/{entry_id}", summary="One hours entry", responses=problem_responses(401, 403, 404, 422))

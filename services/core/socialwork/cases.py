@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
+from sqlalchemy import case as case_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
@@ -295,7 +296,11 @@ async def to_view(db: AsyncSession, principal: Principal, case: SocialWorkCase, 
     assessments = await db.scalars(
         select(Assessment).where(Assessment.case_id == case.id).order_by(Assessment.assessed_at, Assessment.id)
     )
-    tasks = await db.scalars(select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.due_at, PlanTask.id))
+    # By due time, then creation; at one instant (a frozen clock, one transaction) a dropped task was the one
+    # a revision replaced, so it comes first: the order never depends on random ids.
+    replaced_first = case_((PlanTask.status == TaskStatus.DROPPED.value, 0), else_=1)
+    order = (PlanTask.due_at, PlanTask.created_at, replaced_first, PlanTask.id)
+    tasks = await db.scalars(select(PlanTask).where(PlanTask.case_id == case.id).order_by(*order))
     activities = await db.scalars(
         select(Activity).where(Activity.case_id == case.id).order_by(Activity.happened_at, Activity.id)
     )

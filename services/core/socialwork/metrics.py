@@ -44,8 +44,15 @@ def check_period(start: datetime, end: datetime) -> None:
 
 
 def _cases_of(
-    department_id: uuid.UUID | None, institution_id: uuid.UUID | None, org_path: str | None
+    department_id: uuid.UUID | None,
+    institution_id: uuid.UUID | None,
+    org_path: str | None,
+    resident_path: str | None = None,
+    non_residents_of: str | None = None,
 ) -> ColumnElement[bool]:
+    """The cases counted: a department's, an institution's, those of departments sitting in a unit
+    (``org_path``), or those of clients living in a unit (``resident_path``: the resident's grid at intake),
+    with the no-grid (non-resident) cases of departments sitting in ``non_residents_of`` added."""
     if department_id is not None:
         return SocialWorkCase.department_id == department_id
     if institution_id is not None:
@@ -53,7 +60,18 @@ def _cases_of(
     if org_path is not None:
         units = select(OrgUnit.id).where(OrgUnit.path.startswith(org_path))
         return SocialWorkCase.org_unit_id.in_(units)
+    if resident_path is not None:
+        living = SocialWorkCase.grid_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(resident_path)))
+        if non_residents_of is None:
+            return living
+        return or_(living, non_resident_cases(non_residents_of))
     raise ValueError("name a department, an institution or an org unit")
+
+
+def non_resident_cases(org_path: str) -> ColumnElement[bool]:
+    """Cases with no resident grid (a client who lives elsewhere) of departments sitting in ``org_path``."""
+    units = select(OrgUnit.id).where(OrgUnit.path.startswith(org_path))
+    return and_(SocialWorkCase.grid_id.is_(None), SocialWorkCase.org_unit_id.in_(units))
 
 
 async def social_work_metrics(
@@ -64,11 +82,14 @@ async def social_work_metrics(
     department_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
     org_path: str | None = None,
+    resident_path: str | None = None,
+    non_residents_of: str | None = None,
 ) -> SocialWorkMetrics:
-    """The period's figures for one department, institution or org-unit subtree (see the module)."""
+    """The period's figures for one department, institution, org-unit subtree or residents' area (see
+    ``_cases_of``; the supervision bulletins count cases where their clients live)."""
     check_period(start, end)
     c = SocialWorkCase
-    mine = _cases_of(department_id, institution_id, org_path)
+    mine = _cases_of(department_id, institution_id, org_path, resident_path, non_residents_of)
     opened = and_(c.opened_at >= start, c.opened_at < end)
     closed = and_(c.closed_at >= start, c.closed_at < end)
     active = and_(c.opened_at < end, or_(c.closed_at.is_(None), c.closed_at >= end))

@@ -17,10 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.config import Settings
-from services.core.supervision import sections
+from services.core.duties.metrics import contact_duty
+from services.core.notifications.templates import CHINA_TIME
+from services.core.supervision import providers, sections
 from services.core.supervision.halves import china_day
 from services.core.supervision.sections import Figures, Unit, Window
-from services.core.supervision.town import GRIDS, active, duty_outcomes, quarters_sql
+from services.core.supervision.town import GRIDS, active
 
 # name -> (title zh, title en, target, weight)
 DEFAULTS: dict[str, tuple[str, str, float, float]] = {
@@ -32,7 +34,9 @@ DEFAULTS: dict[str, tuple[str, str, float, float]] = {
     "referrals_handled_share": ("下转按时接续率", "referrals handled", 0.9, 10),
 }
 
-sections.declare_team_indicator("team_work_days", "家医工作日开展", "family doctor work days held")
+sections.declare_team_indicator(
+    "team_work_days", "家医工作日开展", "family doctor work days held", providers.team_work_days
+)
 
 
 def indicators(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -59,7 +63,6 @@ cover as (
             order by r.starts_at desc limit 1)) as team_id
     from g
 ),
-quarter as ({{quarters}}),
 teams as (
     select distinct r.team_id from responsibility r
     where r.district_id = :district and r.starts_at < :a and (r.ends_at is null or r.ends_at > :s)
@@ -72,14 +75,6 @@ area as (
 signed as (
     select s.team_id, count(distinct s.resident_id) as signed from signing s
     where s.district_id = :district and s.starts_on <= :a_day and s.ends_on > :a_day
-    group by s.team_id
-),
-duty as (
-    select s.team_id, count(*) as due,
-        count(*) filter (where exists (select 1 from resident_contact c where c.resident_id = s.resident_id
-            and c.outcome in :duty and c.contacted_at >= q.qs and c.contacted_at < q.qe)) as met
-    from signing s join quarter q on s.starts_on <= q.last_day and s.ends_on > q.last_day
-    where s.district_id = :district
     group by s.team_id
 ),
 rep as (
@@ -108,14 +103,12 @@ ref as (
 )
 select t.id, t.name, i.name as institution,
     coalesce(area.residents, 0) as residents, coalesce(signed.signed, 0) as signed,
-    coalesce(duty.due, 0) as duty_due, coalesce(duty.met, 0) as duty_met,
     coalesce(rep.live, 0) as reports, coalesce(rep.handled, 0) as handled,
     coalesce(rep.due, 0) as due, coalesce(rep.within, 0) as within,
     coalesce(ref.due, 0) as ref_due, coalesce(ref.in_time, 0) as ref_in_time
 from teams join team t on t.id = teams.team_id join institution i on i.id = t.institution_id
 left join area on area.team_id = t.id
 left join signed on signed.team_id = t.id
-left join duty on duty.team_id = t.id
 left join rep on rep.team_id = t.id
 left join ref on ref.team_id = t.id
 order by t.name, t.id
@@ -129,6 +122,21 @@ LOCAL = ("signing_coverage", "contact_duty_share", "sla_share", "reports_handled
 def _built(name: str) -> bool:
     indicator = sections.REGISTRY.team_indicators.get(name)
     return name in LOCAL or (indicator is not None and indicator.fn is not None)
+
+
+async def _contact_duty(db: AsyncSession, window: Window, team_ids: list[uuid.UUID]) -> list[dict[str, int]]:
+    """Each team's quarterly-contact duty over the ended quarters of the window, summed (residents signed on a
+    quarter's last day, and those reached in it), by ``core.duties.metrics.contact_duty``: the rule lives once."""
+    due = dict.fromkeys(team_ids, 0)
+    met = dict.fromkeys(team_ids, 0)
+    for qs, qe in window.half.quarters():
+        if qe > window.as_of or not team_ids:
+            continue
+        quarter = (qs.astimezone(CHINA_TIME).date(), qe.astimezone(CHINA_TIME).date())
+        for team_id, duty in (await contact_duty(db, quarter=quarter, on=china_day(qe), team_ids=team_ids)).items():
+            due[team_id] += duty.signed
+            met[team_id] += duty.reached
+    return [{"duty_due": due[t], "duty_met": met[t]} for t in team_ids]
 
 
 def _share(n: Any, d: Any) -> float | None:
@@ -146,9 +154,9 @@ async def assess(
         "a": window.as_of,
         "a_day": china_day(window.as_of),
     }
-    quarters, _judged = quarters_sql(window, params)
-    stmt = text(TEAMS.replace("{quarters}", quarters)).bindparams(duty_outcomes())
-    rows = (await db.execute(stmt, params)).mappings().all()
+    found = (await db.execute(text(TEAMS), params)).mappings().all()
+    duties = await _contact_duty(db, window, [r["id"] for r in found])
+    rows = [{**r, **duty} for r, duty in zip(found, duties, strict=True)]
     config = indicators(settings)
     extra: dict[str, dict[uuid.UUID, float | None]] = {}
     for name, indicator in sections.REGISTRY.team_indicators.items():

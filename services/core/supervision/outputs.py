@@ -62,6 +62,24 @@ TITLES: dict[str, str] = {
     "downward_in_time_share": "下转按时随访率",
     "items": "整改问题",
     "verified_in_period": "本期销号",
+    "cases_opened": "本期新开个案",
+    "cases_active": "期末在案个案",
+    "cases_closed": "本期结案",
+    "non_resident_cases": "其中非本地居民个案",
+    "by_service_area": "按服务领域(新开/在案/结案)",
+    "transfers_offered": "出院转介",
+    "transfers_accepted": "已回执接收",
+    "transfers_followed_up_in_time": "按时随访",
+    "transfers_follow_up_missed": "逾期未随访",
+    "transfer_in_time_share": "转介按时随访率",
+    "median_days_intake_to_plan": "建档至计划中位天数",
+    "median_days_plan_to_closure": "计划至结案中位天数",
+    "aid_applications": "救助申请",
+    "aid_approved": "救助批准",
+    "aid_amount_approved": "批准金额(元)",
+    "institutions": "机构数",
+    "verified_hours": "已审核志愿服务时长",
+    "pending_hours": "待审核时长",
 }
 LEVELS = (("town", "全镇(街道)"), ("villages", "村(社区)"), ("grids", "网格"))
 STATUS_ZH = {"draft": "草稿", "issued": "已印发", "acknowledged": "已签收", "superseded": "已被更正版取代"}
@@ -71,7 +89,9 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, dict):
-        return "；".join(f"{k}:{v}" for k, v in value.items())
+        return "；".join(
+            f"{k}:{'/'.join(map(str, v.values())) if isinstance(v, dict) else v}" for k, v in value.items()
+        )
     if isinstance(value, list):
         return "；".join(
             f"{v.get('team')}({v.get('since', '')[:10]}起)" if isinstance(v, dict) else str(v) for v in value

@@ -47,7 +47,7 @@ class BulletinRead(BulletinBrief):
     editions: list[uuid.UUID] = Field(description="Every edition of this snapshot, oldest first.")
 
 
-class DraftRead(BaseModel):
+class BulletinDraftRead(BaseModel):
     """A town's figures as of now (not stored): the draft of the running half year."""
 
     org_unit_id: uuid.UUID

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.reports.models import ReportCategory
 from services.core.signing.models import DUTY_OUTCOMES
-from services.core.supervision import sections
+from services.core.supervision import providers, sections
 from services.core.supervision.halves import china_day
 from services.core.supervision.sections import Figures, Unit, Window
 
@@ -359,7 +359,11 @@ def duty_outcomes() -> BindParameter[Any]:
 
 async def signing(db: AsyncSession, unit: Unit, window: Window) -> Figures:
     """Signing coverage (residents signed at the end of the period) and the quarterly-contact duty
-    (each resident signed on a quarter's last day reached at least once in that quarter; ended quarters only)."""
+    (each resident signed on a quarter's last day reached at least once in that quarter; ended quarters only).
+
+    The rule is ``core.duties.metrics.contact_duty``'s (the assessment calls that per team); it is restated
+    here in SQL only because the bulletin counts per resident's grid and village in one GROUPING SETS
+    statement, which that per-team function cannot answer without a query per grid and quarter."""
     params = _params(unit, window)
     quarters, judged = quarters_sql(window, params)
     stmt = text(SIGNING.format(grids=GRIDS, quarters=quarters, levels=LEVELS)).bindparams(duty_outcomes())
@@ -465,6 +469,6 @@ sections.declare("reports", "哨兵上报与家医报到", "Sentinel reports and
 sections.declare("signing", "签约覆盖与季度联系", "Signing coverage and quarterly contacts", signing)
 sections.declare("referrals", "双向转诊", "Two-way referral", referrals)
 sections.declare("rectification", "整改问题台帐", "Rectification ledger", rectification)
-# Capabilities on other branches: the lead wires them in at merge (see the module docstring).
-sections.declare("social_work", "医务社工个案", "Medical social-work cases")
-sections.declare("volunteers", "志愿服务时长", "Volunteer hours")
+# Figures of other domains, read through their own metrics (see ``providers``).
+sections.declare("social_work", "医务社工个案", "Medical social-work cases", providers.social_work)
+sections.declare("volunteers", "志愿服务时长", "Volunteer hours", providers.volunteers)
