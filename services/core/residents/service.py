@@ -762,9 +762,14 @@ async def sync_changes(db: AsyncSession, principal: Principal, *, cursor: str | 
     # Not ``paginate``: the horizon (below xmin) bounds every page, and an empty page answers
     # the cursor it was given, so the client never moves past a change still to commit.
     last = _SYNC_KEYS.decode(cursor) or [0, uuid.UUID(int=0)]
+    # One horizon for both statements: each statement of a READ COMMITTED transaction takes its own
+    # snapshot, so a horizon read per statement let a removal committed in between reach the tombstones
+    # but not the rows, and the page's cursor skip past rows the first statement could not yet see.
+    # Everything below this horizon had committed before either statement ran.
+    horizon = int(await db.scalar(select(_XMIN)) or 0)
     stmt = (
         repository.readable(principal)
-        .where(_SYNC_KEYS.after(last), Resident.change_xid < _XMIN, Resident.died_on.is_(None))
+        .where(_SYNC_KEYS.after(last), Resident.change_xid < horizon, Resident.died_on.is_(None))
         .options(selectinload(Resident.tags))
         .order_by(*_SYNC_KEYS.order_by())
         .limit(limit + 1)
@@ -774,7 +779,7 @@ async def sync_changes(db: AsyncSession, principal: Principal, *, cursor: str | 
         select(ResidentTombstone)
         .where(
             _TOMBSTONE_KEYS.after(last),
-            ResidentTombstone.change_xid < _XMIN,
+            ResidentTombstone.change_xid < horizon,
             scope_clause(principal, Permission.RESIDENTS_READ, ResidentTombstone.from_path),
             or_(
                 ResidentTombstone.to_path.is_(None),
