@@ -70,7 +70,10 @@ def api(database: str, servers: Servers, tmp_path: Path) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(proc.stdout.read() if proc.stdout else "no output")
-            time.sleep(0.2)
+            try:  # pace the polling by waiting on the process itself: an early exit fails at once
+                proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
         yield base
         # One set of dev secrets for both processes, and no half-written copy left beside it.
         assert sorted(p.name for p in (tmp_path / "data").iterdir() if "secrets" in p.name) == ["secrets.json"]
