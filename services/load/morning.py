@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import math
 import os
+import random
 import time
 import uuid
 from collections import Counter
@@ -55,11 +57,19 @@ class Plan:
     prefill: int = 0  # reports submitted before the clock starts (report-in has something to take)
     timeout: float = 10.0
     think: float = 0.0  # seconds a client waits between its requests (0: closed loop, as fast as answered)
+    rate: float | None = None  # requests per second offered by all clients together (open loop); None: closed
     rounds: int | None = None  # each client stops after this many steps (a smoke run; None: only the clock)
     pids: Sequence[int] = ()
     rss_every: float = 5.0
     warmup: float = 0.0  # seconds before the memory baseline is taken
     scrape_token: str | None = None  # bearer for the supervisor's /metrics reads (none: not scraped)
+
+
+# In an open-loop run (``--rate``), when the client's next request was due. A request answered late
+# delays the client's next one; timing that one from when it was *sent* would hide the wait (the
+# "coordinated omission" of closed-loop tools), so the first request of a step is timed from when it
+# was due. Task-local: each client is its own task.
+_DUE: contextvars.ContextVar[float | None] = contextvars.ContextVar("gridcare_load_due", default=None)
 
 
 @dataclass
@@ -120,14 +130,17 @@ class Report:
             "url": self.plan.url,
             "mix": self.plan.mix,
             "clients": self.plan.clients,
+            "rate": self.plan.rate,
             "seconds": round(self.seconds, 2),
             "ops": [o.__dict__ for o in self.ops],
             "memory": [{**m.__dict__, "change": round(m.change, 4)} for m in self.memory],
         }
 
     def text(self) -> str:
+        offered = f", {self.plan.rate:g}/s offered (open loop)" if self.plan.rate else " (closed loop)"
         lines = [
-            f"gridcare load: {self.plan.mix}, {self.plan.clients} clients, {self.seconds:.1f} s, {self.plan.url}",
+            f"gridcare load: {self.plan.mix}, {self.plan.clients} clients{offered}, {self.seconds:.1f} s, "
+            f"{self.plan.url}",
             f"{'operation':<18}{'count':>8}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'per s':>9}",
         ]
         for o in self.ops:
@@ -219,6 +232,10 @@ class Morning:
         """One timed request; a status outside ``ok`` or a transport error is an error of ``name``."""
         headers = {**login.headers, **kw.pop("headers", {})}
         started = time.perf_counter()
+        due = _DUE.get()
+        if due is not None:  # the step's first request: timed from when it was due (see ``_DUE``)
+            _DUE.set(None)
+            started = min(started, due)
         try:
             response = await self.client.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as exc:
@@ -390,13 +407,24 @@ class Morning:
     async def _client(self, role: str, login: Login) -> None:
         cursors: dict[str, str | None] = {}
         n = 0
+        # Open loop: this client's steps are due every ``clients / rate`` seconds from a random phase,
+        # whatever the answers take; the clients together offer ``rate`` requests a second.
+        interval = self.plan.clients / self.plan.rate if self.plan.rate else 0.0
+        due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - a phase, not a secret
         while time.perf_counter() < self.deadline and (self.plan.rounds is None or n < self.plan.rounds):
+            if interval:
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                if due >= self.deadline:
+                    return
+                _DUE.set(due)
+                due += interval
             try:
                 await self._step(role, login, cursors, n)()
                 n += 1
             except Stop:
                 return
-            if self.plan.think:
+            if self.plan.think and not interval:
                 await asyncio.sleep(self.plan.think)
 
     async def _logins(self, roles: list[str]) -> list[Login]:
@@ -546,7 +574,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``gridcare load``'s options."""
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running API (nothing is started)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds to drive it")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (closed loop)")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: requests per second all clients together offer, each timed from when it was due"
+        " (default: closed loop, each client as fast as it is answered)",
+    )
     parser.add_argument("--mix", choices=MIXES, default="morning", help="a mixed morning, or one operation")
     parser.add_argument("--sentinel", action="append", help="a sentinel's username (repeat; demo: sentinel)")
     parser.add_argument("--doctor", action="append", help="a team member's username (demo: member, leader)")
@@ -568,6 +603,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def plan_from(args: argparse.Namespace) -> Plan:
     """The plan the command line asks for."""
     defaults = Plan()
+    if args.rate is not None and args.rate <= 0:
+        raise SystemExit("--rate: requests per second must be above 0")
     prefill = args.prefill
     if prefill is None:  # report-in alone needs reports waiting: about what the clients can take
         prefill = int(args.clients * args.duration) if args.mix == "report-in" else 0
@@ -585,6 +622,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         prefill=prefill,
         timeout=args.timeout,
         think=args.think,
+        rate=args.rate,
         rounds=args.rounds,
         pids=args.pid,
         rss_every=args.rss_every,

@@ -104,6 +104,19 @@ async def test_inbox_sync_alone_pages_through_the_inbox(
     assert [(o.name, o.count, o.errors) for o in report.ops] == [("inbox_sync", 9, 0)]
 
 
+async def test_an_open_loop_run_offers_its_rate_and_says_so(
+    world_app: tuple[ReportWorld, httpx.ASGITransport, AsyncEngine],
+) -> None:
+    world, transport, engine = world_app
+    before = await _count(engine)
+    # Four phones each due every 4 / 40 = 0.1 s: twelve submissions spread over about 0.3 s, not at once.
+    report = await run(_plan(world, mix="submit", clients=4, rounds=3, rate=40.0), transport=transport)
+    assert [(o.name, o.count, o.errors) for o in report.ops] == [("submit", 12, 0)]
+    assert report.seconds >= 0.2
+    assert "40/s offered (open loop)" in report.text()
+    assert await _count(engine) == before + 12
+
+
 def test_memory_and_cpu_are_read_from_proc_with_children() -> None:
     assert RssSampler.rss_kb(os.getpid()) > 1024
     assert RssSampler.cpu_seconds(os.getpid()) > 0
