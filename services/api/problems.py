@@ -74,6 +74,7 @@ _DESCRIPTIONS = {
     403: "Authenticated, but the role does not allow this",
     404: "Not found, or outside the caller's scope",
     409: "Conflicts with the current state",
+    410: "Gone: the cursor is older than what is kept; start over without it",
     412: "If-Match names a version that is no longer current",
     413: "Request body too large",
     422: "The input is invalid; `errors` names each field",

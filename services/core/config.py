@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     webhooks_batch: int = Field(default=50, ge=1, le=1000)
     webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhooks_allow_private: bool | None = None
+    # Residents' delta sync: removals (tombstones) are kept this many days; a phone away longer syncs
+    # from the beginning (410 ``sync_expired``). How often the worker prunes them.
+    sync_tombstone_days: int = Field(default=180, ge=1, le=3650)
+    tombstone_prune_seconds: int = Field(default=3600, ge=1, le=86_400)
+    # With the database's autovacuum off, how often the worker analyzes tables whose statistics went stale.
+    statistics_sweep_seconds: int = Field(default=60, ge=1, le=86_400)
     # The worker: how often it looks for Redis while Redis is away (the sweepers never wait for it).
     redis_poll_seconds: float = Field(default=0.5, gt=0, le=10)
 

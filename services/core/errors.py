@@ -48,6 +48,12 @@ class PreconditionFailed(DomainError):
     status, code, title = 412, "version_mismatch", "The resource has changed"
 
 
+class SyncExpired(DomainError):
+    """A delta-sync cursor older than the removals still kept: the client syncs again without a cursor."""
+
+    status, code, title = 410, "sync_expired", "Start the sync over"
+
+
 class PreconditionRequired(DomainError):
     status, code, title = 428, "if_match_required", "If-Match is required"
 

@@ -26,6 +26,7 @@ from services.worker.jobs import duties as _duty_jobs  # noqa: F401 - the duty c
 from services.worker.jobs import notifications as _notification_jobs  # noqa: F401
 from services.worker.jobs import referrals as _referral_jobs  # noqa: F401 - the referral.* kinds
 from services.worker.jobs import reports as _report_jobs  # noqa: F401 - the report.follow_up kind
+from services.worker.jobs import residents as _resident_jobs  # noqa: F401 - tombstones pruned
 from services.worker.jobs import socialwork as _socialwork_jobs  # noqa: F401 - the socialwork.* kinds
 from services.worker.jobs import supervision as _supervision_jobs  # noqa: F401 - bulletins, rectification.due
 from services.worker.jobs import system as _system_jobs  # noqa: F401
@@ -54,6 +55,8 @@ SWEEPS: list[CronSpec] = [
     CronSpec("duties.check", "duty_check_seconds"),
     CronSpec("webhooks.sweep", "webhooks_sweep_seconds", timeout=300),
     CronSpec("supervision.sweep", "supervision_sweep_seconds", timeout=1800),
+    CronSpec("residents.prune_tombstones", "tombstone_prune_seconds", timeout=300),
+    CronSpec("system.statistics", "statistics_sweep_seconds", timeout=300),
 ]
 
 # arq crons: only work that may wait for Redis belongs here (none today).

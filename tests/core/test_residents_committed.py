@@ -11,7 +11,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.api.app import create_app
+from services.core import clock
 from services.core.db import make_engine, make_session_factory, session_scope
-from services.core.errors import NotFound, PreconditionFailed
+from services.core.errors import NotFound, PreconditionFailed, SyncExpired
 from services.core.org.models import OrgUnit
-from services.core.residents import service
+from services.core.residents import retention, service
 from services.core.residents.models import Resident
 from services.core.residents.schemas import ResidentCreate, ResidentUpdate
 from services.core.security.pii import PiiCipher, cipher_for, key_version
@@ -464,3 +465,41 @@ async def test_a_phone_whose_area_holds_both_grids_gets_no_tombstone_for_a_move(
     assert narrow.residents == {}
     assert narrow.tombstones is not None
     assert len(narrow.tombstones) == 1
+
+
+async def test_a_phone_away_longer_than_removals_are_kept_starts_over_and_one_that_kept_up_does_not(
+    committed: Committed,
+) -> None:
+    """Removals are pruned after the retention; the phone whose cursor predates the last pruned one is told
+    to start over (410 ``sync_expired``), the phone that already took it goes on, a fresh sync is whole."""
+    here, there = await _two_grids(committed)
+    async with session_scope(committed.factory) as db:
+        leaving = (await service.create(db, committed.principal, _new(here, "走"), pii=TEST_PII)).record.resident
+        staying = (await service.create(db, committed.principal, _new(here, "留"), pii=TEST_PII)).record.resident
+    await _all_settled(committed.factory)
+    away, kept_up = Phone(_sentinel_of(here)), Phone(_sentinel_of(here))
+    await away.sync(committed.factory, 10)
+    async with session_scope(committed.factory) as db:
+        await service.update(
+            db, committed.principal, leaving.id, ResidentUpdate(grid_id=there.id), expected_version=1, pii=TEST_PII
+        )
+    await _all_settled(committed.factory)
+    await kept_up.sync(committed.factory, 10)
+    assert kept_up.residents == {staying.id: 1}
+
+    keep = timedelta(days=180)
+    async with session_scope(committed.factory) as db:
+        assert await retention.prune_tombstones(db, now=clock.now(), keep=keep) == 0, "within the retention"
+    async with session_scope(committed.factory) as db:
+        assert await retention.prune_tombstones(db, now=clock.now() + timedelta(days=181), keep=keep) == 1
+    async with session_scope(committed.factory) as db:
+        assert await retention.prune_tombstones(db, now=clock.now() + timedelta(days=181), keep=keep) == 0
+
+    await kept_up.sync(committed.factory, 10)  # its cursor is past the pruned removal: nothing lost
+    assert kept_up.residents == {staying.id: 1}
+    with pytest.raises(SyncExpired) as expired:
+        await away.sync(committed.factory, 10)
+    assert expired.value.extra == {"field": "query.cursor"}
+    again = Phone(_sentinel_of(here))  # what the phone does when told: start over without a cursor
+    await again.sync(committed.factory, 10)
+    assert (again.residents, again.tombstones) == ({staying.id: 1}, [])

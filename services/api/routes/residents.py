@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
 
 from services.api.deps import DbSession, IfMatch, Pii, ResidentsImport, ResidentsRead, ResidentsWrite, answer
 from services.api.problems import problem_responses
-from services.core.errors import field_error
+from services.core.errors import SyncExpired, field_error
 from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from services.core.residents import imports, repository, service
 from services.core.residents.models import KeyPopulation, RemovalReason
@@ -204,7 +204,11 @@ async def update_resident_tag(
     return answer(response, resident, service.to_read(principal, resident, path))
 
 
-@sync_router.get("/residents", summary="Residents changed since a cursor", responses=problem_responses(401, 403, 422))
+@sync_router.get(
+    "/residents",
+    summary="Residents changed since a cursor",
+    responses=problem_responses(401, 403, 410, 422, errors=[SyncExpired]),
+)
 async def sync_residents(
     db: DbSession,
     principal: ResidentsRead,
@@ -213,7 +217,10 @@ async def sync_residents(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> SyncPage:
-    """Each change in your area once, in commit-safe order: residents in `items`, those who left in `removed`."""
+    """Each change in your area once, in commit-safe order: residents in `items`, those who left in `removed`.
+
+    Removals are kept `GRIDCARE_SYNC_TOMBSTONE_DAYS` (180 by default): a cursor older than the oldest kept is
+    answered 410 `sync_expired`; sync again without a cursor and replace the copy of your area."""
     page = await service.sync_changes(db, principal, cursor=cursor, limit=limit)
     return SyncPage(
         items=[service.to_read(principal, r, p) for r, p in page.items],

@@ -123,6 +123,7 @@ class ResidentTombstone(Base):
     __table_args__ = (
         CheckConstraint(f"reason in ({_in(RemovalReason)})", name="reason"),
         Index("ix_resident_tombstone_change_xid_id", "change_xid", "id"),
+        Index("ix_resident_tombstone_created_at", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
@@ -132,6 +133,21 @@ class ResidentTombstone(Base):
     to_path: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(16))
     change_xid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint"))
+    # The database's time (a trigger writes the row): when the removal's transaction began. Pruned after
+    # ``sync_tombstone_days`` (``residents/retention.py``).
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class SyncRetention(Base):
+    """Per sync stream, the last removal pruned in sync order (``change_xid``, ``id``): a cursor before it
+    may have missed one, so it is answered 410 and the phone syncs from the beginning."""
+
+    __tablename__ = "sync_retention"
+
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pruned_through_xid: Mapped[int] = mapped_column(BigInteger)
+    pruned_through_id: Mapped[uuid.UUID]
+    pruned_at: Mapped[datetime]
 
 
 class ResidentTag(TimestampMixin, Base):

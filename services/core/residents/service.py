@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column, not_, or_, select
+from sqlalchemy import not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.core import clock
 from services.core.audit import service as audit
-from services.core.errors import AlreadyExists, Conflict, DomainError, ValidationFailed, field_error
+from services.core.config import get_settings
+from services.core.errors import AlreadyExists, Conflict, DomainError, SyncExpired, ValidationFailed, field_error
 from services.core.notifications.templates import CHINA_TIME
 from services.core.org.models import OrgUnit
 from services.core.pagination import Keyset, paginate_rows
 from services.core.replay import Created, insert_once, replayed
-from services.core.residents import policy, repository
+from services.core.residents import policy, repository, retention
 from services.core.residents.errors import (
     IdempotencyKeyReused,
     IdentityHeldElsewhere,
@@ -726,9 +727,17 @@ async def update_tag(
 # ---------------------------------------------------------------- delta sync
 
 
-# Only transactions older than every one still running are final: below the snapshot's
-# xmin nothing can commit any more, so a cursor past it never skips a late commit.
-_XMIN: ColumnElement[int] = literal_column("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+# In one statement (one snapshot): the horizon and the last removal pruned in sync order. Only
+# transactions older than every one still running are final: below the snapshot's xmin nothing can
+# commit any more, so a cursor past it never skips a late commit. A cursor before the last removal
+# pruned (``retention.py``) may have missed one.
+_HORIZON_AND_PRUNED = text(
+    """
+    select (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint as horizon,
+           r.pruned_through_xid, r.pruned_through_id
+    from (select 1) as one left join sync_retention r on r.stream = :stream
+    """
+)
 _SYNC_KEYS = Keyset(Resident.change_xid, Resident.id)
 _TOMBSTONE_KEYS = Keyset(ResidentTombstone.change_xid, ResidentTombstone.id)  # the same cursor, the other stream
 
@@ -761,12 +770,21 @@ async def sync_changes(db: AsyncSession, principal: Principal, *, cursor: str | 
     """
     # Not ``paginate``: the horizon (below xmin) bounds every page, and an empty page answers
     # the cursor it was given, so the client never moves past a change still to commit.
-    last = _SYNC_KEYS.decode(cursor) or [0, uuid.UUID(int=0)]
+    given = _SYNC_KEYS.decode(cursor)
+    last = given or [0, uuid.UUID(int=0)]
     # One horizon for both statements: each statement of a READ COMMITTED transaction takes its own
     # snapshot, so a horizon read per statement let a removal committed in between reach the tombstones
     # but not the rows, and the page's cursor skip past rows the first statement could not yet see.
     # Everything below this horizon had committed before either statement ran.
-    horizon = int(await db.scalar(select(_XMIN)) or 0)
+    mark = (await db.execute(_HORIZON_AND_PRUNED, {"stream": retention.STREAM})).one()
+    pruned = (mark.pruned_through_xid, mark.pruned_through_id)
+    if given is not None and mark.pruned_through_xid is not None and (given[0], given[1]) < pruned:
+        raise SyncExpired(
+            f"this cursor is older than the removals kept ({get_settings().sync_tombstone_days} days): "
+            "sync again without a cursor and replace the copy of your area",
+            field="query.cursor",
+        )
+    horizon = int(mark.horizon or 0)
     stmt = (
         repository.readable(principal)
         .where(_SYNC_KEYS.after(last), Resident.change_xid < horizon, Resident.died_on.is_(None))
