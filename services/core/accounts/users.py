@@ -178,8 +178,9 @@ async def keep_an_administrator(
     Race-safe: every ``district_admin`` grant of the district is locked (``FOR UPDATE``, in id order)
     before counting, so two administrators ending each other's grants at once are serialised and the
     second counts after the first committed (READ COMMITTED: a new statement sees the commit).
+    "Active" is judged at a time read after the lock: a time read before it could precede the end the
+    first one wrote, and count that ended grant as still active (both would then end: seen under load).
     """
-    now = clock.now()
     for district_id in await _district_admin_units(db, grants):
         await db.execute(
             select(RoleGrant.id)
@@ -187,6 +188,7 @@ async def keep_an_administrator(
             .order_by(RoleGrant.id)
             .with_for_update()
         )
+        now = clock.now()
         others = select(func.count()).select_from(RoleGrant).join(User, User.id == RoleGrant.user_id)
         others = others.where(
             RoleGrant.org_unit_id == district_id,
