@@ -15,13 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_json
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock, lifecycle
 from services.core.accounts.models import User
 from services.core.audit import service as audit
+from services.core.db import Statement, fetch_one
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline
 from services.core.errors import (
@@ -175,7 +176,7 @@ def _sealed_draft(
 # whether they may read residents there (the resident's name is theirs only). Before: some twenty
 # round trips through ``responsible_for``, ``messages.report_message`` and ``notify``; the rules are
 # theirs (``periods.active_at``: starts_at <= now < ends_at; ``routing.team_users``), written in SQL once.
-_SUBMIT_CONTEXT = text(
+_SUBMIT_CONTEXT = Statement(
     """
     with g as (
         select g.id, g.path, g.name, g.district_id, v.id as village_id, v.name as village_name,
@@ -240,7 +241,7 @@ _SUBMIT_CONTEXT = text(
 # The report, its first history row, its clocks and its audit event in one statement: each later
 # insert reads the report's ``returning``, so a concurrent twin (same id, committed first) writes
 # nothing at all and the caller answers the replay instead.
-_SUBMIT_WRITE = text(
+_SUBMIT_WRITE = Statement(
     """
     with r as (
         insert into sentinel_report (id, district_id, town_id, village_id, grid_id, category, status, details,
@@ -307,20 +308,19 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     same = _same_submission(principal, body_digest)
     now = clock.now()
     paths = principal.paths_with(Permission.REPORTS_SUBMIT)
-    ctx = (
-        await db.execute(
-            _SUBMIT_CONTEXT,
-            {
-                "report_id": data.id,
-                "grid_id": data.grid_id,
-                "resident_id": data.resident_id,
-                "user_id": principal.user_id,
-                "now": now,
-                "paths": paths,
-                "reader_roles": _READER_ROLES,
-            },
-        )
-    ).one()
+    ctx = await fetch_one(
+        db,
+        _SUBMIT_CONTEXT,
+        {
+            "report_id": data.id,
+            "grid_id": data.grid_id,
+            "resident_id": data.resident_id,
+            "user_id": principal.user_id,
+            "now": now,
+            "paths": paths,
+            "reader_roles": _READER_ROLES,
+        },
+    )
     if ctx.existing_reporter is not None:  # a retry of a committed create: answered before any rule
         replay = await replayed(db, SentinelReport, data.id, same=same)
         assert replay is not None  # noqa: S101 - it exists (reports are never deleted)
@@ -373,51 +373,50 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         details={"grid_id": str(ctx.grid_id), "category": report.category, "unrouted": report.unrouted},
     )
     clocks = [c.values for c in rows.deadlines]
-    written = (
-        await db.execute(
-            _SUBMIT_WRITE,
-            {
-                "id": report.id,
-                "district_id": report.district_id,
-                "town_id": report.town_id,
-                "village_id": report.village_id,
-                "grid_id": report.grid_id,
-                "category": report.category,
-                "status": report.status,
-                "details": _json(report.details),
-                "resident_id": report.resident_id,
-                "resident_draft": _json(draft),
-                "id_enc": id_enc,
-                "phone_enc": phone_enc,
-                "reporter_id": principal.user_id,
-                "reporter_person_id": report.reporter_person_id,
-                "team_id": team_id,
-                "unrouted": report.unrouted,
-                "observed_at": report.observed_at,
-                "now": now,
-                "body_digest": body_digest,
-                "t_id": rows.transition["id"],
-                "t_subject_type": rows.transition["subject_type"],
-                "t_action": rows.transition["action"],
-                "t_to_state": rows.transition["to_state"],
-                "t_details": _json(rows.transition["details"]),
-                "d_ids": [c["id"] for c in clocks],
-                "d_subject_types": [c["subject_type"] for c in clocks],
-                "d_kinds": [c["kind"] for c in clocks],
-                "d_policies": [_json(c["policy"]) for c in clocks],
-                "d_started": [c["started_at"] for c in clocks],
-                "d_due": [c["due_at"] for c in clocks],
-                "d_states": [c["state"] for c in clocks],
-                "d_next": [c["next_step_at"] for c in clocks],
-                "a_occurred_at": event["occurred_at"],
-                "a_action": event["action"],
-                "a_subject_type": event["subject_type"],
-                "a_org_path": event["org_path"],
-                "a_request_id": event["request_id"],
-                "a_details": _json(event["details"]),
-            },
-        )
-    ).one()
+    written = await fetch_one(
+        db,
+        _SUBMIT_WRITE,
+        {
+            "id": report.id,
+            "district_id": report.district_id,
+            "town_id": report.town_id,
+            "village_id": report.village_id,
+            "grid_id": report.grid_id,
+            "category": report.category,
+            "status": report.status,
+            "details": _json(report.details),
+            "resident_id": report.resident_id,
+            "resident_draft": _json(draft),
+            "id_enc": id_enc,
+            "phone_enc": phone_enc,
+            "reporter_id": principal.user_id,
+            "reporter_person_id": report.reporter_person_id,
+            "team_id": team_id,
+            "unrouted": report.unrouted,
+            "observed_at": report.observed_at,
+            "now": now,
+            "body_digest": body_digest,
+            "t_id": rows.transition["id"],
+            "t_subject_type": rows.transition["subject_type"],
+            "t_action": rows.transition["action"],
+            "t_to_state": rows.transition["to_state"],
+            "t_details": _json(rows.transition["details"]),
+            "d_ids": [c["id"] for c in clocks],
+            "d_subject_types": [c["subject_type"] for c in clocks],
+            "d_kinds": [c["kind"] for c in clocks],
+            "d_policies": [_json(c["policy"]) for c in clocks],
+            "d_started": [c["started_at"] for c in clocks],
+            "d_due": [c["due_at"] for c in clocks],
+            "d_states": [c["state"] for c in clocks],
+            "d_next": [c["next_step_at"] for c in clocks],
+            "a_occurred_at": event["occurred_at"],
+            "a_action": event["action"],
+            "a_subject_type": event["subject_type"],
+            "a_org_path": event["org_path"],
+            "a_request_id": event["request_id"],
+            "a_details": _json(event["details"]),
+        },
+    )
     if not written.created:  # a concurrent twin committed first: compare and answer it
         twin = await replayed(db, SentinelReport, data.id, same=same)
         if twin is None:
