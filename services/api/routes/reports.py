@@ -190,8 +190,10 @@ async def report_in(
     db: DbSession, scoped: HandledReport, body: ReportIn, version: IfMatchLater, response: Response
 ) -> ReportView:
     """A member of the responsible team acknowledges a submitted report (409 from any other state)."""
-    await service.report_in(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
-    return await _answer(db, scoped, response)
+    changed = await service.reporting_in(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    view = await service.changed_view(db, scoped.viewer, changed)
+    # created=None, as ``_answer`` passes it: the contract keeps declaring the same headers for every change.
+    return answer(response, scoped.report, view, location=f"/reports/{scoped.report.id}", created=None)
 
 
 @router.post(
