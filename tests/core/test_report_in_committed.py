@@ -1,7 +1,7 @@
-"""The set-based report-in with committed data, in a database of its own: two doctors with the same
-If-Match make one report-in (one history row, one inbox item, the report-in clock met once); the
-answer built from what was written is what a read returns; a clock the sweeper moved between the
-read and the write is met under its lock instead."""
+"""The set-based report-in and follow-ups with committed data, in a database of its own: two doctors
+with the same If-Match make one report-in (one history row, one inbox item, the report-in clock met
+once); the answers built from what was written are what a read returns; a clock the sweeper moved
+between the read and the write is met under its lock instead."""
 
 from __future__ import annotations
 
@@ -87,8 +87,21 @@ async def test_two_doctors_reporting_in_with_the_same_version_make_one_report_in
         assert lost.json()["code"] == "version_mismatch"
         winner = doctors[answers.index(won)]
         read = await client.get(f"/reports/{rid}", headers={"Authorization": winner["Authorization"]})
+        # Follow-ups answer the same way: the first moves the report, a later one recorded late sorts first.
+        contacts = [{"channel": "phone", "outcome": "reached"}]
+        contacts.append({**contacts[0], "contacted_at": submitted.json()["submitted_at"]})
+        for version, contact in enumerate(contacts, start=2):
+            headers = {"Authorization": winner["Authorization"], "If-Match": f'"{version}"'}
+            added = await client.post(f"/reports/{rid}/follow-ups", json=contact, headers=headers)
+            assert added.status_code == 201, added.text
+            again = await client.get(f"/reports/{rid}", headers={"Authorization": winner["Authorization"]})
+            assert added.json() == again.json()
+            assert added.headers["etag"] == again.headers["etag"] == f'"{version + 1}"'
     assert won.json() == read.json()  # the answer built from what was written is what a read returns
     assert won.headers["etag"] == read.headers["etag"] == '"2"'
+    assert [f["contacted_at"] for f in again.json()["follow_ups"]][0] == submitted.json()["submitted_at"]
+    assert again.json()["status"] == "followed_up"
+    assert again.json()["follow_up_deadline"]["state"] == "met"
     assert won.json()["report_in_deadline"]["state"] == "met"
     moves, told, clock_ = await _counts(factory, uuid.UUID(rid), world.sentinel)
     assert (moves, told) == (1, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from services.core import clock, lifecycle
 from services.core.accounts.models import User
 from services.core.audit import service as audit
-from services.core.db import Statement, fetch_one
+from services.core.db import Statement, fetch_one, new_id
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline
 from services.core.errors import (
@@ -1054,16 +1054,22 @@ async def _change_context(db: AsyncSession, viewer: Viewer, report: SentinelRepo
     return Changed(report, path, ctx, teams, clocks, history, follow_ups)
 
 
-# The report-in written as ``lifecycle.moving`` plans it, in one statement: the report under its version
-# (a concurrent report-in that committed first leaves nothing to update: 412), its history row and the
-# clocks it stops (each guarded on the values it was judged on; one moved meanwhile by the sweeper is
-# left to ``deadlines.meet`` under its lock) - the history row and clocks only if the report was updated.
-_REPORT_IN_WRITE = Statement(
+# A change of a report written as ``lifecycle.moving`` plans it, in one statement: the report under its
+# version (a concurrent change that committed first leaves nothing to update: 412) with the columns the
+# change sets (NULL: left as they are; these changes never clear one), its history row when it moves,
+# a follow-up contact when it records one, and the clocks it stops (each guarded on the values it was
+# judged on; one moved meanwhile by the sweeper is left to ``deadlines.meet`` under its lock) - all of
+# them only if the report was updated.
+_CHANGE_COLUMNS = ("status", "team_id", "reported_in_at", "reported_in_by", "first_follow_up_at", "updated_at")
+_CHANGE_WRITE = Statement(
     """
     with u as (
         update sentinel_report
-           set status = :status, team_id = :team_id, reported_in_at = :reported_in_at,
-               reported_in_by = :reported_in_by, version = version + 1, updated_at = :now
+           set status = coalesce(cast(:status as text), status), team_id = coalesce(cast(:team_id as uuid), team_id),
+               reported_in_at = coalesce(cast(:reported_in_at as timestamptz), reported_in_at),
+               reported_in_by = coalesce(cast(:reported_in_by as uuid), reported_in_by),
+               first_follow_up_at = coalesce(cast(:first_follow_up_at as timestamptz), first_follow_up_at),
+               version = version + 1, updated_at = :now
          where id = :id and version = :version
         returning id, version
     ), t as (
@@ -1071,7 +1077,12 @@ _REPORT_IN_WRITE = Statement(
                                        actor_id, at, reason, details)
         select :t_id, :t_subject_type, u.id, :t_district_id, :t_action, :t_from_state, :t_to_state, :t_actor_id,
                :t_at, :t_reason, cast(:t_details as text)::jsonb
-        from u
+        from u where cast(:t_id as uuid) is not null
+    ), f as (
+        insert into report_follow_up (id, report_id, district_id, channel, outcome, notes, contacted_at, recorded_by,
+                                      recorded_at)
+        select :f_id, u.id, :f_district_id, :f_channel, :f_outcome, :f_notes, :f_contacted_at, :f_recorded_by, :now
+        from u where cast(:f_id as uuid) is not null
     ), d as (
         update deadline as d
            set started_at = x.started_at, due_at = x.due_at, met_at = x.met_at, state = x.state,
@@ -1093,6 +1104,56 @@ _REPORT_IN_WRITE = Statement(
     select (select version from u) as version, (select count(*) from d) as clocks
     """
 )
+
+
+async def _write_change(
+    db: AsyncSession,
+    changed: Changed,
+    plan: lifecycle.Moving,
+    *,
+    now: datetime,
+    follow_up: FollowUpRead | None = None,
+) -> None:
+    """Write ``plan`` (and a follow-up contact) for the loaded report, then bring what was read up to date."""
+    report = changed.report
+    unknown = set(plan.changes) - set(_CHANGE_COLUMNS)
+    if unknown:
+        raise ValueError(f"the set-based change does not write {sorted(unknown)}")
+    stops = _stops(changed, plan)
+    t = plan.transition
+    f = follow_up
+    written = await fetch_one(
+        db,
+        _CHANGE_WRITE,
+        {
+            "id": report.id,
+            "version": report.version,
+            "now": now,
+            **{name: plan.changes.get(name) for name in _CHANGE_COLUMNS if name != "updated_at"},
+            "t_id": t["id"] if t else None,
+            "t_subject_type": t["subject_type"] if t else None,
+            "t_district_id": t["district_id"] if t else None,
+            "t_action": t["action"] if t else None,
+            "t_from_state": t["from_state"] if t else None,
+            "t_to_state": t["to_state"] if t else None,
+            "t_actor_id": t["actor_id"] if t else None,
+            "t_at": t["at"] if t else None,
+            "t_reason": t["reason"] if t else None,
+            "t_details": _json(t["details"]) if t else None,
+            "f_id": f.id if f else None,
+            "f_district_id": report.district_id,
+            "f_channel": f.channel.value if f else None,
+            "f_outcome": f.outcome.value if f else None,
+            "f_notes": f.notes if f else None,
+            "f_contacted_at": f.contacted_at if f else None,
+            "f_recorded_by": f.recorded_by if f else None,
+            **_clock_params(stops),
+        },
+    )
+    await _after_write(db, changed, plan, stops, written, report.version, now=now)
+    if f is not None:
+        changed.follow_ups.append(f)
+        changed.follow_ups.sort(key=lambda x: (x.contacted_at, x.id))
 
 
 def _stops(changed: Changed, plan: lifecycle.Moving) -> list[tuple[Clock, dict[str, Any]]]:
@@ -1133,6 +1194,8 @@ async def _after_write(
     stops: list[tuple[Clock, dict[str, Any]]],
     written: Any,
     expected: int,
+    *,
+    now: datetime,
 ) -> None:
     """After a set-based change: 412 when another change won; a clock the sweeper moved meanwhile is met
     (or cancelled) under its lock; the loaded report takes its new values (committed: nothing to flush)."""
@@ -1151,13 +1214,14 @@ async def _after_write(
     else:
         for c, new in stops:
             changed.clocks[c.kind] = Clock(c.id, c.kind, {**c.values, **new})
-    for name, value in {**plan.changes, "version": written.version}.items():
+    for name, value in {**plan.changes, "updated_at": now, "version": written.version}.items():
         set_committed_value(report, name, value)
     if plan.transition is not None:
         t = plan.transition
         changed.history.append(
             _transition_read(t["from_state"], t["to_state"], t["actor_id"], t["at"], t["details"].get("team_id"))
         )
+        changed.history.sort(key=lambda h: h.at)  # stable: a transition of the same instant stays after
 
 
 def _brief_values(deadline: Deadline) -> dict[str, Any]:
@@ -1183,35 +1247,8 @@ async def reporting_in(
     team_id = _team_taking(viewer, report, data)
     changes = {"team_id": team_id, "reported_in_at": now, "reported_in_by": viewer.user_id}
     plan = lifecycle.moving(checked, actor_id=viewer.user_id, at=now, changes=changes)
-    assert plan.transition is not None  # noqa: S101 - report_in moves the report to reported_in
     changed = await _change_context(db, viewer, report, path)
-    stops = _stops(changed, plan)
-    t = plan.transition
-    written = await fetch_one(
-        db,
-        _REPORT_IN_WRITE,
-        {
-            "id": report.id,
-            "version": report.version,
-            "status": plan.changes["status"],
-            "team_id": team_id,
-            "reported_in_at": now,
-            "reported_in_by": viewer.user_id,
-            "now": now,
-            "t_id": t["id"],
-            "t_subject_type": t["subject_type"],
-            "t_district_id": t["district_id"],
-            "t_action": t["action"],
-            "t_from_state": t["from_state"],
-            "t_to_state": t["to_state"],
-            "t_actor_id": t["actor_id"],
-            "t_at": t["at"],
-            "t_reason": t["reason"],
-            "t_details": _json(t["details"]),
-            **_clock_params(stops),
-        },
-    )
-    await _after_write(db, changed, plan, stops, written, report.version)
+    await _write_change(db, changed, plan, now=now)
     ctx = changed.context
     reporter = report.reporter_id
     said = messages.message_for(
@@ -1286,28 +1323,43 @@ async def add_follow_up(
     expected_version: int | None,
 ) -> SentinelReport:
     """Record a contact; the first one meets the follow-up clock and moves the report to followed_up."""
+    return (await following_up(db, viewer, report, path, data, expected_version=expected_version)).report
+
+
+async def following_up(
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: FollowUpCreate,
+    *,
+    expected_version: int | None,
+) -> Changed:
+    """``add_follow_up``, with what the answer needs: after the kit's check and the contact's own rules, one
+    read (``_CHANGE_CONTEXT``) and one write (the contact with what ``lifecycle.moving`` plans: the first
+    one moves the report and meets the follow-up clock at the contact's time; a later one is a new version)."""
     checked = _check(viewer, report, path, "follow_up", expected_version)
     now = clock.now()
-    contacted_at = data.contacted_at or now
+    # In UTC, as PostgreSQL gives it back: the answer built here is what a read returns.
+    contacted_at = (data.contacted_at or now).astimezone(UTC)
     if contacted_at > now:
         raise field_error("body.contacted_at", "lies in the future")
     if contacted_at < report.submitted_at:
         raise field_error("body.contacted_at", "before the report was submitted")
-    db.add(
-        ReportFollowUp(
-            report_id=report.id,
-            district_id=report.district_id,
-            channel=data.channel.value,
-            outcome=data.outcome.value,
-            notes=data.notes,
-            contacted_at=contacted_at,
-            recorded_by=viewer.user_id,
-            recorded_at=now,
-        )
+    contact = FollowUpRead(
+        id=new_id(),
+        channel=data.channel,
+        outcome=data.outcome,
+        notes=data.notes,
+        contacted_at=contacted_at,
+        recorded_by=viewer.user_id,
+        recorded_at=now,
     )
     changes = {"first_follow_up_at": contacted_at} if report.first_follow_up_at is None else {}
-    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes, deadline_at=contacted_at)
-    return report
+    plan = lifecycle.moving(checked, actor_id=viewer.user_id, at=now, changes=changes, deadline_at=contacted_at)
+    changed = await _change_context(db, viewer, report, path)
+    await _write_change(db, changed, plan, now=now, follow_up=contact)
+    return changed
 
 
 async def start_intervention(
