@@ -1241,7 +1241,9 @@ async def reporting_in(
     """``report_in``, with what the answer needs. After the kit's check (428/412, 403, 409) and the team's
     rule: one statement reads what the message and the answer need, one writes what ``lifecycle.moving``
     plans from the declaration (report, history row, the report-in clock met), then the reporter's inbox
-    item (``notify_many``): four round trips where ``move`` and ``notify`` took some fifteen."""
+    item (``notify_many``); the answer is built from those (``changed_view``). Seven round trips for the whole
+    request (BEGIN, the caller's teams, the report in scope, these three, COMMIT) where ``move``, ``notify`` and
+    ``to_view`` made it twenty."""
     checked = _check(viewer, report, path, "report_in", expected_version)
     now = clock.now()
     team_id = _team_taking(viewer, report, data)
