@@ -40,7 +40,7 @@ from services.api.routes import (
     volunteers,
     webhooks,
 )
-from services.api.routing import guard_shadowed
+from services.api.routing import guard_shadowed, index_by_first_segment
 from services.core.accounts.principals import PrincipalCache
 from services.core.config import Settings, get_settings
 from services.core.db import make_engine, make_session_factory
@@ -240,8 +240,9 @@ def create_app(
     app.add_middleware(NoStoreMiddleware, paths=problems.NO_STORE_PATHS)
     app.add_middleware(MetricsMiddleware)  # outermost: times everything, 413s and 500s included
     app.add_route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     _serve_docs(app)
+    index_by_first_segment(app)  # last: every route is in
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 

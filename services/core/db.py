@@ -7,19 +7,23 @@ all-or-nothing, which is what "nothing is half-written" means in practice.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import Connection, DateTime, MetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 
 from services.core import clock
@@ -124,3 +128,84 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
     """A new session in its own unit of work (the worker and the CLI use this)."""
     async with factory() as session, unit_of_work(session):
         yield session
+
+
+# ---------------------------------------------------------------- hot statements, on the DB-API connection
+
+# ``:name`` outside a ``::type`` cast.
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Statement:
+    """A hand-written statement of a hot path, run by :func:`fetch` on the session's own DB-API connection.
+
+    SQLAlchemy's Core execution (compiled cache, parameter processing, result metadata) costs about
+    0.1 ms of CPU per statement over the driver's own 0.02 ms: a third of a millisecond in a report
+    submission's three statements. ``text()`` stays the way for everything else; a ``Statement`` is for a
+    path measured to need it. ``:name`` parameters are numbered once (``$1``...) as asyncpg wants them.
+    """
+
+    __slots__ = ("names", "sql")
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        self.sql = _PARAM.sub(number, sql)
+        self.names = tuple(names)
+
+
+async def fetch(db: AsyncSession, statement: Statement, params: Mapping[str, Any]) -> list[Any]:
+    """Run ``statement`` in the session's transaction (begun as a DB-API cursor begins it); its rows, each
+    with its columns as attributes (``row.grid_id``, as a SQLAlchemy ``Row`` reads).
+
+    What SQLAlchemy would do around it still happens: ``before/after_cursor_execute`` listeners are told
+    (tracing, the benchmarks' statement counts), errors arrive as ``sqlalchemy.exc`` errors (so the API's
+    handlers answer 409/422/503 as for any statement), and a connection found closed is invalidated.
+    """
+    args = tuple(params[name] for name in statement.names)
+    return await db.run_sync(_fetch, statement.sql, args)
+
+
+async def fetch_one(db: AsyncSession, statement: Statement, params: Mapping[str, Any]) -> Any:
+    """The one row ``statement`` answers (``LookupError`` when it answers none or several)."""
+    rows = await fetch(db, statement, params)
+    if len(rows) != 1:
+        raise LookupError(f"expected one row, got {len(rows)}")
+    return rows[0]
+
+
+def _fetch(session: Session, sql: str, args: tuple[Any, ...]) -> list[SimpleNamespace]:
+    connection: Connection = session.connection()
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    dialect = connection.dialect
+    dispatch = connection.dispatch
+    cursor = dbapi_connection.cursor()
+    try:
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(connection, cursor, sql, args, None, False)
+        cursor.execute(sql, args)
+        rows = [SimpleNamespace(**dict(row.items())) for row in cursor.fetchall()] if cursor.description else []
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, args, None, False)
+        return rows
+    except dialect.loaded_dbapi.Error as error:
+        invalidated = dialect.is_disconnect(error, dbapi_connection, cursor)
+        if invalidated:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql,
+            args,
+            error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        ) from error
+    finally:
+        cursor.close()

@@ -80,6 +80,14 @@ async def _answer(
     return answer(response, scoped.report, view, location=f"/reports/{scoped.report.id}", created=created)
 
 
+async def _answer_changed(
+    db: DbSession, scoped: ScopedReport, changed: service.Changed, response: Response, *, created: bool | None = None
+) -> ReportView:
+    """``_answer`` for a set-based change: the view built from what was read and written, no read again."""
+    view = await service.changed_view(db, scoped.viewer, changed)
+    return answer(response, scoped.report, view, location=f"/reports/{scoped.report.id}", created=created)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -190,8 +198,8 @@ async def report_in(
     db: DbSession, scoped: HandledReport, body: ReportIn, version: IfMatchLater, response: Response
 ) -> ReportView:
     """A member of the responsible team acknowledges a submitted report (409 from any other state)."""
-    await service.report_in(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
-    return await _answer(db, scoped, response)
+    changed = await service.reporting_in(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer_changed(db, scoped, changed, response)
 
 
 @router.post(
@@ -204,8 +212,8 @@ async def add_report_follow_up(
     db: DbSession, scoped: HandledReport, body: FollowUpCreate, version: IfMatchLater, response: Response
 ) -> ReportView:
     """Channel and outcome of one contact; the first one meets the 48-hour clock. Returns the report."""
-    await service.add_follow_up(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
-    return await _answer(db, scoped, response)
+    changed = await service.following_up(db, scoped.viewer, scoped.report, scoped.path, body, expected_version=version)
+    return await _answer_changed(db, scoped, changed, response)
 
 
 @router.post("/{report_id}/intervention", summary="Start the intervention", responses=CHANGE_ERRORS)

@@ -175,20 +175,9 @@ async def meet(
     and no further step happens.
     """
     deadline = await _locked(db, subject_type=subject_type, subject_id=subject_id, kind=kind)
-    if deadline is None or deadline.met_at is not None or deadline.state == DeadlineState.CANCELLED:
-        return deadline
-    at = at or clock.now()
-    _unpause(deadline, at)
-    deadline.met_at = at
-    if deadline.state == DeadlineState.OPEN:
-        if at <= deadline.due_at:
-            deadline.state = DeadlineState.MET.value
-        else:
-            deadline.state = DeadlineState.BREACHED.value
-            deadline.breached_at = deadline.due_at
-    deadline.next_step_at = None
-    await db.flush()
-    return deadline
+    if deadline is None:
+        return None
+    return await _apply(db, deadline, meeting(_values(deadline), at or clock.now()))
 
 
 async def cancel(
@@ -196,13 +185,57 @@ async def cancel(
 ) -> Deadline | None:
     """Stop the clock because the duty went away (e.g. the report was withdrawn). Idempotent."""
     deadline = await _locked(db, subject_type=subject_type, subject_id=subject_id, kind=kind)
-    if deadline is None or deadline.met_at is not None or deadline.state == DeadlineState.CANCELLED:
-        return deadline
-    deadline.state = DeadlineState.CANCELLED.value
-    deadline.cancelled_at = at or clock.now()
-    deadline.paused_at = None
-    deadline.next_step_at = None
-    await db.flush()
+    if deadline is None:
+        return None
+    return await _apply(db, deadline, cancelling(_values(deadline), at or clock.now()))
+
+
+# What meeting or cancelling reads of a clock; a set-based writer guards its UPDATE on these being
+# what it read (``lifecycle.moving``'s callers), so its answer is the one ``meet`` would give under the lock.
+STOP_INPUTS = ("state", "met_at", "paused_at", "started_at", "due_at")
+
+
+def meeting(values: dict[str, Any], at: datetime) -> dict[str, Any] | None:
+    """The columns ``meet`` changes on a clock with these ``values`` (``STOP_INPUTS``), met at ``at``;
+    None when meeting it does nothing (met already, or cancelled)."""
+    if values["met_at"] is not None or values["state"] == DeadlineState.CANCELLED:
+        return None
+    changed = _unpaused(values, at)
+    changed["met_at"] = at
+    if values["state"] == DeadlineState.OPEN:
+        if at <= changed.get("due_at", values["due_at"]):
+            changed["state"] = DeadlineState.MET.value
+        else:
+            changed["state"] = DeadlineState.BREACHED.value
+            changed["breached_at"] = changed.get("due_at", values["due_at"])
+    changed["next_step_at"] = None
+    return changed
+
+
+def cancelling(values: dict[str, Any], at: datetime) -> dict[str, Any] | None:
+    """The columns ``cancel`` changes on a clock with these ``values``; None when it does nothing."""
+    if values["met_at"] is not None or values["state"] == DeadlineState.CANCELLED:
+        return None
+    return {"state": DeadlineState.CANCELLED.value, "cancelled_at": at, "paused_at": None, "next_step_at": None}
+
+
+def _values(deadline: Deadline) -> dict[str, Any]:
+    return {name: getattr(deadline, name) for name in STOP_INPUTS}
+
+
+def _unpaused(values: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A paused clock's start and due time move later by the time it stood still."""
+    if values["paused_at"] is None:
+        return {}
+    shift = max(at - values["paused_at"], timedelta(0))
+    return {"started_at": values["started_at"] + shift, "due_at": values["due_at"] + shift, "paused_at": None}
+
+
+async def _apply(db: AsyncSession, deadline: Deadline, changed: dict[str, Any] | None) -> Deadline:
+    if changed is not None:
+        for name, value in changed.items():
+            setattr(deadline, name, value)
+        await db.flush()
     return deadline
 
 
@@ -241,12 +274,8 @@ async def resume(
 
 def _unpause(deadline: Deadline, at: datetime) -> None:
     """A paused clock's start and due time move later by the time it stood still."""
-    if deadline.paused_at is None:
-        return
-    shift = max(at - deadline.paused_at, timedelta(0))
-    deadline.started_at += shift
-    deadline.due_at += shift
-    deadline.paused_at = None
+    for name, value in _unpaused(_values(deadline), at).items():
+        setattr(deadline, name, value)
 
 
 async def fire_due(db: AsyncSession, deadline_id: uuid.UUID, *, now: datetime | None = None) -> Advance:

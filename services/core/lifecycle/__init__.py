@@ -8,7 +8,18 @@ needs, deadlines each opens, meets or cancels), loads its record in scope, then 
 """
 
 from services.core.lifecycle.machine import Action, Deadlines, Lifecycle, Transition
-from services.core.lifecycle.service import Checked, Creation, check, creating, creation, history, move, require_version
+from services.core.lifecycle.service import (
+    Checked,
+    Creation,
+    Moving,
+    check,
+    creating,
+    creation,
+    history,
+    move,
+    moving,
+    require_version,
+)
 
 __all__ = [
     "Action",
@@ -16,11 +27,13 @@ __all__ = [
     "Creation",
     "Deadlines",
     "Lifecycle",
+    "Moving",
     "Transition",
     "check",
     "creating",
     "creation",
     "history",
     "move",
+    "moving",
     "require_version",
 ]

@@ -126,18 +126,7 @@ async def move(
         if lifecycle.state_attr is not None and not lifecycle.derived:
             setattr(record, lifecycle.state_attr, transition.target.value)
         db.add(
-            RecordTransition(
-                subject_type=lifecycle.subject_type,
-                subject_id=subject.id,
-                district_id=subject.district_id,
-                action=transition.action,
-                from_state=checked.state.value if checked.state is not None else None,
-                to_state=transition.target.value,
-                actor_id=actor_id,
-                at=at,
-                reason=reason,
-                details={**(lifecycle.snapshot(record) if lifecycle.snapshot else {}), **(details or {})},
-            )
+            RecordTransition(**_history_row(checked, record, actor_id=actor_id, at=at, reason=reason, details=details))
         )
     await db.flush()
     opened: list[Deadline] = []
@@ -152,6 +141,89 @@ async def move(
             )
         )
     return opened
+
+
+def _history_row(
+    checked: Checked[R],
+    record_after: Any,
+    *,
+    actor_id: uuid.UUID,
+    at: datetime,
+    reason: str | None,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``record_transition`` row of a checked transition, the record as it is after the change."""
+    lifecycle, transition = checked.lifecycle, checked.transition
+    assert transition.target is not None  # noqa: S101 - a history row names where the record went
+    return {
+        "id": new_id(),
+        "subject_type": lifecycle.subject_type,
+        "subject_id": record_after.id,
+        "district_id": record_after.district_id,
+        "action": transition.action,
+        "from_state": checked.state.value if checked.state is not None else None,
+        "to_state": transition.target.value,
+        "actor_id": actor_id,
+        "at": at,
+        "reason": reason,
+        "details": {**(lifecycle.snapshot(record_after) if lifecycle.snapshot else {}), **(details or {})},
+    }
+
+
+class _After:
+    """The record as a transition leaves it, without touching it: ``changes`` over its attributes."""
+
+    def __init__(self, record: Any, changes: Mapping[str, Any]) -> None:
+        self._record = record
+        self._changes = changes
+
+    def __getattr__(self, name: str) -> Any:
+        return self._changes[name] if name in self._changes else getattr(self._record, name)
+
+
+@dataclass(frozen=True)
+class Moving:
+    """What ``move`` of a checked transition writes, as values, for a hot path that writes it set-based:
+    the record's changed columns (its new state included), its history row (None when it stays where it
+    is) and the kinds of clock it meets and cancels, each stopped at ``stopped_at``."""
+
+    changes: dict[str, Any]
+    transition: dict[str, Any] | None
+    meet: tuple[str, ...]
+    cancel: tuple[str, ...]
+    stopped_at: datetime
+
+
+def moving(
+    checked: Checked[R],
+    *,
+    actor_id: uuid.UUID,
+    at: datetime,
+    changes: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    deadline_at: datetime | None = None,
+) -> Moving:
+    """The rows ``move(db, checked, ...)`` would write, computed without the database and without
+    changing the record (the declaration stays the one truth: target, snapshot, clocks). Only for a
+    transition that opens, pauses and resumes no clock; ``move`` does everything else. The caller writes
+    the record's columns under its version, the history row, and each clock's ``deadlines.meeting`` /
+    ``cancelling`` values guarded on ``deadlines.STOP_INPUTS``."""
+    transition = checked.transition
+    effects = transition.deadlines
+    if effects.open or effects.pause or effects.resume:
+        raise ValueError(f"{checked.lifecycle.subject_type}: {transition.action} opens or pauses clocks; use move()")
+    columns = dict(changes or {})
+    history = None
+    if transition.target is None:
+        columns["updated_at"] = at
+    else:
+        if checked.lifecycle.state_attr is not None and not checked.lifecycle.derived:
+            columns[checked.lifecycle.state_attr] = transition.target.value
+        history = _history_row(
+            checked, _After(checked.record, columns), actor_id=actor_id, at=at, reason=reason, details=details
+        )
+    return Moving(columns, history, effects.meet, effects.cancel, deadline_at or at)
 
 
 @dataclass(frozen=True)

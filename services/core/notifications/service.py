@@ -14,13 +14,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import column, func, select, table, text, update
+from sqlalchemy import column, func, select, table, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.config import Settings, get_settings
-from services.core.db import new_id
+from services.core.db import Statement, fetch, new_id
 from services.core.errors import NotFound
 from services.core.jobs import JobIntent, enqueue_after_commit
 from services.core.metrics import DELIVERY_FAILURES
@@ -153,7 +153,7 @@ class Message:
 # the number of new items (rows taken in user order, the order ``notify`` locks them in, so the
 # two never deadlock) and the items get the numbers below the new value. Items already there
 # (dedupe_key) are left out before counting; ON CONFLICT stays as the last guard.
-_NOTIFY_MANY = text(
+_NOTIFY_MANY = Statement(
     """
     with item as (
         select t.*
@@ -199,8 +199,10 @@ async def notify_many(db: AsyncSession, messages: Sequence[Message], *, channels
     if not items:
         return 0
     values = list(items.items())
-    created = list(
-        await db.scalars(
+    created = [
+        row.id
+        for row in await fetch(
+            db,
             _NOTIFY_MANY,
             {
                 "ids": [item_id for item_id, _ in values],
@@ -214,7 +216,7 @@ async def notify_many(db: AsyncSession, messages: Sequence[Message], *, channels
                 "now": now,
             },
         )
-    )
+    ]
     if channels and created:
         rows = []
         for notification_id in created:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, DateTime, and_, bindparam, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -50,16 +50,23 @@ class Viewer:
         return self.principal.user_id
 
 
+# The caller's teams now, built once (every report route reads it; building it cost more than running it).
+_MY_TEAMS = (
+    select(TeamMember.team_id)
+    .join(Person, Person.id == TeamMember.person_id)
+    .where(
+        Person.user_id == bindparam("user_id"),
+        active_at(TeamMember, bindparam("now", type_=DateTime(timezone=True))),
+    )
+)
+
+
 async def viewer_for(db: AsyncSession, principal: Principal) -> Viewer:
     """Load what the policy needs beyond the grants: the caller's teams (one query, two when a
     steward's grant names an institution)."""
     team_ids: frozenset[uuid.UUID] = frozenset()
     if any(g.may(Permission.REPORTS_READ_CARE_TEAM) for g in principal.grants):
-        rows = await db.scalars(
-            select(TeamMember.team_id)
-            .join(Person, Person.id == TeamMember.person_id)
-            .where(Person.user_id == principal.user_id, active_at(TeamMember, clock.now()))
-        )
+        rows = await db.scalars(_MY_TEAMS, {"user_id": principal.user_id, "now": clock.now()})
         team_ids = frozenset(rows)
     institutions = {g.institution_id for g in principal.grants if g.institution_id is not None}
     by_institution: dict[uuid.UUID, frozenset[uuid.UUID]] = {}

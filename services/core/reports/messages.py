@@ -273,27 +273,21 @@ async def report_messages(
     pending_readers: list[tuple[int, Collection[uuid.UUID], str]] = []
     for template, report, recipients, extra in items:
         team = teams.get(report.team_id) if report.team_id else None
-        resident_name: str | None = None
-        if report.resident_id is not None:
-            resident_name = residents.get(report.resident_id)
-        elif report.resident_draft:
-            resident_name = str(report.resident_draft.get("name") or "") or None
-        params: dict[str, Any] = {
-            "category": report.category,
-            "village": places.get(report.village_id, ("", ""))[0],
-            "grid": places.get(report.grid_id, ("", ""))[0],
-            "reporter": names.get(report.reporter_id),
-            "responder": names.get(report.reported_in_by) if report.reported_in_by else None,
-            "team": team[0] if team else "",
-            "team_phone": team[1] if team else None,
-            "submitted_at": report.submitted_at,
-            "reported_in_at": report.reported_in_at,
+        said = message_for(
+            template,
+            report,
+            village=places.get(report.village_id, ("", ""))[0],
+            grid=places.get(report.grid_id, ("", ""))[0],
+            reporter=names.get(report.reporter_id),
+            responder=names.get(report.reported_in_by) if report.reported_in_by else None,
+            team=team,
+            resident=residents.get(report.resident_id) if report.resident_id is not None else None,
+            readers=frozenset(),
             **extra,
-        }
-        restricted = {"resident": mask_name(resident_name)} if resident_name else {}
-        if restricted:
+        )
+        if said.restricted:
             pending_readers.append((len(answers), recipients, places.get(report.grid_id, ("", ""))[1]))
-        answers.append(Message(template, params, restricted, frozenset()))
+        answers.append(said)
     if pending_readers:
         readers = await _residents_readers(db, {u for _, users, _ in pending_readers for u in users})
         for index, users, grid_path in pending_readers:
@@ -301,6 +295,42 @@ async def report_messages(
             allowed = frozenset(u for u in users if any(grid_path.startswith(p) for p in readers.get(u, ())))
             answers[index] = Message(said.template, said.params, said.restricted, allowed)
     return answers
+
+
+def message_for(
+    template: str,
+    report: SentinelReport,
+    *,
+    village: str,
+    grid: str,
+    reporter: str | None,
+    responder: str | None,
+    team: tuple[str, str | None] | None,
+    resident: str | None,
+    readers: frozenset[uuid.UUID],
+    **extra: Any,
+) -> Message:
+    """The message ``template`` about ``report`` from what was read of it (names of its places, its
+    reporter and responder, its team's name and service phone, its resident's name): the one place the
+    parameters are made, for ``report_messages`` and for the hot paths that read them in their own
+    statement. ``readers``: the recipients who may read the grid's residents (the masked name is theirs)."""
+    resident_name = resident
+    if report.resident_id is None and report.resident_draft:
+        resident_name = str(report.resident_draft.get("name") or "") or None
+    params: dict[str, Any] = {
+        "category": report.category,
+        "village": village,
+        "grid": grid,
+        "reporter": reporter,
+        "responder": responder,
+        "team": team[0] if team else "",
+        "team_phone": team[1] if team else None,
+        "submitted_at": report.submitted_at,
+        "reported_in_at": report.reported_in_at,
+        **extra,
+    }
+    restricted = {"resident": mask_name(resident_name)} if resident_name else {}
+    return Message(template, params, restricted, readers if restricted else frozenset())
 
 
 async def _names_of(db: AsyncSession, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str | None]:

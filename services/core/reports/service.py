@@ -10,18 +10,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_json
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.core import clock, lifecycle
 from services.core.accounts.models import User
 from services.core.audit import service as audit
+from services.core.db import Statement, fetch_one, new_id
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline
 from services.core.errors import (
@@ -29,6 +31,7 @@ from services.core.errors import (
     DomainError,
     Forbidden,
     NotFound,
+    PreconditionFailed,
     ValidationFailed,
     field_error,
 )
@@ -78,6 +81,7 @@ from services.core.security.pii import PiiCipher, mask_id_number, mask_name, mas
 from services.core.security.principal import Principal
 from services.core.security.roles import ROLE_PERMISSIONS, Permission
 from services.core.teams.models import Person, Team
+from services.core.versioning import check_version
 
 SUBJECT = routing.SUBJECT
 KIND = routing.KIND
@@ -175,7 +179,7 @@ def _sealed_draft(
 # whether they may read residents there (the resident's name is theirs only). Before: some twenty
 # round trips through ``responsible_for``, ``messages.report_message`` and ``notify``; the rules are
 # theirs (``periods.active_at``: starts_at <= now < ends_at; ``routing.team_users``), written in SQL once.
-_SUBMIT_CONTEXT = text(
+_SUBMIT_CONTEXT = Statement(
     """
     with g as (
         select g.id, g.path, g.name, g.district_id, v.id as village_id, v.name as village_name,
@@ -240,7 +244,7 @@ _SUBMIT_CONTEXT = text(
 # The report, its first history row, its clocks and its audit event in one statement: each later
 # insert reads the report's ``returning``, so a concurrent twin (same id, committed first) writes
 # nothing at all and the caller answers the replay instead.
-_SUBMIT_WRITE = text(
+_SUBMIT_WRITE = Statement(
     """
     with r as (
         insert into sentinel_report (id, district_id, town_id, village_id, grid_id, category, status, details,
@@ -307,20 +311,19 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
     same = _same_submission(principal, body_digest)
     now = clock.now()
     paths = principal.paths_with(Permission.REPORTS_SUBMIT)
-    ctx = (
-        await db.execute(
-            _SUBMIT_CONTEXT,
-            {
-                "report_id": data.id,
-                "grid_id": data.grid_id,
-                "resident_id": data.resident_id,
-                "user_id": principal.user_id,
-                "now": now,
-                "paths": paths,
-                "reader_roles": _READER_ROLES,
-            },
-        )
-    ).one()
+    ctx = await fetch_one(
+        db,
+        _SUBMIT_CONTEXT,
+        {
+            "report_id": data.id,
+            "grid_id": data.grid_id,
+            "resident_id": data.resident_id,
+            "user_id": principal.user_id,
+            "now": now,
+            "paths": paths,
+            "reader_roles": _READER_ROLES,
+        },
+    )
     if ctx.existing_reporter is not None:  # a retry of a committed create: answered before any rule
         replay = await replayed(db, SentinelReport, data.id, same=same)
         assert replay is not None  # noqa: S101 - it exists (reports are never deleted)
@@ -373,51 +376,50 @@ async def create(db: AsyncSession, principal: Principal, data: ReportCreate, *, 
         details={"grid_id": str(ctx.grid_id), "category": report.category, "unrouted": report.unrouted},
     )
     clocks = [c.values for c in rows.deadlines]
-    written = (
-        await db.execute(
-            _SUBMIT_WRITE,
-            {
-                "id": report.id,
-                "district_id": report.district_id,
-                "town_id": report.town_id,
-                "village_id": report.village_id,
-                "grid_id": report.grid_id,
-                "category": report.category,
-                "status": report.status,
-                "details": _json(report.details),
-                "resident_id": report.resident_id,
-                "resident_draft": _json(draft),
-                "id_enc": id_enc,
-                "phone_enc": phone_enc,
-                "reporter_id": principal.user_id,
-                "reporter_person_id": report.reporter_person_id,
-                "team_id": team_id,
-                "unrouted": report.unrouted,
-                "observed_at": report.observed_at,
-                "now": now,
-                "body_digest": body_digest,
-                "t_id": rows.transition["id"],
-                "t_subject_type": rows.transition["subject_type"],
-                "t_action": rows.transition["action"],
-                "t_to_state": rows.transition["to_state"],
-                "t_details": _json(rows.transition["details"]),
-                "d_ids": [c["id"] for c in clocks],
-                "d_subject_types": [c["subject_type"] for c in clocks],
-                "d_kinds": [c["kind"] for c in clocks],
-                "d_policies": [_json(c["policy"]) for c in clocks],
-                "d_started": [c["started_at"] for c in clocks],
-                "d_due": [c["due_at"] for c in clocks],
-                "d_states": [c["state"] for c in clocks],
-                "d_next": [c["next_step_at"] for c in clocks],
-                "a_occurred_at": event["occurred_at"],
-                "a_action": event["action"],
-                "a_subject_type": event["subject_type"],
-                "a_org_path": event["org_path"],
-                "a_request_id": event["request_id"],
-                "a_details": _json(event["details"]),
-            },
-        )
-    ).one()
+    written = await fetch_one(
+        db,
+        _SUBMIT_WRITE,
+        {
+            "id": report.id,
+            "district_id": report.district_id,
+            "town_id": report.town_id,
+            "village_id": report.village_id,
+            "grid_id": report.grid_id,
+            "category": report.category,
+            "status": report.status,
+            "details": _json(report.details),
+            "resident_id": report.resident_id,
+            "resident_draft": _json(draft),
+            "id_enc": id_enc,
+            "phone_enc": phone_enc,
+            "reporter_id": principal.user_id,
+            "reporter_person_id": report.reporter_person_id,
+            "team_id": team_id,
+            "unrouted": report.unrouted,
+            "observed_at": report.observed_at,
+            "now": now,
+            "body_digest": body_digest,
+            "t_id": rows.transition["id"],
+            "t_subject_type": rows.transition["subject_type"],
+            "t_action": rows.transition["action"],
+            "t_to_state": rows.transition["to_state"],
+            "t_details": _json(rows.transition["details"]),
+            "d_ids": [c["id"] for c in clocks],
+            "d_subject_types": [c["subject_type"] for c in clocks],
+            "d_kinds": [c["kind"] for c in clocks],
+            "d_policies": [_json(c["policy"]) for c in clocks],
+            "d_started": [c["started_at"] for c in clocks],
+            "d_due": [c["due_at"] for c in clocks],
+            "d_states": [c["state"] for c in clocks],
+            "d_next": [c["next_step_at"] for c in clocks],
+            "a_occurred_at": event["occurred_at"],
+            "a_action": event["action"],
+            "a_subject_type": event["subject_type"],
+            "a_org_path": event["org_path"],
+            "a_request_id": event["request_id"],
+            "a_details": _json(event["details"]),
+        },
+    )
     if not written.created:  # a concurrent twin committed first: compare and answer it
         twin = await replayed(db, SentinelReport, data.id, same=same)
         if twin is None:
@@ -794,6 +796,40 @@ async def to_view(
     report_in_deadline = await deadlines.get(
         db, subject_type=SUBJECT, subject_id=report.id, kind=routing.REPORT_IN_KIND
     )
+    return _care_read(
+        report,
+        team,
+        follow_ups=[FollowUpRead.model_validate(f) for f in follow_ups],
+        history=[
+            _transition_read(t.from_state, t.to_state, t.actor_id, t.at, t.details.get("team_id")) for t in history
+        ],
+        deadline=_deadline_brief(deadline),
+        report_in_deadline=_deadline_brief(report_in_deadline),
+    )
+
+
+def _transition_read(
+    from_state: str | None, to_state: str, actor_id: uuid.UUID, at: datetime, team_id: Any
+) -> TransitionRead:
+    return TransitionRead(
+        from_status=ReportStatus(from_state) if from_state else None,
+        to_status=ReportStatus(to_state),
+        actor_id=actor_id,
+        at=at,
+        team_id=team_id,
+    )
+
+
+def _care_read(
+    report: SentinelReport,
+    team: TeamRef | None,
+    *,
+    follow_ups: list[FollowUpRead],
+    history: list[TransitionRead],
+    deadline: DeadlineBrief | None,
+    report_in_deadline: DeadlineBrief | None,
+) -> ReportRead:
+    """The care view of a report, from its row and what was read (or just written) around it."""
     return ReportRead.model_validate(
         {
             "id": report.id,
@@ -821,19 +857,10 @@ async def to_view(
             "outcome_notes": report.outcome_notes,
             "cancelled_at": report.cancelled_at,
             "cancel_reason": report.cancel_reason,
-            "follow_up_deadline": _deadline_brief(deadline),
-            "report_in_deadline": _deadline_brief(report_in_deadline),
-            "follow_ups": [FollowUpRead.model_validate(f) for f in follow_ups],
-            "history": [
-                TransitionRead(
-                    from_status=ReportStatus(t.from_state) if t.from_state else None,
-                    to_status=ReportStatus(t.to_state),
-                    actor_id=t.actor_id,
-                    at=t.at,
-                    team_id=t.details.get("team_id"),
-                )
-                for t in history
-            ],
+            "follow_up_deadline": deadline,
+            "report_in_deadline": report_in_deadline,
+            "follow_ups": follow_ups,
+            "history": history,
             "version": report.version,
         }
     )
@@ -871,34 +898,421 @@ def _check(
     return lifecycle.check(REPORT, report, action, actor=viewer, path=path, expected_version=expected_version)
 
 
+def _team_taking(viewer: Viewer, report: SentinelReport, data: ReportIn) -> uuid.UUID:
+    """The team a report-in gives the report: its own, else (unrouted) the one named or the caller's only one."""
+    if report.team_id is not None:
+        return report.team_id
+    if data.team_id is not None:
+        if data.team_id not in viewer.team_ids:
+            raise field_error("body.team_id", "not a team you are an active member of")
+        return data.team_id
+    if len(viewer.team_ids) == 1:
+        return next(iter(viewer.team_ids))
+    raise field_error("body.team_id", "you are on several teams: name the one taking this report")
+
+
+# What a change of a report needs beyond the report itself, in one statement (by the report's own ids:
+# it was loaded in the caller's scope already): the names the reporter's message says (places, the
+# reporter and the caller, the resident, the teams it may go to), the reporter's language and whether
+# they may read the grid's residents (``messages``' rule: a grant in force with ``residents:read`` whose
+# unit holds the grid), and what the answer shows (clocks, history, follow-ups). Arrays, so asyncpg
+# hands back typed values (UTC instants, UUIDs) in the declared order.
+_CHANGE_CONTEXT = Statement(
+    """
+    select (select v.name from org_unit v where v.id = :village_id) as village_name,
+           (select g.name from org_unit g where g.id = :grid_id) as grid_name,
+           (select coalesce(p.name, u.display_name) from app_user u left join person p on p.user_id = u.id
+             where u.id = :reporter_id limit 1) as reporter_name,
+           (select u.locale from app_user u where u.id = :reporter_id) as reporter_locale,
+           exists (select 1 from role_grant rg join org_unit o on o.id = rg.org_unit_id
+                    where rg.user_id = :reporter_id and rg.role = any(cast(:reader_roles as text[]))
+                      and rg.starts_at <= :now and (rg.ends_at is null or rg.ends_at > :now)
+                      and starts_with(cast(:grid_path as text), o.path)) as reporter_reads,
+           (select coalesce(p.name, u.display_name) from app_user u left join person p on p.user_id = u.id
+             where u.id = :actor_id limit 1) as actor_name,
+           (select r.name from resident r where r.id = :resident_id) as resident_name,
+           array(select t.id from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id) as team_ids,
+           array(select t.name from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id) as team_names,
+           array(select t.service_phone from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id)
+             as team_phones,
+           array(select d.id from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
+                 order by d.kind) as clock_ids,
+           array(select d.kind from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
+                 order by d.kind) as clock_kinds,
+           array(select d.state from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
+                 order by d.kind) as clock_states,
+           array(select d.met_at from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
+                 order by d.kind) as clock_met,
+           array(select d.paused_at from deadline d where d.subject_type = :subject_type
+                 and d.subject_id = :report_id order by d.kind) as clock_paused,
+           array(select d.started_at from deadline d where d.subject_type = :subject_type
+                 and d.subject_id = :report_id order by d.kind) as clock_started,
+           array(select d.due_at from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
+                 order by d.kind) as clock_due,
+           array(select t.from_state from record_transition t where t.subject_type = :subject_type
+                 and t.subject_id = :report_id order by t.at, t.seq) as history_from,
+           array(select t.to_state from record_transition t where t.subject_type = :subject_type
+                 and t.subject_id = :report_id order by t.at, t.seq) as history_to,
+           array(select t.actor_id from record_transition t where t.subject_type = :subject_type
+                 and t.subject_id = :report_id order by t.at, t.seq) as history_actor,
+           array(select t.at from record_transition t where t.subject_type = :subject_type
+                 and t.subject_id = :report_id order by t.at, t.seq) as history_at,
+           array(select t.details ->> 'team_id' from record_transition t where t.subject_type = :subject_type
+                 and t.subject_id = :report_id order by t.at, t.seq) as history_team,
+           array(select f.id from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_ids,
+           array(select f.channel from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_channels,
+           array(select f.outcome from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_outcomes,
+           array(select f.notes from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_notes,
+           array(select f.contacted_at from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_contacted,
+           array(select f.recorded_by from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_recorders,
+           array(select f.recorded_at from report_follow_up f where f.report_id = :report_id
+                 order by f.contacted_at, f.id) as follow_up_recorded
+    """
+)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One clock of a report as read before a change: what ``deadlines.meeting`` reads, and its id."""
+
+    id: uuid.UUID
+    kind: str
+    values: dict[str, Any]  # deadlines.STOP_INPUTS
+
+
+@dataclass
+class Changed:
+    """A report just changed by a set-based path, with what was read around it: enough to tell its
+    reporter and to answer the caller without reading it again."""
+
+    report: SentinelReport
+    path: str
+    context: Any
+    teams: dict[uuid.UUID, tuple[str, str | None]]
+    clocks: dict[str, Clock]
+    history: list[TransitionRead]
+    follow_ups: list[FollowUpRead]
+
+
+async def _change_context(db: AsyncSession, viewer: Viewer, report: SentinelReport, path: str) -> Changed:
+    ctx = await fetch_one(
+        db,
+        _CHANGE_CONTEXT,
+        {
+            "report_id": report.id,
+            "subject_type": SUBJECT,
+            "village_id": report.village_id,
+            "grid_id": report.grid_id,
+            "grid_path": path,
+            "reporter_id": report.reporter_id,
+            "actor_id": viewer.user_id,
+            "resident_id": report.resident_id,
+            "team_ids": sorted({*viewer.team_ids, *([report.team_id] if report.team_id else [])}),
+            "reader_roles": _READER_ROLES,
+            "now": clock.now(),
+        },
+    )
+    clocks = {
+        kind: Clock(i, kind, {"state": st, "met_at": met, "paused_at": paused, "started_at": start, "due_at": due})
+        for i, kind, st, met, paused, start, due in zip(
+            ctx.clock_ids,
+            ctx.clock_kinds,
+            ctx.clock_states,
+            ctx.clock_met,
+            ctx.clock_paused,
+            ctx.clock_started,
+            ctx.clock_due,
+            strict=True,
+        )
+    }
+    history = [
+        _transition_read(f, t, a, at, team)
+        for f, t, a, at, team in zip(
+            ctx.history_from, ctx.history_to, ctx.history_actor, ctx.history_at, ctx.history_team, strict=True
+        )
+    ]
+    follow_ups = [
+        FollowUpRead(id=i, channel=ch, outcome=out, notes=notes, contacted_at=at, recorded_by=by, recorded_at=rec)
+        for i, ch, out, notes, at, by, rec in zip(
+            ctx.follow_up_ids,
+            ctx.follow_up_channels,
+            ctx.follow_up_outcomes,
+            ctx.follow_up_notes,
+            ctx.follow_up_contacted,
+            ctx.follow_up_recorders,
+            ctx.follow_up_recorded,
+            strict=True,
+        )
+    ]
+    teams = {i: (n, p) for i, n, p in zip(ctx.team_ids, ctx.team_names, ctx.team_phones, strict=True)}
+    return Changed(report, path, ctx, teams, clocks, history, follow_ups)
+
+
+# A change of a report written as ``lifecycle.moving`` plans it, in one statement: the report under its
+# version (a concurrent change that committed first leaves nothing to update: 412) with the columns the
+# change sets (NULL: left as they are; these changes never clear one), its history row when it moves,
+# a follow-up contact when it records one, and the clocks it stops (each guarded on the values it was
+# judged on; one moved meanwhile by the sweeper is left to ``deadlines.meet`` under its lock) - all of
+# them only if the report was updated.
+_CHANGE_COLUMNS = ("status", "team_id", "reported_in_at", "reported_in_by", "first_follow_up_at", "updated_at")
+_CHANGE_WRITE = Statement(
+    """
+    with u as (
+        update sentinel_report
+           set status = coalesce(cast(:status as text), status), team_id = coalesce(cast(:team_id as uuid), team_id),
+               reported_in_at = coalesce(cast(:reported_in_at as timestamptz), reported_in_at),
+               reported_in_by = coalesce(cast(:reported_in_by as uuid), reported_in_by),
+               first_follow_up_at = coalesce(cast(:first_follow_up_at as timestamptz), first_follow_up_at),
+               version = version + 1, updated_at = :now
+         where id = :id and version = :version
+        returning id, version
+    ), t as (
+        insert into record_transition (id, subject_type, subject_id, district_id, action, from_state, to_state,
+                                       actor_id, at, reason, details)
+        select :t_id, :t_subject_type, u.id, :t_district_id, :t_action, :t_from_state, :t_to_state, :t_actor_id,
+               :t_at, :t_reason, cast(:t_details as text)::jsonb
+        from u where cast(:t_id as uuid) is not null
+    ), f as (
+        insert into report_follow_up (id, report_id, district_id, channel, outcome, notes, contacted_at, recorded_by,
+                                      recorded_at)
+        select :f_id, u.id, :f_district_id, :f_channel, :f_outcome, :f_notes, :f_contacted_at, :f_recorded_by, :now
+        from u where cast(:f_id as uuid) is not null
+    ), d as (
+        update deadline as d
+           set started_at = x.started_at, due_at = x.due_at, met_at = x.met_at, state = x.state,
+               breached_at = coalesce(x.breached_at, d.breached_at),
+               cancelled_at = coalesce(x.cancelled_at, d.cancelled_at),
+               paused_at = x.paused_at, next_step_at = null, updated_at = :now
+          from u, unnest(cast(:d_ids as uuid[]), cast(:d_started as timestamptz[]), cast(:d_due as timestamptz[]),
+                         cast(:d_met as timestamptz[]), cast(:d_states as text[]), cast(:d_breached as timestamptz[]),
+                         cast(:d_cancelled as timestamptz[]), cast(:d_paused as timestamptz[]),
+                         cast(:w_states as text[]), cast(:w_met as timestamptz[]), cast(:w_paused as timestamptz[]),
+                         cast(:w_started as timestamptz[]), cast(:w_due as timestamptz[]))
+               as x(id, started_at, due_at, met_at, state, breached_at, cancelled_at, paused_at,
+                    was_state, was_met, was_paused, was_started, was_due)
+         where d.id = x.id and d.state = x.was_state and d.met_at is not distinct from x.was_met
+           and d.paused_at is not distinct from x.was_paused and d.started_at = x.was_started
+           and d.due_at = x.was_due
+        returning d.id
+    )
+    select (select version from u) as version, (select count(*) from d) as clocks
+    """
+)
+
+
+async def _write_change(
+    db: AsyncSession,
+    changed: Changed,
+    plan: lifecycle.Moving,
+    *,
+    now: datetime,
+    follow_up: FollowUpRead | None = None,
+) -> None:
+    """Write ``plan`` (and a follow-up contact) for the loaded report, then bring what was read up to date."""
+    report = changed.report
+    unknown = set(plan.changes) - set(_CHANGE_COLUMNS)
+    if unknown:
+        raise ValueError(f"the set-based change does not write {sorted(unknown)}")
+    stops = _stops(changed, plan)
+    t = plan.transition
+    f = follow_up
+    written = await fetch_one(
+        db,
+        _CHANGE_WRITE,
+        {
+            "id": report.id,
+            "version": report.version,
+            "now": now,
+            **{name: plan.changes.get(name) for name in _CHANGE_COLUMNS if name != "updated_at"},
+            "t_id": t["id"] if t else None,
+            "t_subject_type": t["subject_type"] if t else None,
+            "t_district_id": t["district_id"] if t else None,
+            "t_action": t["action"] if t else None,
+            "t_from_state": t["from_state"] if t else None,
+            "t_to_state": t["to_state"] if t else None,
+            "t_actor_id": t["actor_id"] if t else None,
+            "t_at": t["at"] if t else None,
+            "t_reason": t["reason"] if t else None,
+            "t_details": _json(t["details"]) if t else None,
+            "f_id": f.id if f else None,
+            "f_district_id": report.district_id,
+            "f_channel": f.channel.value if f else None,
+            "f_outcome": f.outcome.value if f else None,
+            "f_notes": f.notes if f else None,
+            "f_contacted_at": f.contacted_at if f else None,
+            "f_recorded_by": f.recorded_by if f else None,
+            **_clock_params(stops),
+        },
+    )
+    await _after_write(db, changed, plan, stops, written, report.version, now=now)
+    if f is not None:
+        changed.follow_ups.append(f)
+        changed.follow_ups.sort(key=lambda x: (x.contacted_at, x.id))
+
+
+def _stops(changed: Changed, plan: lifecycle.Moving) -> list[tuple[Clock, dict[str, Any]]]:
+    """The clocks the plan stops, each with its new values (``deadlines.meeting`` / ``cancelling``)."""
+    stops: list[tuple[Clock, dict[str, Any]]] = []
+    for kinds, stop in ((plan.meet, deadlines.meeting), (plan.cancel, deadlines.cancelling)):
+        for kind in kinds:
+            found = changed.clocks.get(kind)
+            new = stop(found.values, plan.stopped_at) if found is not None else None
+            if found is not None and new is not None:
+                stops.append((found, new))
+    return stops
+
+
+def _clock_params(stops: list[tuple[Clock, dict[str, Any]]]) -> dict[str, list[Any]]:
+    merged = [{**c.values, "breached_at": None, "cancelled_at": None, **new} for c, new in stops]
+    return {
+        "d_ids": [c.id for c, _ in stops],
+        "d_started": [m["started_at"] for m in merged],
+        "d_due": [m["due_at"] for m in merged],
+        "d_met": [m["met_at"] for m in merged],
+        "d_states": [m["state"] for m in merged],
+        "d_breached": [m["breached_at"] for m in merged],
+        "d_cancelled": [m["cancelled_at"] for m in merged],
+        "d_paused": [m["paused_at"] for m in merged],
+        "w_states": [c.values["state"] for c, _ in stops],
+        "w_met": [c.values["met_at"] for c, _ in stops],
+        "w_paused": [c.values["paused_at"] for c, _ in stops],
+        "w_started": [c.values["started_at"] for c, _ in stops],
+        "w_due": [c.values["due_at"] for c, _ in stops],
+    }
+
+
+async def _after_write(
+    db: AsyncSession,
+    changed: Changed,
+    plan: lifecycle.Moving,
+    stops: list[tuple[Clock, dict[str, Any]]],
+    written: Any,
+    expected: int,
+    *,
+    now: datetime,
+) -> None:
+    """After a set-based change: 412 when another change won; a clock the sweeper moved meanwhile is met
+    (or cancelled) under its lock; the loaded report takes its new values (committed: nothing to flush)."""
+    report = changed.report
+    if written.version is None:
+        current = await db.scalar(select(SentinelReport.version).where(SentinelReport.id == report.id))
+        check_version(current if current is not None else expected + 1, expected)
+        raise PreconditionFailed("the record changed meanwhile; re-read it and retry")
+    if written.clocks < len(stops):
+        for c, _ in stops:
+            stop = deadlines.meet if c.kind in plan.meet else deadlines.cancel
+            await stop(db, subject_type=SUBJECT, subject_id=report.id, kind=c.kind, at=plan.stopped_at)
+            deadline = await deadlines.get(db, subject_type=SUBJECT, subject_id=report.id, kind=c.kind)
+            if deadline is not None:
+                changed.clocks[c.kind] = Clock(c.id, c.kind, {**c.values, **_brief_values(deadline)})
+    else:
+        for c, new in stops:
+            changed.clocks[c.kind] = Clock(c.id, c.kind, {**c.values, **new})
+    for name, value in {**plan.changes, "updated_at": now, "version": written.version}.items():
+        set_committed_value(report, name, value)
+    if plan.transition is not None:
+        t = plan.transition
+        changed.history.append(
+            _transition_read(t["from_state"], t["to_state"], t["actor_id"], t["at"], t["details"].get("team_id"))
+        )
+        changed.history.sort(key=lambda h: h.at)  # stable: a transition of the same instant stays after
+
+
+def _brief_values(deadline: Deadline) -> dict[str, Any]:
+    return {"state": deadline.state, "met_at": deadline.met_at, "due_at": deadline.due_at}
+
+
 async def report_in(
     db: AsyncSession, viewer: Viewer, report: SentinelReport, path: str, data: ReportIn, *, expected_version: int | None
 ) -> SentinelReport:
     """家医报到: a member of the responsible team acknowledges (an unrouted report becomes their team's)."""
+    return (await reporting_in(db, viewer, report, path, data, expected_version=expected_version)).report
+
+
+async def reporting_in(
+    db: AsyncSession, viewer: Viewer, report: SentinelReport, path: str, data: ReportIn, *, expected_version: int | None
+) -> Changed:
+    """``report_in``, with what the answer needs. After the kit's check (428/412, 403, 409) and the team's
+    rule: one statement reads what the message and the answer need, one writes what ``lifecycle.moving``
+    plans from the declaration (report, history row, the report-in clock met), then the reporter's inbox
+    item (``notify_many``); the answer is built from those (``changed_view``). Seven round trips for the whole
+    request (BEGIN, the caller's teams, the report in scope, these three, COMMIT) where ``move``, ``notify`` and
+    ``to_view`` made it twenty."""
     checked = _check(viewer, report, path, "report_in", expected_version)
     now = clock.now()
-    team_id = report.team_id
-    if team_id is None:
-        if data.team_id is not None:
-            if data.team_id not in viewer.team_ids:
-                raise field_error("body.team_id", "not a team you are an active member of")
-            team_id = data.team_id
-        elif len(viewer.team_ids) == 1:
-            team_id = next(iter(viewer.team_ids))
-        else:
-            raise field_error("body.team_id", "you are on several teams: name the one taking this report")
+    team_id = _team_taking(viewer, report, data)
     changes = {"team_id": team_id, "reported_in_at": now, "reported_in_by": viewer.user_id}
-    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes)
-    await notifications.notify(
-        db,
-        user_ids=[report.reporter_id],
-        kind="report.reported_in",
-        message=await messages.report_message(db, "report.reported_in", report, [report.reporter_id]),
-        subject_type=SUBJECT,
-        subject_id=report.id,
-        dedupe_key=f"report:{report.id}:reported_in",
+    plan = lifecycle.moving(checked, actor_id=viewer.user_id, at=now, changes=changes)
+    changed = await _change_context(db, viewer, report, path)
+    await _write_change(db, changed, plan, now=now)
+    ctx = changed.context
+    reporter = report.reporter_id
+    said = messages.message_for(
+        "report.reported_in",
+        report,
+        village=ctx.village_name or "",
+        grid=ctx.grid_name or "",
+        reporter=ctx.reporter_name,
+        responder=ctx.actor_name,
+        team=changed.teams.get(team_id),
+        resident=ctx.resident_name,
+        readers=frozenset({reporter}) if ctx.reporter_reads else frozenset(),
     )
-    return report
+    title, body = said.render(ctx.reporter_locale or DEFAULT_LOCALE, reporter)
+    await notifications.notify_many(
+        db,
+        [
+            notifications.Message(
+                user_ids=[reporter],
+                kind="report.reported_in",
+                title=title,
+                body=body,
+                subject_type=SUBJECT,
+                subject_id=report.id,
+                dedupe_key=f"report:{report.id}:reported_in",
+            )
+        ],
+    )
+    return changed
+
+
+async def changed_view(
+    db: AsyncSession, viewer: Viewer, changed: Changed
+) -> ReportRead | ReportStatusRead | ReportUrgentRead:
+    """The answer to a set-based change, from what was read and written (``to_view``'s views; the urgent
+    one, which is audited and reads more, through ``to_view`` itself)."""
+    report, path = changed.report, changed.path
+    team_row = changed.teams.get(report.team_id) if report.team_id else None
+    team = TeamRef(id=report.team_id, name=team_row[0]) if report.team_id and team_row else None
+    if access.care_view(viewer, report, path):
+        follow_up, report_in_clock = changed.clocks.get(KIND), changed.clocks.get(routing.REPORT_IN_KIND)
+        return _care_read(
+            report,
+            team,
+            follow_ups=changed.follow_ups,
+            history=changed.history,
+            deadline=_brief(follow_up.values) if follow_up else None,
+            report_in_deadline=_brief(report_in_clock.values) if report_in_clock else None,
+        )
+    if access.urgent_view(viewer, report, path):
+        return await to_view(db, viewer, report, path)
+    responder = None
+    if report.reported_in_by is not None:
+        name = changed.context.actor_name if report.reported_in_by == viewer.user_id else None
+        if name is None:
+            return await to_view(db, viewer, report, path)
+        responder = ResponderRef(name=name, team_service_phone=team_row[1] if team_row else None)
+    return to_status(viewer, report, team, responder)
+
+
+def _brief(values: dict[str, Any]) -> DeadlineBrief:
+    return DeadlineBrief(due_at=values["due_at"], state=values["state"], met_at=values["met_at"])
 
 
 async def add_follow_up(
@@ -911,28 +1325,43 @@ async def add_follow_up(
     expected_version: int | None,
 ) -> SentinelReport:
     """Record a contact; the first one meets the follow-up clock and moves the report to followed_up."""
+    return (await following_up(db, viewer, report, path, data, expected_version=expected_version)).report
+
+
+async def following_up(
+    db: AsyncSession,
+    viewer: Viewer,
+    report: SentinelReport,
+    path: str,
+    data: FollowUpCreate,
+    *,
+    expected_version: int | None,
+) -> Changed:
+    """``add_follow_up``, with what the answer needs: after the kit's check and the contact's own rules, one
+    read (``_CHANGE_CONTEXT``) and one write (the contact with what ``lifecycle.moving`` plans: the first
+    one moves the report and meets the follow-up clock at the contact's time; a later one is a new version)."""
     checked = _check(viewer, report, path, "follow_up", expected_version)
     now = clock.now()
-    contacted_at = data.contacted_at or now
+    # In UTC, as PostgreSQL gives it back: the answer built here is what a read returns.
+    contacted_at = (data.contacted_at or now).astimezone(UTC)
     if contacted_at > now:
         raise field_error("body.contacted_at", "lies in the future")
     if contacted_at < report.submitted_at:
         raise field_error("body.contacted_at", "before the report was submitted")
-    db.add(
-        ReportFollowUp(
-            report_id=report.id,
-            district_id=report.district_id,
-            channel=data.channel.value,
-            outcome=data.outcome.value,
-            notes=data.notes,
-            contacted_at=contacted_at,
-            recorded_by=viewer.user_id,
-            recorded_at=now,
-        )
+    contact = FollowUpRead(
+        id=new_id(),
+        channel=data.channel,
+        outcome=data.outcome,
+        notes=data.notes,
+        contacted_at=contacted_at,
+        recorded_by=viewer.user_id,
+        recorded_at=now,
     )
     changes = {"first_follow_up_at": contacted_at} if report.first_follow_up_at is None else {}
-    await lifecycle.move(db, checked, actor_id=viewer.user_id, at=now, changes=changes, deadline_at=contacted_at)
-    return report
+    plan = lifecycle.moving(checked, actor_id=viewer.user_id, at=now, changes=changes, deadline_at=contacted_at)
+    changed = await _change_context(db, viewer, report, path)
+    await _write_change(db, changed, plan, now=now, follow_up=contact)
+    return changed
 
 
 async def start_intervention(
