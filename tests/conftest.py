@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.app import create_app
@@ -122,6 +123,9 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """
     async with engine.connect() as conn:
         outer = await conn.begin()
+        # This transaction never commits: what the database defers to COMMIT (an inbox item's change
+        # number) happens at each statement's end instead, as a committed request would see it.
+        await conn.execute(text("set constraints all immediate"))
         session = AsyncSession(
             bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
         )

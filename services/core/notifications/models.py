@@ -29,7 +29,9 @@ class InboxCounter(Base):
     Taking the next number locks the user's row until commit, so a user's changes commit
     in number order: a client whose cursor has passed number N can never later meet a
     change numbered below N. (Transaction ids would need the server-wide oldest running
-    transaction, and one long transaction anywhere would stall every inbox.)
+    transaction, and one long transaction anywhere would stall every inbox.) New items are
+    numbered inside COMMIT by a deferred trigger (``notification_numbered_at_commit``), so the
+    row is locked for the commit alone, not for the rest of the request that wrote them.
     """
 
     __tablename__ = "inbox_counter"

@@ -33,6 +33,9 @@ from services.core.pagination import Keyset, SortKey, paginate
 log = logging.getLogger("gridcare.notifications")
 
 SEND_JOB = "notifications.send"
+# An inbox item is written unnumbered; its change number is taken at commit, by a deferred trigger that
+# takes the user's counter row for the commit alone (see ``InboxCounter``). Nobody else ever sees 0.
+UNNUMBERED = 0
 # How many due messages one outbox sweep takes; a full batch means the sweeper goes again at once.
 SWEEP_BATCH = 500
 
@@ -85,7 +88,6 @@ async def notify(
         if message is not None:
             title, body = message.render(languages.get(user_id, DEFAULT_LOCALE), user_id)
         title, body = title or "", body or ""
-        seq = await _next_change(db, user_id)
         stmt = (
             insert(Notification)
             .values(
@@ -98,7 +100,7 @@ async def notify(
                 subject_id=subject_id,
                 dedupe_key=f"{dedupe_key}:{user_id}"[:200],
                 created_at=now,
-                change_seq=seq,
+                change_seq=UNNUMBERED,
             )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(Notification.id)
@@ -149,34 +151,20 @@ class Message:
     dedupe_key: str
 
 
-# Inbox items and the users' counters in one statement. Per user, the counter is bumped once by
-# the number of new items (rows taken in user order, the order ``notify`` locks them in, so the
-# two never deadlock) and the items get the numbers below the new value. Items already there
-# (dedupe_key) are left out before counting; ON CONFLICT stays as the last guard.
+# The inbox items in one statement, in user order (the order the commit-time trigger then takes the
+# users' counter rows in, as ``notify`` does: no deadlock between the two). Items already there
+# (dedupe_key) are left out; ON CONFLICT stays as the last guard.
 _NOTIFY_MANY = Statement(
     """
-    with item as (
-        select t.*
-        from unnest(cast(:ids as uuid[]), cast(:user_ids as uuid[]), cast(:kinds as text[]),
-                    cast(:titles as text[]), cast(:bodies as text[]), cast(:subject_types as text[]),
-                    cast(:subject_ids as uuid[]), cast(:dedupe_keys as text[]))
-             as t(id, user_id, kind, title, body, subject_type, subject_id, dedupe_key)
-        where not exists (select 1 from notification n where n.dedupe_key = t.dedupe_key)
-    ), numbered as (
-        select item.*, row_number() over (partition by user_id order by dedupe_key) as n,
-               count(*) over (partition by user_id) as total
-        from item
-    ), bumped as (
-        insert into inbox_counter as c (user_id, seq)
-        select user_id, count(*) from item group by user_id order by user_id
-        on conflict (user_id) do update set seq = c.seq + excluded.seq
-        returning c.user_id, c.seq
-    )
     insert into notification (id, user_id, kind, title, body, subject_type, subject_id, dedupe_key,
                               created_at, change_seq)
-    select nb.id, nb.user_id, nb.kind, nb.title, nb.body, nb.subject_type, nb.subject_id, nb.dedupe_key,
-           :now, b.seq - nb.total + nb.n
-    from numbered nb join bumped b on b.user_id = nb.user_id
+    select t.id, t.user_id, t.kind, t.title, t.body, t.subject_type, t.subject_id, t.dedupe_key, :now, 0
+    from unnest(cast(:ids as uuid[]), cast(:user_ids as uuid[]), cast(:kinds as text[]),
+                cast(:titles as text[]), cast(:bodies as text[]), cast(:subject_types as text[]),
+                cast(:subject_ids as uuid[]), cast(:dedupe_keys as text[]))
+         as t(id, user_id, kind, title, body, subject_type, subject_id, dedupe_key)
+    where not exists (select 1 from notification n where n.dedupe_key = t.dedupe_key)
+    order by t.user_id, t.dedupe_key
     on conflict (dedupe_key) do nothing
     returning id
     """
@@ -187,8 +175,8 @@ async def notify_many(db: AsyncSession, messages: Sequence[Message], *, channels
     """``notify`` for many events at once, set-based: one statement for the inbox, one for the outbox.
 
     Same rows and guarantees as calling ``notify`` per message (``dedupe_key`` per user, change
-    numbers per user in commit order, outbox rows per channel, send jobs after commit); the
-    per-user counter rows are taken once each, in user order. Returns the inbox items written.
+    numbers per user in commit order, outbox rows per channel, send jobs after commit). Returns the
+    inbox items written.
     """
     channels = enabled_channels(get_settings()) if channels is None else channels
     now = clock.now()
