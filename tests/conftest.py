@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.config import Settings
 from services.core.db import make_engine
@@ -30,6 +28,7 @@ from services.dev.embedded import (
     ensure_database,
     with_database,
 )
+from tests.apps import shared_session_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,16 +144,5 @@ async def client(
     db: AsyncSession, settings: Settings, engine: AsyncEngine, redis: ArqRedis
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, every request sharing the test's session."""
-    app = create_app(settings, engine=engine, redis=redis)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        # What the test wrote so far becomes "committed" (a released savepoint inside the outer
-        # transaction), so a request that fails and rolls back undoes only its own work.
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, settings, engine=engine, redis=redis) as c:
         yield c
