@@ -42,6 +42,7 @@ PASSWORD = "correct-horse-battery"
 # production parameters are what the product hashes new secrets with; tests/core/test_passwords.py).
 _PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
 _counter = itertools.count(1)
+_id_numbers = itertools.count(1)
 
 
 async def make_district(db: AsyncSession, code: str = "500112", name: str = "渝北区") -> OrgUnit:
@@ -250,7 +251,9 @@ TEST_PII = PiiCipher(
 
 def resident_id_number(birth: date = date(1980, 5, 17), *, male: bool = True, region: str = "500112") -> str:
     """A valid 18-digit resident ID (right check character) for ``birth``."""
-    seq = next(_counter) % 50 * 2 + (1 if male else 0)
+    # A counter of its own and the whole sequence range (500 per sex): a module sharing one world across its
+    # tests (tests/shared_world.py) makes many residents of one birth date and district in one transaction.
+    seq = next(_id_numbers) % 500 * 2 + (1 if male else 0)
     body = f"{region}{birth:%Y%m%d}{seq:03d}"
     return body + ric.calc_check_digit(body + "0")
 
