@@ -7,30 +7,32 @@ Each test session works in a database of its own, created and dropped here.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.config import Settings
 from services.core.db import make_engine
 from services.dev.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
+    asyncpg_dsn,
     drop_database,
     ensure_database,
     with_database,
 )
+from tests.apps import shared_session_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,26 +58,51 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         started.append(redis)
         redis_url = redis.url()
     yield Servers(server_url=server_url, redis_url=redis_url)
+    template = _TEMPLATES.pop(server_url, None)
+    if template is not None:
+        asyncio.run(drop_database(server_url, template))
     for server in started:
         server.stop()
 
 
-async def fresh_database(servers: Servers, prefix: str) -> str:
-    """A new, migrated database; returns its URL."""
+# Server URL -> a database migrated once for the run, which ``fresh_database`` copies.
+_TEMPLATES: dict[str, str] = {}
+
+
+async def _migrated_template(servers: Servers) -> str:
+    """The run's template database on ``servers``: ``alembic upgrade head`` on an empty database, once."""
     from services.core.system.migrate import migrate
 
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await ensure_database(servers.server_url, name, drop_first=True)
-    url = with_database(servers.server_url, name)
-    import asyncio
+    name = _TEMPLATES.get(servers.server_url)
+    if name is None:
+        name = f"gridcare_template_{uuid.uuid4().hex[:10]}"
+        await ensure_database(servers.server_url, name, drop_first=True)
+        await asyncio.to_thread(migrate, with_database(servers.server_url, name))
+        _TEMPLATES[servers.server_url] = name
+    return name
 
-    await asyncio.to_thread(migrate, url)
-    return url
+
+async def fresh_database(servers: Servers, prefix: str) -> str:
+    """A new, migrated database; returns its URL.
+
+    A copy of the run's template (``CREATE DATABASE ... TEMPLATE``), which ran every migration once:
+    about 0.9 s a database instead of 2.4 s for running them again, some fifty times a run. Nothing
+    connects to the template after its migration, as a copy requires; migrations leave no setting on
+    the database itself, which a copy would not carry.
+    """
+    template = await _migrated_template(servers)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(asyncpg_dsn(servers.server_url))
+    try:
+        await conn.execute(f'create database "{name}" template "{template}"')
+    finally:
+        await conn.close()
+    return with_database(servers.server_url, name)
 
 
 @pytest.fixture(scope="session")
 async def database_url(servers: Servers) -> AsyncIterator[str]:
-    """The session's migrated database (``alembic upgrade head``, once)."""
+    """The session's migrated database (a copy of the run's template)."""
     url = await fresh_database(servers, "gridcare_test")
     yield url
     await drop_database(servers.server_url, url.rsplit("/", 1)[1].split("?")[0])
@@ -149,16 +176,5 @@ async def client(
     db: AsyncSession, settings: Settings, engine: AsyncEngine, redis: ArqRedis
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, every request sharing the test's session."""
-    app = create_app(settings, engine=engine, redis=redis)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        # What the test wrote so far becomes "committed" (a released savepoint inside the outer
-        # transaction), so a request that fails and rolls back undoes only its own work.
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, settings, engine=engine, redis=redis) as c:
         yield c

@@ -90,7 +90,9 @@ def receiving(
 ) -> Iterator[LoopbackReceiver]:
     """A receiver serving in a thread for the duration of the block."""
     server = LoopbackReceiver(Script(list(statuses), default, retry_after))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever notices shutdown() only between polls: at its default 0.5 s, every block ended
+    # with up to half a second of waiting.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield server

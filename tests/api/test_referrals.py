@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.config import Settings
 from services.core.deadlines import service as deadlines
 from services.core.deadlines.models import Deadline, DeadlineStep
 from services.core.notifications.models import Notification
 from services.core.security.roles import Role
+from tests.apps import shared_session_client
 from tests.factories import auth_headers, make_user
 from tests.referral_world import ReferralWorld, build_referral_world, consent, downward_body, upward_body
 
@@ -35,16 +34,7 @@ async def client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> A
     shared Redis; these tests drive the sweeper, which is the guarantee."""
     # Tokens outlive the days these tests move the clock through (each login is an argon2 check).
     long_lived = settings.model_copy(update={"access_token_ttl_seconds": 365 * 86400})
-    app = create_app(long_lived, engine=engine, redis=None)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, long_lived, engine=engine, redis=None) as c:
         yield c
 
 

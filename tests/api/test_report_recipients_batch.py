@@ -8,7 +8,6 @@ reports must get the same accounts, in the same order, as ``report_follow_up`` g
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -16,29 +15,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.config import Settings
 from services.core.deadlines.models import Deadline
 from services.core.deadlines.policy import Policy
 from services.core.reports import routing
 from tests.api.test_reports import T0, world_at_t0
+from tests.apps import shared_session_client
 from tests.factories import auth_headers
 from tests.report_world import health_need, urgent_risk
 
 
 @pytest.fixture
 async def client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine, redis=None)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, settings, engine=engine, redis=None) as c:
         yield c
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.config import Settings
 from services.core.deadlines import service as deadlines
@@ -22,6 +20,7 @@ from services.core.deadlines.models import Deadline, DeadlineState
 from services.core.notifications.models import Notification
 from services.core.reports.models import SentinelReport
 from services.core.security.roles import Role
+from tests.apps import shared_session_client
 from tests.factories import auth_headers, make_member, make_staff, make_team, make_user, resident_id_number, snapshot
 from tests.report_world import ReportWorld, build_report_world, health_need, linked, urgent_risk
 
@@ -33,16 +32,7 @@ async def client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> A
     """The shared-session client without Redis: these tests move the clock and open clocks whose
     step jobs would be deferred hours into the shared Redis (a burst worker elsewhere would wait
     for them). The sweeper is what these tests drive; the deferred jobs have their own tests."""
-    app = create_app(settings, engine=engine, redis=None)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, settings, engine=engine, redis=None) as c:
         yield c
 
 

@@ -3,7 +3,8 @@
 Every endpoint joins this table the day it is born: ``test_every_route_is_in_the_scope_table``
 fails when a route is neither here nor on the public or self-only lists. Path templates name
 records of town B through the ``ids`` that ``build_world`` returns; body factories take the
-same mapping.
+same mapping. The world is built once for the module and each test runs in a savepoint of it,
+rolled back after the test (tests/shared_world.py), so every test starts from the same world.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.app import PUBLIC_PATHS, create_app
 from services.core import clock
@@ -69,6 +70,7 @@ from tests.factories import (
     make_user,
     resident_id_number,
 )
+from tests.shared_world import Shared, savepoint_session, shared_world
 
 Ids = dict[str, str]
 Body = Callable[[Ids], dict[str, Any]] | None
@@ -971,13 +973,33 @@ async def town_b_state(db: AsyncSession, ids: Ids) -> list[Any]:
 CALLERS = [Role.DISTRICT_ADMIN, Role.TOWN_SUPERVISOR]
 
 
+@pytest.fixture(scope="module")
+async def shared(engine: AsyncEngine) -> AsyncIterator[Shared[Ids]]:
+    """Town A and town B, built once for the module (tests/shared_world.py)."""
+    async with shared_world(engine, build_world) as built:
+        yield built
+
+
+@pytest.fixture
+async def db(shared: Shared[Ids]) -> AsyncIterator[AsyncSession]:
+    """The test's session, in a savepoint of the world's transaction: nothing it writes reaches the next test."""
+    async with savepoint_session(shared) as session:
+        yield session
+
+
+@pytest.fixture
+def world(shared: Shared[Ids]) -> Ids:
+    """Town B's ids (``build_world``)."""
+    return shared.world
+
+
 @pytest.mark.parametrize("role", CALLERS, ids=lambda r: r.value)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]} {c[1]}")
 async def test_town_a_caller_cannot_read_or_change_town_b(
-    client: httpx.AsyncClient, db: AsyncSession, role: Role, case: tuple[str, str, Body]
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids, role: Role, case: tuple[str, str, Body]
 ) -> None:
     method, template, body = case
-    ids = await build_world(db)
+    ids = world
     caller = await make_user(db, role, await _unit(db, ids["town_a"]))
     headers = await auth_headers(client, caller) | {"If-Match": '"1"'}
     before = await town_b_state(db, ids)
@@ -1001,10 +1023,10 @@ async def test_town_a_caller_cannot_read_or_change_town_b(
 @pytest.mark.parametrize("role", CALLERS, ids=lambda r: r.value)
 @pytest.mark.parametrize("route", list(UPLOADS), ids=lambda r: f"{r[0]} {r[1]}")
 async def test_town_a_uploads_cannot_touch_town_b(
-    client: httpx.AsyncClient, db: AsyncSession, role: Role, route: tuple[str, str]
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids, role: Role, route: tuple[str, str]
 ) -> None:
     upload = UPLOADS[route]
-    ids = await build_world(db)
+    ids = world
     caller = await make_user(db, role, await _unit(db, ids["town_a"]))
     before = await town_b_state(db, ids)
     response = await client.request(
@@ -1021,9 +1043,9 @@ async def test_town_a_uploads_cannot_touch_town_b(
 @pytest.mark.parametrize("role", CALLERS, ids=lambda r: r.value)
 @pytest.mark.parametrize("route", list(BATCHES), ids=lambda r: f"{r[0]} {r[1]}")
 async def test_town_a_batches_cannot_touch_town_b(
-    client: httpx.AsyncClient, db: AsyncSession, role: Role, route: tuple[str, str]
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids, role: Role, route: tuple[str, str]
 ) -> None:
-    ids = await build_world(db)
+    ids = world
     caller = await make_user(db, role, await _unit(db, ids["town_a"]))
     before = await town_b_state(db, ids)
     response = await client.request(
@@ -1039,8 +1061,10 @@ async def test_town_a_batches_cannot_touch_town_b(
 
 
 @pytest.mark.parametrize("case", LIST_CASES, ids=lambda c: f"{c.method} {c.path}")
-async def test_town_a_lists_never_show_town_b(client: httpx.AsyncClient, db: AsyncSession, case: Listing) -> None:
-    ids = await build_world(db)
+async def test_town_a_lists_never_show_town_b(
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids, case: Listing
+) -> None:
+    ids = world
     town_a = await _unit(db, ids["town_a"])
     await make_resident(db, await make_child(db, await make_child(db, town_a, number=3), number=3))
     for role in [case.role] if case.role else CALLERS:
@@ -1056,9 +1080,11 @@ async def test_town_a_lists_never_show_town_b(client: httpx.AsyncClient, db: Asy
         assert shown.isdisjoint({ids[name] for name in case.hidden}), role
 
 
-async def test_the_same_requests_succeed_for_the_district(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_the_same_requests_succeed_for_the_district(
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids
+) -> None:
     """The control: every read in the table answers 200 for a district-wide administrator (or auditor)."""
-    ids = await build_world(db)
+    ids = world
     district = await _unit(db, ids["district"])
     headers = await auth_headers(client, await make_user(db, Role.DISTRICT_ADMIN, district))
     for method, template, _ in CASES:
@@ -1106,9 +1132,9 @@ def _template(path: str) -> str:
 
 
 async def test_a_team_serving_two_towns_shows_each_town_only_its_own_sentinels(
-    client: httpx.AsyncClient, db: AsyncSession
+    client: httpx.AsyncClient, db: AsyncSession, world: Ids
 ) -> None:
-    ids = await build_world(db)
+    ids = world
     town_a = await _unit(db, ids["town_a"])
     grid_b = await _unit(db, ids["grid_id"])
     institution_a = await make_institution(db, town_a)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,12 +15,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api.app import create_app
 from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.core.config import Settings
 from services.core.deadlines import service as deadlines
 from services.core.notifications.models import Notification
+from tests.apps import shared_session_client
 from tests.factories import auth_headers, make_department, make_social_worker, resident_id_number
 from tests.referral_world import downward_body
 from tests.socialwork_world import SocialWorkWorld, build_social_work_world
@@ -34,16 +33,7 @@ SECRET = "患者透露曾遭受家庭暴力-保密-7f3a"
 async def client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The shared-session client without Redis: these tests drive the sweeper, which is the guarantee."""
     long_lived = settings.model_copy(update={"access_token_ttl_seconds": 365 * 86400})
-    app = create_app(long_lived, engine=engine, redis=None)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridcare.test") as c:
+    async with shared_session_client(db, long_lived, engine=engine, redis=None) as c:
         yield c
 
 

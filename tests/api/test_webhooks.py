@@ -9,7 +9,7 @@ import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from standardwebhooks import Webhook
 
-from services.api.app import create_app
 from services.cli import EVENTS
 from services.core import clock
 from services.core.config import Settings
@@ -30,6 +29,7 @@ from services.core.webhooks import delivery
 from services.core.webhooks.delivery import SCHEDULE, PassResult
 from services.core.webhooks.models import WebhookDelivery, WebhookMessage
 from services.core.webhooks.service import emit
+from tests.apps import shared_session_client
 from tests.factories import auth_headers
 from tests.referral_world import ReferralWorld, build_referral_world, upward_body
 from tests.webhook_receiver import LoopbackReceiver, receiving
@@ -48,19 +48,12 @@ ALL_TYPES = [
 ]
 
 
-def app_client(db: AsyncSession, settings: Settings, engine: AsyncEngine) -> httpx.AsyncClient:
+def app_client(
+    db: AsyncSession, settings: Settings, engine: AsyncEngine
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """The shared-session client without Redis (the delivery pass below is what these tests drive)."""
     long_lived = settings.model_copy(update={"access_token_ttl_seconds": 365 * 86400})
-    app = create_app(long_lived, engine=engine, redis=None)
-
-    @asynccontextmanager
-    async def shared_session() -> AsyncIterator[AsyncSession]:
-        await db.commit()
-        yield db
-
-    app.state.session_factory = shared_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://gridcare.test")
+    return shared_session_client(db, long_lived, engine=engine, redis=None)
 
 
 @pytest.fixture

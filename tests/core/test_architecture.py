@@ -4,6 +4,7 @@ inside core, a domain imports only the platform and the domains below it (``LAYE
 from __future__ import annotations
 
 import ast
+import functools
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,9 +23,16 @@ FORBIDDEN = {
 }
 
 
+@functools.cache
+def _parsed(source: str) -> ast.Module:
+    """A source's syntax tree, parsed once: several tests walk every file of services/ (by text, so a file
+    a test changes is parsed again)."""
+    return ast.parse(source)
+
+
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parsed(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -92,7 +100,7 @@ def _imported_core_packages(path: Path, core: Path) -> set[str]:
     rel = path.relative_to(core)
     own = rel.parts[0].removesuffix(".py")
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parsed(path.read_text(encoding="utf-8"))):
         modules: Iterable[str] = ()
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
@@ -240,7 +248,7 @@ def test_the_name_exceptions_exist() -> None:
 def _imported_modules(path: Path) -> set[str]:
     """Like ``_imports``, with ``from services import cli`` read as ``services.cli``."""
     names = _imports(path)
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parsed(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module == "services":
             names.update(f"services.{alias.name}" for alias in node.names)
     return names

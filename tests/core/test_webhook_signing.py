@@ -55,7 +55,7 @@ def receiver() -> Iterator[tuple[Receiver, list[str], str]]:
     secret = signing.new_secret()
     printed: list[str] = []
     server = serve("127.0.0.1", 0, [secret], out=printed.append)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield server, printed, secret
     server.shutdown()
