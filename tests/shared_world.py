@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.core import clock
@@ -60,6 +61,7 @@ async def shared_world(
     """``build(session)`` once, in a transaction rolled back when the module is done."""
     async with engine.connect() as connection:
         outer = await connection.begin()
+        await connection.execute(text("set constraints all immediate"))  # as the ``db`` fixture: never commits
         try:
             session = _session(connection)
             try:
