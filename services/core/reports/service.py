@@ -911,14 +911,65 @@ def _team_taking(viewer: Viewer, report: SentinelReport, data: ReportIn) -> uuid
     raise field_error("body.team_id", "you are on several teams: name the one taking this report")
 
 
+def _arrays(source: str, order: str, columns: dict[str, str]) -> str:
+    """One ``array(select <expression> from <source> order by <order>) as <name>`` per column: each a typed
+    array (asyncpg hands back UTC instants and UUIDs), all in one order, so they line up by index."""
+    return ",\n".join(
+        f"array(select {expr} from {source} order by {order}) as {name}"  # noqa: S608 - the module's own constants
+        for name, expr in columns.items()
+    )
+
+
+_TEAMS = _arrays(
+    "team t where t.id = any(cast(:team_ids as uuid[]))",
+    "t.id",
+    {"team_ids": "t.id", "team_names": "t.name", "team_phones": "t.service_phone"},
+)
+_CLOCKS = _arrays(
+    "deadline d where d.subject_type = :subject_type and d.subject_id = :report_id",
+    "d.kind",
+    {
+        "clock_ids": "d.id",
+        "clock_kinds": "d.kind",
+        "clock_states": "d.state",
+        "clock_met": "d.met_at",
+        "clock_paused": "d.paused_at",
+        "clock_started": "d.started_at",
+        "clock_due": "d.due_at",
+    },
+)
+_HISTORY = _arrays(
+    "record_transition t where t.subject_type = :subject_type and t.subject_id = :report_id",
+    "t.at, t.seq",
+    {
+        "history_from": "t.from_state",
+        "history_to": "t.to_state",
+        "history_actor": "t.actor_id",
+        "history_at": "t.at",
+        "history_team": "t.details ->> 'team_id'",
+    },
+)
+_FOLLOW_UPS = _arrays(
+    "report_follow_up f where f.report_id = :report_id",
+    "f.contacted_at, f.id",
+    {
+        "follow_up_ids": "f.id",
+        "follow_up_channels": "f.channel",
+        "follow_up_outcomes": "f.outcome",
+        "follow_up_notes": "f.notes",
+        "follow_up_contacted": "f.contacted_at",
+        "follow_up_recorders": "f.recorded_by",
+        "follow_up_recorded": "f.recorded_at",
+    },
+)
 # What a change of a report needs beyond the report itself, in one statement (by the report's own ids:
 # it was loaded in the caller's scope already): the names the reporter's message says (places, the
 # reporter and the caller, the resident, the teams it may go to), the reporter's language and whether
 # they may read the grid's residents (``messages``' rule: a grant in force with ``residents:read`` whose
-# unit holds the grid), and what the answer shows (clocks, history, follow-ups). Arrays, so asyncpg
-# hands back typed values (UTC instants, UUIDs) in the declared order.
+# unit holds the grid), and what the answer shows (clocks, history, follow-ups). The lists as
+# ``_arrays``.
 _CHANGE_CONTEXT = Statement(
-    """
+    f"""
     select (select v.name from org_unit v where v.id = :village_id) as village_name,
            (select g.name from org_unit g where g.id = :grid_id) as grid_name,
            (select coalesce(p.name, u.display_name) from app_user u left join person p on p.user_id = u.id
@@ -931,49 +982,11 @@ _CHANGE_CONTEXT = Statement(
            (select coalesce(p.name, u.display_name) from app_user u left join person p on p.user_id = u.id
              where u.id = :actor_id limit 1) as actor_name,
            (select r.name from resident r where r.id = :resident_id) as resident_name,
-           array(select t.id from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id) as team_ids,
-           array(select t.name from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id) as team_names,
-           array(select t.service_phone from team t where t.id = any(cast(:team_ids as uuid[])) order by t.id)
-             as team_phones,
-           array(select d.id from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
-                 order by d.kind) as clock_ids,
-           array(select d.kind from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
-                 order by d.kind) as clock_kinds,
-           array(select d.state from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
-                 order by d.kind) as clock_states,
-           array(select d.met_at from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
-                 order by d.kind) as clock_met,
-           array(select d.paused_at from deadline d where d.subject_type = :subject_type
-                 and d.subject_id = :report_id order by d.kind) as clock_paused,
-           array(select d.started_at from deadline d where d.subject_type = :subject_type
-                 and d.subject_id = :report_id order by d.kind) as clock_started,
-           array(select d.due_at from deadline d where d.subject_type = :subject_type and d.subject_id = :report_id
-                 order by d.kind) as clock_due,
-           array(select t.from_state from record_transition t where t.subject_type = :subject_type
-                 and t.subject_id = :report_id order by t.at, t.seq) as history_from,
-           array(select t.to_state from record_transition t where t.subject_type = :subject_type
-                 and t.subject_id = :report_id order by t.at, t.seq) as history_to,
-           array(select t.actor_id from record_transition t where t.subject_type = :subject_type
-                 and t.subject_id = :report_id order by t.at, t.seq) as history_actor,
-           array(select t.at from record_transition t where t.subject_type = :subject_type
-                 and t.subject_id = :report_id order by t.at, t.seq) as history_at,
-           array(select t.details ->> 'team_id' from record_transition t where t.subject_type = :subject_type
-                 and t.subject_id = :report_id order by t.at, t.seq) as history_team,
-           array(select f.id from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_ids,
-           array(select f.channel from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_channels,
-           array(select f.outcome from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_outcomes,
-           array(select f.notes from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_notes,
-           array(select f.contacted_at from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_contacted,
-           array(select f.recorded_by from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_recorders,
-           array(select f.recorded_at from report_follow_up f where f.report_id = :report_id
-                 order by f.contacted_at, f.id) as follow_up_recorded
-    """
+           {_TEAMS},
+           {_CLOCKS},
+           {_HISTORY},
+           {_FOLLOW_UPS}
+    """  # noqa: S608 - assembled from the module's own constants, no input
 )
 
 
