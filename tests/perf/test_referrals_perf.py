@@ -11,50 +11,30 @@ the ratio. Asserts nothing about time.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from services.api.app import create_app
 from services.core import clock
 from services.core.db import make_engine, make_session_factory, session_scope
-from services.dev.embedded import drop_database
-from tests.conftest import Servers, fresh_database, make_settings
+from tests.conftest import Servers, make_settings
 from tests.factories import auth_headers
+from tests.perf.pairs import CONCURRENCY, bench_database, bounded
 from tests.referral_world import build_referral_world, downward_body
 
 N = int(os.environ.get("GRIDCARE_BENCH_REFERRALS", "1000"))
-CONCURRENCY = int(os.environ.get("GRIDCARE_BENCH_CONCURRENCY", "8"))
 
 
-@pytest.fixture
-async def bench_url(servers: Servers) -> AsyncIterator[str]:
-    url = await fresh_database(servers, "gridcare_bench_referrals")
-    yield url
-    await drop_database(servers.server_url, url.rsplit("/", 1)[1])
+async def test_bench_referral_creates_by_a_his_api_vs_raw_asyncpg(servers: Servers) -> None:
+    async with bench_database(servers, "gridcare_bench_referrals") as bench_url:
+        await _bench(bench_url, servers)
 
 
-async def _bounded(n: int, work: Any) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await work(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return time.perf_counter() - started
-
-
-async def test_bench_referral_creates_by_a_his_api_vs_raw_asyncpg(bench_url: str, servers: Servers) -> None:
+async def _bench(bench_url: str, servers: Servers) -> None:
     engine = make_engine(bench_url, pool_size=CONCURRENCY)
     factory = make_session_factory(engine)
     async with session_scope(factory) as db:
@@ -74,7 +54,7 @@ async def test_bench_referral_creates_by_a_his_api_vs_raw_asyncpg(bench_url: str
                 failures.append(response.text)
 
         await create(0)  # warm up (imports, first connection); not timed
-        api_seconds = await _bounded(N - 1, lambda i: create(i + 1))
+        api_seconds = await bounded(N - 1, create, first=1)
     assert not failures, failures[:3]
     await engine.dispose()
 
@@ -181,7 +161,7 @@ async def test_bench_referral_creates_by_a_his_api_vs_raw_asyncpg(bench_url: str
                 )
 
     await insert(0)
-    raw_seconds = await _bounded(N - 1, lambda i: insert(i + 1))
+    raw_seconds = await bounded(N - 1, insert, first=1)
     await pool.close()
 
     api_rate, raw_rate = (N - 1) / api_seconds, (N - 1) / raw_seconds

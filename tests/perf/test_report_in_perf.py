@@ -12,51 +12,25 @@ Asserts nothing about time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import statistics
-import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from sqlalchemy import event
 
 from services.api.app import create_app
 from services.core import clock
 from services.core.db import make_engine, make_session_factory, session_scope
-from services.dev.embedded import drop_database
-from tests.conftest import Servers, fresh_database, make_settings
+from tests.conftest import Servers, make_settings
 from tests.factories import auth_headers
+from tests.perf.pairs import CONCURRENCY, bench_database, take_turns
 from tests.report_world import ReportWorld, build_report_world
 
 N = int(os.environ.get("GRIDCARE_BENCH_REPORT_INS", "2000"))
-CONCURRENCY = int(os.environ.get("GRIDCARE_BENCH_CONCURRENCY", "8"))
-ROUNDS = int(os.environ.get("GRIDCARE_BENCH_ROUNDS", "5"))
-
-
-@pytest.fixture
-async def bench_url(servers: Servers) -> AsyncIterator[str]:
-    url = await fresh_database(servers, "gridcare_bench_report_in")
-    yield url
-    await drop_database(servers.server_url, url.rsplit("/", 1)[1])
-
-
-async def _bounded(n: int, work: Any) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await work(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return time.perf_counter() - started
 
 
 async def _submitted(pool: asyncpg.Pool, world: ReportWorld, n: int) -> list[uuid.UUID]:
@@ -105,7 +79,12 @@ async def _submitted(pool: asyncpg.Pool, world: ReportWorld, n: int) -> list[uui
     return ids
 
 
-async def test_bench_report_ins_api_vs_raw_asyncpg(bench_url: str, servers: Servers) -> None:
+async def test_bench_report_ins_api_vs_raw_asyncpg(servers: Servers) -> None:
+    async with bench_database(servers, "gridcare_bench_report_in") as bench_url:
+        await _bench(bench_url, servers)
+
+
+async def _bench(bench_url: str, servers: Servers) -> None:
     engine = make_engine(bench_url, pool_size=CONCURRENCY, pre_ping=False)  # as `gridcare api` builds it
     factory = make_session_factory(engine)
     async with session_scope(factory) as db:
@@ -171,37 +150,24 @@ async def test_bench_report_ins_api_vs_raw_asyncpg(bench_url: str, servers: Serv
             )
 
     await raw(0)
-    # The two paths take turns, ROUNDS times, so a change in the machine's load (it is shared) falls on
-    # both alike; the API's statements are counted while it runs.
-    per_round = (N - 1) // ROUNDS
-    pairs: list[tuple[float, float]] = []
-    for r in range(ROUNDS):
-        first = 1 + r * per_round
-        event.listen(engine.sync_engine, "before_cursor_execute", statement)
-        event.listen(engine.sync_engine, "commit", transaction)
-        event.listen(engine.sync_engine, "rollback", transaction)
-        api_seconds = await _bounded(per_round, lambda i, first=first: report_in(first + i))
-        event.remove(engine.sync_engine, "before_cursor_execute", statement)
-        event.remove(engine.sync_engine, "commit", transaction)
-        event.remove(engine.sync_engine, "rollback", transaction)
-        raw_seconds = await _bounded(per_round, lambda i, first=first: raw(first + i))
-        pairs.append((per_round / api_seconds, per_round / raw_seconds))
+    # Only the API's statements pass through SQLAlchemy: counted over the rounds, they are its own.
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(engine.sync_engine, "commit", transaction)
+    event.listen(engine.sync_engine, "rollback", transaction)
+    pairs = await take_turns(N, report_in, raw)
+    event.remove(engine.sync_engine, "before_cursor_execute", statement)
+    event.remove(engine.sync_engine, "commit", transaction)
+    event.remove(engine.sync_engine, "rollback", transaction)
     await client.aclose()
     await pool.close()
     await engine.dispose()
     assert not failures, failures[:3]
 
-    done = per_round * ROUNDS
+    done = pairs.per_round * len(pairs.rates)
     statements = counted["statements"] / done
     trips = (counted["statements"] + 2 * counted["transactions"]) / done
-    ratios = [a / r for a, r in pairs]
-    lines = [f"  round {i + 1}: API {a:7.1f}/s  raw {r:7.1f}/s  ratio {a / r:.3f}" for i, (a, r) in enumerate(pairs)]
     print(  # noqa: T201
-        f"\nreport-ins, {ROUNDS} rounds of {per_round} each way, concurrency {CONCURRENCY}, taking turns:\n"
-        + "\n".join(lines)
-        + f"\n  API median {statistics.median(a for a, _ in pairs):8.1f} report-ins/s,"
-        f" raw asyncpg median {statistics.median(r for _, r in pairs):8.1f} report-ins/s"
-        f"\n  ratio API / raw: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})"
-        f"\n  API round trips per report-in: {trips:.2f} ({statements:.2f} statements + BEGIN and COMMIT;"
-        f" raw: 5 = 3 statements + BEGIN and COMMIT)"
+        pairs.text("report-ins")
+        + f"\n  API round trips per report-in: {trips:.2f} ({statements:.2f} statements + BEGIN and COMMIT;"
+        " raw: 5 = 3 statements + BEGIN and COMMIT)"
     )

@@ -10,52 +10,31 @@ Asserts nothing about time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import statistics
-import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import httpx
-import pytest
 
 from services.api.app import create_app
 from services.core import clock
 from services.core.db import make_engine, make_session_factory, session_scope
-from services.dev.embedded import drop_database
-from tests.conftest import Servers, fresh_database, make_settings
+from tests.conftest import Servers, make_settings
 from tests.factories import auth_headers
+from tests.perf.pairs import CONCURRENCY, bench_database, take_turns
 from tests.report_world import build_report_world, health_need
 
 N = int(os.environ.get("GRIDCARE_BENCH_REPORTS", "2000"))
-CONCURRENCY = int(os.environ.get("GRIDCARE_BENCH_CONCURRENCY", "8"))
-ROUNDS = int(os.environ.get("GRIDCARE_BENCH_ROUNDS", "5"))
 
 
-@pytest.fixture
-async def bench_url(servers: Servers) -> AsyncIterator[str]:
-    url = await fresh_database(servers, "gridcare_bench_reports")
-    yield url
-    await drop_database(servers.server_url, url.rsplit("/", 1)[1])
+async def test_bench_report_submissions_api_vs_raw_asyncpg(servers: Servers) -> None:
+    async with bench_database(servers, "gridcare_bench_reports") as bench_url:
+        await _bench(bench_url, servers)
 
 
-async def _bounded(n: int, work: object) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await work(i)  # type: ignore[operator]
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return time.perf_counter() - started
-
-
-async def test_bench_report_submissions_api_vs_raw_asyncpg(bench_url: str, servers: Servers) -> None:
+async def _bench(bench_url: str, servers: Servers) -> None:
     engine = make_engine(bench_url, pool_size=CONCURRENCY, pre_ping=False)  # as `gridcare api` builds it
     factory = make_session_factory(engine)
     async with session_scope(factory) as db:
@@ -135,27 +114,9 @@ async def test_bench_report_submissions_api_vs_raw_asyncpg(bench_url: str, serve
             )
 
     await insert(0)
-    # The two paths take turns, ROUNDS times, so a change in the machine's load (it is shared) falls on
-    # both alike: each round's pair gives a ratio, and the median of the ratios is the figure.
-    per_round = (N - 1) // ROUNDS
-    pairs: list[tuple[float, float]] = []
-    for r in range(ROUNDS):
-        first = 1 + r * per_round
-        api_seconds = await _bounded(per_round, lambda i, first=first: submit(first + i))
-        raw_seconds = await _bounded(per_round, insert)
-        pairs.append((per_round / api_seconds, per_round / raw_seconds))
+    pairs = await take_turns(N, submit, insert)
     await client.aclose()
     await pool.close()
     await engine.dispose()
     assert not failures, failures[:3]
-
-    ratios = [api / raw for api, raw in pairs]
-    api_median, raw_median = statistics.median(a for a, _ in pairs), statistics.median(r for _, r in pairs)
-    lines = [f"  round {i + 1}: API {a:7.1f}/s  raw {r:7.1f}/s  ratio {a / r:.3f}" for i, (a, r) in enumerate(pairs)]
-    print(  # noqa: T201
-        f"\nreport submissions, {ROUNDS} rounds of {per_round} each way, concurrency {CONCURRENCY}, taking turns:\n"
-        + "\n".join(lines)
-        + f"\n  API (httpx -> ASGI -> SQLAlchemy/asyncpg): median {api_median:8.1f} reports/s"
-        f"\n  raw asyncpg, same rows:                   median {raw_median:8.1f} reports/s"
-        f"\n  ratio API / raw: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})"
-    )
+    print(pairs.text("report submissions"))  # noqa: T201
