@@ -151,9 +151,9 @@ class Message:
     dedupe_key: str
 
 
-# The inbox items in one statement, in user order (the order the commit-time trigger then takes the
-# users' counter rows in, as ``notify`` does: no deadlock between the two). Items already there
-# (dedupe_key) are left out; ON CONFLICT stays as the last guard.
+# The inbox items in one statement, unnumbered (0, ``UNNUMBERED``), in user order: the order the
+# commit-time trigger then takes the users' counter rows in, as ``notify`` does, so the two never
+# deadlock. Items already there (dedupe_key) are left out; ON CONFLICT stays as the last guard.
 _NOTIFY_MANY = Statement(
     """
     insert into notification (id, user_id, kind, title, body, subject_type, subject_id, dedupe_key,
