@@ -305,12 +305,20 @@ class Morning:
     async def report_in(self, login: Login, *, follow_up: bool) -> None:
         """Take a submitted report (each goes to one doctor), report in, then record the first contact."""
         remaining = self.deadline - time.perf_counter()
-        if remaining <= 0 or (self.plan.mix == "report-in" and self.submitted.empty()):
-            raise Stop  # out of time, or (nobody submitting) out of reports
-        try:
-            report_id, etag = await asyncio.wait_for(self.submitted.get(), timeout=remaining)
-        except TimeoutError as exc:
-            raise Stop from exc
+        if remaining <= 0:
+            raise Stop  # out of time
+        if self.plan.mix == "report-in":
+            # Nobody submits: take one now or stop. (Checking ``empty()`` and then waiting let another client
+            # take the last report in between, and this one wait for the whole run.)
+            try:
+                report_id, etag = self.submitted.get_nowait()
+            except asyncio.QueueEmpty as exc:
+                raise Stop from exc
+        else:
+            try:
+                report_id, etag = await asyncio.wait_for(self.submitted.get(), timeout=remaining)
+            except TimeoutError as exc:
+                raise Stop from exc
         response = await self.call(
             "report_in", "POST", f"/reports/{report_id}/report-in", login, json={}, headers={"If-Match": etag}
         )
